@@ -1,0 +1,66 @@
+//! The input text: PROMPT words, then each `-f` file, then stdin, joined by blank lines.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// Gathers the input as the SPEC orders it. Stdin is read when it is not a terminal, or
+/// when a PROMPT word is `-`. Every source must be UTF-8; empty sources add nothing.
+pub fn gather(words: &[String], files: &[PathBuf]) -> Result<String> {
+    let force_stdin = words.iter().any(|w| w == "-");
+    let words: Vec<&str> = words
+        .iter()
+        .filter(|w| *w != "-")
+        .map(String::as_str)
+        .collect();
+    let mut parts = Vec::new();
+    if !words.is_empty() {
+        parts.push(words.join(" "));
+    }
+    for path in files {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::usage(format!("cannot read {}: {}", path.display(), io_reason(&e)))
+        })?;
+        parts.push(utf8(bytes, &path.display().to_string())?);
+    }
+    let stdin = std::io::stdin();
+    if force_stdin || !stdin.is_terminal() {
+        let mut bytes = Vec::new();
+        stdin
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage(format!("cannot read stdin: {}", io_reason(&e))))?;
+        parts.push(utf8(bytes, "stdin")?);
+    }
+    parts.retain(|p| !p.is_empty());
+    Ok(parts.join("\n\n"))
+}
+
+/// Refuses empty input for request commands.
+pub fn require_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::usage("the input is empty: nothing to send")
+            .with_hint("give the prompt as words, with -f FILE, or on stdin"));
+    }
+    Ok(())
+}
+
+fn utf8(bytes: Vec<u8>, source: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Error::usage(format!(
+            "{source} is not valid UTF-8: invalid byte at offset {at}"
+        ))
+        .with_hint("convert the text to UTF-8 first (e.g. with iconv)")
+    })
+}
+
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,14 @@
+//! llmpipe: the OpenAI and Anthropic model APIs in shell pipelines.
+//!
+//! `main.rs` only parses, runs and maps the outcome to an exit code; everything lives here
+//! so tests can reach the clap command and the pure parts.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod image;
+pub mod input;
+pub mod models;
+pub mod output;
+pub mod provider;

@@ -1,0 +1,68 @@
+use clap::Parser;
+use clap::error::ErrorKind as ClapKind;
+
+use llmpipe::cli::Cli;
+use llmpipe::commands::{self, Shape};
+use llmpipe::error::{Error, Kind};
+use llmpipe::output;
+
+fn main() {
+    // A panic is a bug: say so and exit 1 (the SPEC's internal error), never a backtrace dump.
+    std::panic::set_hook(Box::new(|info| {
+        output::err_line(&format!(
+            "llmpipe: internal error (a bug, please report it): {info}"
+        ));
+        std::process::exit(1);
+    }));
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
+    let shape = Shape::of(&cli);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            commands::report(&Error::internal(format!("cannot start: {e}")), shape);
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = commands::run(&cli) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::new(Kind::Interrupted, "interrupted")),
+        }
+    });
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            commands::report(&e, shape);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Clap's own errors exit 2; with `--json` they also put the error object on stdout.
+fn usage_error(e: clap::Error) -> ! {
+    if matches!(e.kind(), ClapKind::DisplayHelp | ClapKind::DisplayVersion) {
+        let _ = e.print();
+        std::process::exit(0);
+    }
+    if matches!(e.kind(), ClapKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        std::process::exit(2);
+    }
+    let json = std::env::args().any(|a| a == "--json");
+    if json {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid arguments");
+        let err = Error::usage(first.trim_start_matches("error: ").to_string());
+        output::out_line(&serde_json::json!({ "error": err.to_json() }).to_string());
+    }
+    let _ = e.print();
+    std::process::exit(2);
+}

@@ -1,0 +1,363 @@
+//! The one request path every command uses: send, time out, retry, fall back.
+//!
+//! `Client::send` walks the targets (the model, then each `--fallback`), retrying each per
+//! [`retry::Policy`]. Streamed text goes to the caller's sink as it arrives; once any text
+//! has gone out, a failure is final (exit 5, output partial): it is never re-sent.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::time::{sleep, timeout, timeout_at};
+
+use super::{
+    HeaderValue, HttpRequest, ProviderKind, Request, Response, StreamParser, Target, build_request,
+    parse_error, parse_response, request_id, retry, sse,
+};
+use crate::error::{Error, Kind, Result};
+use crate::output;
+
+pub struct Client {
+    http: reqwest::Client,
+    policy: retry::Policy,
+    /// Per attempt: the whole response, or for a stream the first event and each silence.
+    timeout: Duration,
+}
+
+/// A successful call: the response and which target gave it.
+#[derive(Debug)]
+pub struct Outcome<'t> {
+    pub response: Response,
+    pub target: &'t Target,
+    /// Every HTTP attempt, across fallback targets too.
+    pub attempts: u32,
+}
+
+/// Receives each text delta of a stream; an error from it aborts the request.
+pub type Sink<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
+
+impl Client {
+    pub fn new(timeout: Duration, policy: retry::Policy) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(30)))
+            .user_agent(concat!("llmpipe/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            policy,
+            timeout,
+        })
+    }
+
+    /// Sends `req` to the first target that answers. With a sink the request is streamed
+    /// and each delta goes to the sink as it arrives.
+    pub async fn send<'t>(
+        &self,
+        targets: &'t [Target],
+        req: &Request,
+        mut sink: Option<Sink<'_>>,
+    ) -> Result<Outcome<'t>> {
+        let mut attempts = 0;
+        let mut printed = false;
+        let mut last: Option<Error> = None;
+        for (i, target) in targets.iter().enumerate() {
+            if let Some(why) = &last {
+                output::warn(&format!(
+                    "falling back to {} ({}) because {}: {}",
+                    target.model,
+                    target.kind.name(),
+                    targets[i - 1].model,
+                    why.message
+                ));
+            }
+            if target.api_key.is_none() {
+                return Err(missing_key(target.kind));
+            }
+            let http = build_request(target, req, sink.is_some());
+            let mut retries = 0;
+            let err = loop {
+                attempts += 1;
+                let result = match sink.as_mut() {
+                    Some(s) => {
+                        self.stream_once(target, &http, &mut **s, &mut printed)
+                            .await
+                    }
+                    None => self.complete_once(target, &http).await,
+                };
+                let err = match result {
+                    Ok(response) => {
+                        return Ok(Outcome {
+                            response,
+                            target,
+                            attempts,
+                        });
+                    }
+                    Err(e) if printed => return Err(partial(e)),
+                    Err(e) => e,
+                };
+                if !err.retryable || retries >= self.policy.retries {
+                    break err;
+                }
+                match self.policy.wait(retries, &err) {
+                    Ok(wait) => {
+                        announce_retry(&err, wait, retries + 1, self.policy.retries);
+                        sleep(wait).await;
+                        retries += 1;
+                    }
+                    Err(stop) => break stop,
+                }
+            };
+            // Fall back after retryable failures that outlasted their retries, and when the
+            // model does not exist here; anything else is the caller's to fix.
+            let transient = matches!(
+                err.kind,
+                Kind::RateLimited | Kind::Unavailable | Kind::Timeout
+            );
+            let can_fall_back = transient || err.status == Some(404);
+            if !can_fall_back || i + 1 == targets.len() {
+                return Err(err);
+            }
+            last = Some(err);
+        }
+        Err(Error::internal("no model to send the request to"))
+    }
+
+    fn request(&self, target: &Target, http: &HttpRequest) -> reqwest::RequestBuilder {
+        let mut rb = self.http.post(&http.url);
+        for (name, value) in &http.headers {
+            rb = match value {
+                HeaderValue::Plain(v) => rb.header(*name, v),
+                HeaderValue::Secret { prefix, key } => {
+                    let mut v = reqwest::header::HeaderValue::from_str(&format!(
+                        "{prefix}{}",
+                        key.expose()
+                    ))
+                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                    v.set_sensitive(true);
+                    rb.header(*name, v)
+                }
+            };
+        }
+        output::debug(&format!(
+            "> POST {} ({}, model {})",
+            http.url,
+            target.kind.name(),
+            target.model
+        ));
+        rb.body(http.body.to_string())
+    }
+
+    async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
+        let kind = target.kind;
+        let started = Instant::now();
+        let work = async {
+            let resp = self
+                .request(target, http)
+                .send()
+                .await
+                .map_err(|e| transport(kind, &http.url, e))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| transport(kind, &http.url, e))?;
+            Ok::<_, Error>((status, headers, body))
+        };
+        let (status, headers, body) = timeout(self.timeout, work)
+            .await
+            .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
+        log_status(status, &headers, started);
+        if !(200..300).contains(&status) {
+            return Err(parse_error(kind, status, &headers, &body));
+        }
+        let mut response = parse_response(kind, &body).map_err(|mut e| {
+            e.request_id = request_id(&headers);
+            e
+        })?;
+        response.request_id = request_id(&headers);
+        Ok(response)
+    }
+
+    async fn stream_once(
+        &self,
+        target: &Target,
+        http: &HttpRequest,
+        sink: &mut dyn FnMut(&str) -> Result<()>,
+        printed: &mut bool,
+    ) -> Result<Response> {
+        let kind = target.kind;
+        let started = Instant::now();
+        let first_deadline = tokio::time::Instant::now() + self.timeout;
+        let resp = timeout_at(first_deadline, self.request(target, http).send())
+            .await
+            .map_err(|_| timed_out(kind, self.timeout, "for the stream to start"))?
+            .map_err(|e| transport(kind, &http.url, e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        log_status(status, &headers, started);
+        let rid = request_id(&headers);
+        if !(200..300).contains(&status) {
+            let body = timeout_at(first_deadline, resp.bytes())
+                .await
+                .map_err(|_| timed_out(kind, self.timeout, "for the error body"))?
+                .unwrap_or_default();
+            return Err(parse_error(kind, status, &headers, &body));
+        }
+        let with_rid = |mut e: Error| {
+            e.request_id = rid.clone();
+            e
+        };
+        let mut body = resp.bytes_stream();
+        let mut sse = sse::Parser::new();
+        let mut parser = StreamParser::new(kind);
+        let mut got_any = false;
+        loop {
+            let next = if got_any {
+                timeout(self.timeout, body.next()).await
+            } else {
+                timeout_at(first_deadline, body.next()).await
+            };
+            let chunk = match next {
+                Err(_) => {
+                    let what = if got_any {
+                        "between stream events"
+                    } else {
+                        "for the first stream event"
+                    };
+                    return Err(with_rid(timed_out(kind, self.timeout, what)));
+                }
+                Ok(None) => None,
+                Ok(Some(Err(e))) => return Err(with_rid(broken_stream(kind, e))),
+                Ok(Some(Ok(bytes))) => Some(bytes),
+            };
+            let events = match &chunk {
+                Some(bytes) => {
+                    got_any = true;
+                    sse.push(bytes)
+                }
+                None => sse.finish(),
+            };
+            for ev in &events {
+                let text = parser.on_event(ev).map_err(with_rid)?;
+                if !text.is_empty() {
+                    *printed = true;
+                    sink(&text)?;
+                }
+                if parser.is_done() {
+                    break;
+                }
+            }
+            if chunk.is_none() || parser.is_done() {
+                break;
+            }
+        }
+        let mut response = parser.finish().map_err(with_rid)?;
+        response.request_id = rid;
+        Ok(response)
+    }
+}
+
+/// The key check happens only for a target that is actually reached, so a fallback to a
+/// provider without a key fails only when it is needed.
+pub fn missing_key(kind: ProviderKind) -> Error {
+    Error::config(format!(
+        "{} is not set: the {} API needs a key",
+        kind.key_var(),
+        kind.name()
+    ))
+    .with_provider(kind.name())
+    .with_hint(format!(
+        "export {}=… or put the line in a .env file in the working directory",
+        kind.key_var()
+    ))
+}
+
+fn partial(mut e: Error) -> Error {
+    if e.kind.exit_code() != 5 {
+        e.kind = Kind::Unavailable;
+    }
+    e.retryable = false;
+    e.message = format!(
+        "{}; the output above is partial (the stream failed after text was printed; it was not retried)",
+        e.message
+    );
+    e
+}
+
+fn announce_retry(err: &Error, wait: Duration, n: u32, of: u32) {
+    if output::verbose() || output::stderr_is_terminal() {
+        output::err_line(&format!(
+            "llmpipe: retry {n}/{of} in {:.2} s after: {}",
+            wait.as_secs_f64(),
+            err.message
+        ));
+    }
+}
+
+fn log_status(status: u16, headers: &reqwest::header::HeaderMap, started: Instant) {
+    if output::verbose() {
+        let rid = request_id(headers).unwrap_or_else(|| "-".into());
+        output::debug(&format!(
+            "< {status} in {} ms (request id {rid})",
+            started.elapsed().as_millis()
+        ));
+    }
+}
+
+fn timed_out(kind: ProviderKind, limit: Duration, what: &str) -> Error {
+    Error::new(
+        Kind::Timeout,
+        format!(
+            "{} request timed out after {} s waiting {what}",
+            kind.name(),
+            limit.as_secs_f64()
+        ),
+    )
+    .with_provider(kind.name())
+    .with_hint("raise --timeout if the model needs longer")
+    .retryable(true)
+}
+
+/// Connection-level failures: refused, reset, DNS, TLS. All retryable.
+fn transport(kind: ProviderKind, url: &str, e: reqwest::Error) -> Error {
+    let what = if e.is_connect() {
+        format!("cannot connect to {url}")
+    } else {
+        format!("connection to {url} failed")
+    };
+    Error::new(
+        Kind::Unavailable,
+        format!("{} {what}: {}", kind.name(), chain(&e)),
+    )
+    .with_provider(kind.name())
+    .retryable(true)
+}
+
+fn broken_stream(kind: ProviderKind, e: reqwest::Error) -> Error {
+    Error::new(
+        Kind::Unavailable,
+        format!(
+            "{} stream broke off before its end: {}",
+            kind.name(),
+            chain(&e)
+        ),
+    )
+    .with_provider(kind.name())
+    .retryable(true)
+}
+
+/// An error and its causes on one line, without repeating a cause already shown.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}

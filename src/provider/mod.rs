@@ -1,0 +1,389 @@
+//! The provider module: every difference between the OpenAI and Anthropic APIs lives
+//! below this file. Commands build a neutral [`Request`], hand it to [`client::Client`]
+//! with a list of [`Target`]s, and get a neutral [`Response`] (or text deltas) back; they
+//! never match on [`ProviderKind`].
+//!
+//! - `openai.rs` / `anthropic.rs`: private wire types, request building, response, error
+//!   and stream-event parsing for one API each.
+//! - `sse.rs`: bytes → server-sent events, robust to any chunking.
+//! - `retry.rs`: the retry policy (what is retried, how long to wait).
+//! - `client.rs`: the one request path (HTTP, timeouts, retries, fallback models).
+
+mod anthropic;
+pub mod client;
+mod openai;
+pub mod retry;
+pub mod sse;
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    OpenAi,
+    Anthropic,
+}
+
+impl ProviderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        }
+    }
+
+    pub fn key_var(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "OPENAI_API_KEY",
+            ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        }
+    }
+
+    pub fn base_url_var(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "OPENAI_BASE_URL",
+            ProviderKind::Anthropic => "ANTHROPIC_BASE_URL",
+        }
+    }
+
+    /// The official SDKs' defaults: OpenAI's includes `/v1`, Anthropic's does not.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "https://api.openai.com/v1",
+            ProviderKind::Anthropic => "https://api.anthropic.com",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "openai" => Some(ProviderKind::OpenAi),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            _ => None,
+        }
+    }
+}
+
+/// An API key. Its `Debug` never shows the value, so it cannot leak through a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// Which field carries the output cap in an OpenAI request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxTokensField {
+    /// `max_completion_tokens`: what OpenAI wants, and the only one reasoning models take.
+    MaxCompletionTokens,
+    /// `max_tokens`: for OpenAI-compatible servers that only know the old name.
+    MaxTokens,
+}
+
+/// One model at one provider endpoint: where a request can go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: ProviderKind,
+    /// The model id sent to the API (aliases already resolved).
+    pub model: String,
+    pub base_url: String,
+    /// `None` when the key variable is unset: an error only if this target is reached.
+    pub api_key: Option<Secret>,
+    pub max_tokens_field: MaxTokensField,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Image(ImageSource),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+}
+
+impl Message {
+    pub fn user_text(text: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: vec![Part::Text(text.into())],
+        }
+    }
+}
+
+/// A provider-neutral request. The model comes from the [`Target`] it is sent to, so one
+/// request can go to a fallback model unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    /// Always sent: both APIs bill up to it, and Anthropic requires it.
+    pub max_tokens: u64,
+    pub temperature: Option<f64>,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// The whole prompt, including cached and cache-write tokens (both providers).
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_input_tokens: u64,
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// Finish reasons normalised across providers (the SPEC's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Refusal,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Refusal => "refusal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub text: String,
+    pub finish_reason: FinishReason,
+    pub provider_finish_reason: Option<String>,
+    /// OpenAI's `message.refusal` (structured-output refusals).
+    pub refusal: Option<String>,
+    pub usage: Usage,
+    /// The model id the provider reports (often dated).
+    pub model: String,
+    pub request_id: Option<String>,
+}
+
+/// An HTTP request ready to send, or to print with `--dry-run`.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, HeaderValue)>,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum HeaderValue {
+    Plain(String),
+    /// A credential: `prefix` + the key. Shown as `prefix[REDACTED]`.
+    Secret {
+        prefix: &'static str,
+        key: Secret,
+    },
+}
+
+impl HttpRequest {
+    /// The request as `--dry-run` and `-v` show it: secrets replaced by `[REDACTED]`.
+    pub fn redacted(&self) -> Value {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            let shown = match value {
+                HeaderValue::Plain(v) => v.clone(),
+                HeaderValue::Secret { prefix, .. } => format!("{prefix}[REDACTED]"),
+            };
+            headers.insert((*name).to_string(), Value::String(shown));
+        }
+        serde_json::json!({
+            "method": "POST",
+            "url": self.url,
+            "headers": headers,
+            "body": self.body,
+        })
+    }
+}
+
+/// Builds the HTTP request for `target`. A missing key becomes a redacted placeholder, so
+/// `--dry-run` works without one; [`client::Client`] checks the key before sending.
+pub fn build_request(target: &Target, req: &Request, stream: bool) -> HttpRequest {
+    match target.kind {
+        ProviderKind::OpenAi => openai::build(target, req, stream),
+        ProviderKind::Anthropic => anthropic::build(target, req, stream),
+    }
+}
+
+fn secret_header(prefix: &'static str, key: &Option<Secret>) -> HeaderValue {
+    HeaderValue::Secret {
+        prefix,
+        key: key.clone().unwrap_or_else(|| Secret::new(String::new())),
+    }
+}
+
+fn join_url(base: &str, path: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+/// Parses a 2xx non-streaming body. A body that is not the API's JSON is a retryable
+/// `unavailable` error (a proxy's HTML page, a truncated body).
+pub fn parse_response(kind: ProviderKind, body: &[u8]) -> Result<Response> {
+    match kind {
+        ProviderKind::OpenAi => openai::parse_response(body),
+        ProviderKind::Anthropic => anthropic::parse_response(body),
+    }
+}
+
+/// Turns a non-2xx response into an error with the provider's own type and message.
+pub fn parse_error(
+    kind: ProviderKind,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Error {
+    let (err_type, message, code) = match kind {
+        ProviderKind::OpenAi => openai::error_fields(body),
+        ProviderKind::Anthropic => anthropic::error_fields(body),
+    }
+    .unwrap_or_else(|| (None, describe_unparsed_body(body), None));
+    let detail = match &err_type {
+        Some(t) => format!("{} {status} {t}: {message}", kind.name()),
+        None => format!("{} {status}: {message}", kind.name()),
+    };
+    let quota = status == 429
+        && (code.as_deref() == Some("insufficient_quota")
+            || err_type.as_deref() == Some("insufficient_quota"));
+    let mut err = retry::classify_status(status, quota, detail).with_provider(kind.name());
+    err.status = Some(status);
+    err.request_id = request_id(headers).or_else(|| body_request_id(body));
+    retry::apply_server_hints(&mut err, headers);
+    err
+}
+
+/// A short, safe description of an error body that is not the API's JSON.
+fn describe_unparsed_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "empty response body".into();
+    }
+    if text.starts_with('<') {
+        return format!("non-JSON response body (HTML, {} bytes)", body.len());
+    }
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = one_line.chars().take(200).collect();
+    if short.len() < one_line.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// `x-request-id` (OpenAI) or `request-id` (Anthropic).
+pub fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    ["x-request-id", "request-id"]
+        .iter()
+        .find_map(|h| headers.get(*h)?.to_str().ok().map(str::to_owned))
+}
+
+fn body_request_id(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("request_id")?.as_str().map(str::to_owned)
+}
+
+/// The wrong-shape error for a 2xx body; retryable, exit 5.
+fn bad_body(kind: ProviderKind, what: impl fmt::Display) -> Error {
+    Error::new(
+        crate::error::Kind::Unavailable,
+        format!(
+            "{} returned a response that is not its API's JSON: {what}",
+            kind.name()
+        ),
+    )
+    .with_provider(kind.name())
+    .retryable(true)
+}
+
+/// Incremental parser for one provider's stream: fed SSE events, yields text deltas, and
+/// at the end the whole [`Response`] (or an error if the stream never finished).
+pub enum StreamParser {
+    OpenAi(openai::StreamState),
+    Anthropic(anthropic::StreamState),
+}
+
+impl StreamParser {
+    pub fn new(kind: ProviderKind) -> Self {
+        match kind {
+            ProviderKind::OpenAi => StreamParser::OpenAi(Default::default()),
+            ProviderKind::Anthropic => StreamParser::Anthropic(Default::default()),
+        }
+    }
+
+    /// Handles one event; returns the text it adds (possibly empty).
+    pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
+        match self {
+            StreamParser::OpenAi(s) => s.on_event(ev),
+            StreamParser::Anthropic(s) => s.on_event(ev),
+        }
+    }
+
+    /// True once the provider's terminator (`[DONE]` / `message_stop`) was seen.
+    pub fn is_done(&self) -> bool {
+        match self {
+            StreamParser::OpenAi(s) => s.done,
+            StreamParser::Anthropic(s) => s.done,
+        }
+    }
+
+    /// The whole response; an error if the stream ended before its terminator.
+    pub fn finish(self) -> Result<Response> {
+        match self {
+            StreamParser::OpenAi(s) => s.finish(),
+            StreamParser::Anthropic(s) => s.finish(),
+        }
+    }
+}
+
+fn stream_cut(kind: ProviderKind) -> Error {
+    let end = match kind {
+        ProviderKind::OpenAi => "data: [DONE]",
+        ProviderKind::Anthropic => "message_stop",
+    };
+    Error::new(
+        crate::error::Kind::Unavailable,
+        format!(
+            "{} stream ended before its end marker ({end}): the reply is incomplete",
+            kind.name()
+        ),
+    )
+    .with_provider(kind.name())
+    .retryable(true)
+}

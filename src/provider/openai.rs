@@ -1,0 +1,381 @@
+//! OpenAI Chat Completions (PROTOCOLS.md section A): request body, response, error body
+//! and `data:`-only SSE chunks ending in `data: [DONE]`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    FinishReason, HeaderValue, HttpRequest, ImageSource, MaxTokensField, Part, ProviderKind,
+    Request, Response, Role, Target, Usage, bad_body, join_url, secret_header, sse, stream_cut,
+};
+use crate::error::{Error, Kind, Result};
+
+const KIND: ProviderKind = ProviderKind::OpenAi;
+
+pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
+    let mut messages = Vec::new();
+    if let Some(system) = &req.system {
+        // `system` rather than `developer`: OpenAI maps it for o-series models, and the
+        // OpenAI-compatible servers (Ollama, vLLM, llama.cpp) only know `system`.
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for m in &req.messages {
+        let role = match m.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": content(&m.content)}));
+    }
+    let mut body = json!({"model": target.model, "messages": messages});
+    let field = match target.max_tokens_field {
+        MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+        MaxTokensField::MaxTokens => "max_tokens",
+    };
+    body[field] = json!(req.max_tokens);
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    if !req.stop.is_empty() {
+        body["stop"] = json!(req.stop);
+    }
+    if stream {
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    HttpRequest {
+        url: join_url(&target.base_url, "/chat/completions"),
+        headers: vec![
+            ("authorization", secret_header("Bearer ", &target.api_key)),
+            (
+                "content-type",
+                HeaderValue::Plain("application/json".into()),
+            ),
+        ],
+        body,
+    }
+}
+
+/// A plain string when the message is only text (what every compatible server accepts),
+/// content parts otherwise.
+fn content(parts: &[Part]) -> Value {
+    if let [Part::Text(t)] = parts {
+        return json!(t);
+    }
+    let parts: Vec<Value> = parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => json!({"type": "text", "text": t}),
+            Part::Image(ImageSource::Url(url)) => {
+                json!({"type": "image_url", "image_url": {"url": url}})
+            }
+            Part::Image(ImageSource::Base64 { media_type, data }) => json!({
+                "type": "image_url",
+                "image_url": {"url": format!("data:{media_type};base64,{data}")}
+            }),
+        })
+        .collect();
+    Value::Array(parts)
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    fn normalise(&self) -> Usage {
+        Usage {
+            input_tokens: self.prompt_tokens,
+            output_tokens: self.completion_tokens,
+            cached_input_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            cache_write_input_tokens: 0,
+            reasoning_tokens: self
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    model: Option<String>,
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: WireMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+fn finish_reason(raw: Option<&str>, refusal: bool) -> FinishReason {
+    if refusal {
+        return FinishReason::Refusal;
+    }
+    match raw {
+        Some("length") => FinishReason::Length,
+        Some("tool_calls" | "function_call") => FinishReason::ToolCalls,
+        Some("content_filter") => FinishReason::ContentFilter,
+        _ => FinishReason::Stop,
+    }
+}
+
+pub fn parse_response(body: &[u8]) -> Result<Response> {
+    let c: Completion = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    let Some(choice) = c.choices.into_iter().next() else {
+        return Err(bad_body(KIND, "no choices"));
+    };
+    let refusal = choice.message.refusal.filter(|r| !r.is_empty());
+    Ok(Response {
+        text: choice.message.content.unwrap_or_default(),
+        finish_reason: finish_reason(choice.finish_reason.as_deref(), refusal.is_some()),
+        provider_finish_reason: choice.finish_reason,
+        refusal,
+        usage: c.usage.unwrap_or_default().normalise(),
+        model: c.model.unwrap_or_default(),
+        request_id: None, // from the `x-request-id` header
+    })
+}
+
+/// `(type, message, code)` from `{"error":{"message","type","param","code"}}`.
+pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<String>)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let e = v.get("error")?;
+    // Some compatible servers send `{"error": "text"}`.
+    if let Some(s) = e.as_str() {
+        return Some((None, s.to_string(), None));
+    }
+    let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut message = s("message").unwrap_or_else(|| "no message".into());
+    if let Some(param) = s("param").filter(|p| !message.contains(p.as_str())) {
+        message = format!("{param}: {message}");
+    }
+    Some((s("type"), message, s("code")))
+}
+
+/// Maps an in-stream `{"error": …}` payload onto our categories by its type/code.
+fn stream_error(v: &Value) -> Error {
+    let e = &v["error"];
+    let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+    let (ty, code) = (s("type"), s("code"));
+    let message = e
+        .get("message")
+        .and_then(Value::as_str)
+        .or(e.as_str())
+        .unwrap_or("no message");
+    let kind = if code == "insufficient_quota" || ty == "insufficient_quota" {
+        Kind::Quota
+    } else if code == "rate_limit_exceeded" || ty == "rate_limit_error" || ty == "tokens" {
+        Kind::RateLimited
+    } else if ty == "invalid_request_error" {
+        Kind::Rejected
+    } else {
+        Kind::Unavailable
+    };
+    let label = if ty.is_empty() { "error" } else { ty };
+    Error::new(kind, format!("openai stream error {label}: {message}"))
+        .with_provider(KIND.name())
+        .retryable(matches!(kind, Kind::RateLimited | Kind::Unavailable))
+}
+
+#[derive(Default)]
+pub struct StreamState {
+    pub done: bool,
+    text: String,
+    refusal: String,
+    finish: Option<String>,
+    usage: Option<Usage>,
+    model: Option<String>,
+    tool_calls: bool,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Option<Vec<ChunkChoice>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Value>,
+}
+
+impl StreamState {
+    pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
+        if self.done {
+            return Ok(String::new());
+        }
+        let data = ev.data.trim();
+        if data.starts_with("[DONE]") {
+            self.done = true;
+            return Ok(String::new());
+        }
+        let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
+        if v.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(stream_error(&v));
+        }
+        let chunk: Chunk = serde_json::from_value(v).map_err(|e| bad_body(KIND, e))?;
+        if let Some(m) = chunk.model.filter(|m| !m.is_empty()) {
+            self.model = Some(m);
+        }
+        if let Some(u) = chunk.usage {
+            self.usage = Some(u.normalise());
+        }
+        let mut added = String::new();
+        for choice in chunk.choices.unwrap_or_default() {
+            if let Some(d) = choice.delta {
+                if let Some(t) = d.content {
+                    added.push_str(&t);
+                }
+                if let Some(r) = d.refusal {
+                    self.refusal.push_str(&r);
+                }
+                self.tool_calls |= d.tool_calls.is_some();
+            }
+            if let Some(f) = choice.finish_reason {
+                self.finish = Some(f);
+            }
+        }
+        self.text.push_str(&added);
+        Ok(added)
+    }
+
+    pub fn finish(self) -> Result<Response> {
+        if !self.done {
+            return Err(stream_cut(KIND));
+        }
+        let refusal = Some(self.refusal).filter(|r| !r.is_empty());
+        Ok(Response {
+            finish_reason: finish_reason(self.finish.as_deref(), refusal.is_some()),
+            provider_finish_reason: self.finish,
+            text: self.text,
+            refusal,
+            usage: self.usage.unwrap_or_default(),
+            model: self.model.unwrap_or_default(),
+            request_id: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_response_with_details() {
+        let body = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null},"logprobs":null,"finish_reason":"stop"}],
+          "usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,
+            "prompt_tokens_details":{"cached_tokens":3,"audio_tokens":0},
+            "completion_tokens_details":{"reasoning_tokens":4}}}"#;
+        let r = parse_response(body).unwrap();
+        assert_eq!(r.text, "Hello!");
+        assert_eq!(r.finish_reason, FinishReason::Stop);
+        assert_eq!(r.usage.input_tokens, 19);
+        assert_eq!(r.usage.cached_input_tokens, 3);
+        assert_eq!(r.usage.reasoning_tokens, Some(4));
+        assert_eq!(r.model, "gpt-4o-mini-2024-07-18");
+    }
+
+    #[test]
+    fn refusal_and_wrong_shapes() {
+        let body = br#"{"model":"m","choices":[{"message":{"content":null,"refusal":"I can't"},"finish_reason":"stop"}]}"#;
+        let r = parse_response(body).unwrap();
+        assert_eq!(r.finish_reason, FinishReason::Refusal);
+        assert_eq!(r.refusal.as_deref(), Some("I can't"));
+        for bad in [&b"<html>"[..], b"{}", b"{\"choices\":[]}", b"[1]", b""] {
+            let e = parse_response(bad).unwrap_err();
+            assert_eq!(e.kind, Kind::Unavailable);
+            assert!(e.retryable);
+        }
+    }
+
+    #[test]
+    fn stream_with_usage_chunk_and_null_choices() {
+        let mut s = StreamState::default();
+        let evs = [
+            r#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#,
+            r#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"length"}]}"#,
+            r#"{"id":"c","model":"gpt-4o","choices":null,"usage":{"prompt_tokens":9,"completion_tokens":2}}"#,
+            "[DONE]",
+        ];
+        let mut text = String::new();
+        for d in evs {
+            text += &s
+                .on_event(&sse::Event {
+                    event: None,
+                    data: d.into(),
+                })
+                .unwrap();
+        }
+        assert_eq!(text, "Hello");
+        let r = s.finish().unwrap();
+        assert_eq!(r.finish_reason, FinishReason::Length);
+        assert_eq!(r.usage.output_tokens, 2);
+    }
+
+    #[test]
+    fn stream_without_done_is_an_error() {
+        let mut s = StreamState::default();
+        s.on_event(&sse::Event {
+            event: None,
+            data: r#"{"choices":[{"delta":{"content":"x"}}]}"#.into(),
+        })
+        .unwrap();
+        assert_eq!(s.finish().unwrap_err().kind, Kind::Unavailable);
+    }
+}
