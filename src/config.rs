@@ -106,9 +106,10 @@ impl FileConfig {
             Error::config(format!("cannot read config file {}: {e}", path.display()))
         })?;
         toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line = unknown_key_line(&text, e.message()).or_else(|| {
+                let start = e.span()?.start.min(text.len());
+                Some(text[..start].matches('\n').count() + 1)
+            });
             let at = line.map(|l| format!(":{l}")).unwrap_or_default();
             Error::config(format!(
                 "{}{at}: {}",
@@ -117,6 +118,18 @@ impl FileConfig {
             ))
         })
     }
+}
+
+/// serde reports an unknown key against its whole table; point at the key's own line.
+fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 /// Prices: config overrides first, then the built-in table.

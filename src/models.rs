@@ -169,8 +169,8 @@ impl Price {
             + cached as f64 * self.cached_input * scale
             + written as f64 * self.cache_write * scale
             + usage.output_tokens as f64 * output_rate;
-        // Round to a tenth of a micro-dollar so printed costs have no float noise.
-        (micro / 1e6 * 1e7).round() / 1e7
+        // Round away float noise (1e-10 USD) so printed costs read as exact decimals.
+        (micro / 1e6 * 1e10).round() / 1e10
     }
 }
 

@@ -1,0 +1,67 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_llmpipe_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_llmpipe_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_llmpipe_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_llmpipe_using_subcommand
+    set -l cmd (__fish_llmpipe_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "complete" -d 'Send one request and print the whole reply'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "stream" -d 'Send one request and print the reply as it arrives'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s t -l temperature -d 'Sampling temperature' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l stop -d 'Stop sequence (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s t -l temperature -d 'Sampling temperature' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l stop -d 'Stop sequence (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s V -l version -d 'Print version'

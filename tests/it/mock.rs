@@ -1,0 +1,496 @@
+//! A local HTTP/1.1 server that speaks the two APIs' wire formats byte for byte
+//! (PROTOCOLS.md): JSON bodies, error bodies, SSE over chunked transfer encoding, request-id
+//! headers, and the faults the real services show (resets, hangs, cut streams, HTML pages).
+//! It records every request so tests can assert what was sent.
+//!
+//! Raw TCP on 127.0.0.1:0, one thread per connection, `Connection: close`: full control
+//! over every byte and every chunk boundary, no framework in between.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A complete response with `Content-Length`.
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// A chunked `text/event-stream`; each piece is sent as its own chunk after `delay`.
+    /// `cut` closes the socket without the terminating zero chunk.
+    Sse {
+        headers: Vec<(String, String)>,
+        pieces: Vec<Vec<u8>>,
+        delay: Duration,
+        cut: bool,
+    },
+    /// Close the connection without answering.
+    Reset,
+    /// Read the request, say nothing for this long, then close.
+    Hang(Duration),
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Reply>,
+    fallback: Option<Reply>,
+    requests: Vec<Recorded>,
+}
+
+pub struct Mock {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Mock {
+    /// Starts a server that answers requests with `replies` in order, then repeats the last.
+    pub fn start(replies: Vec<Reply>) -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut script: VecDeque<Reply> = replies.into();
+        let fallback = script.back().cloned();
+        if script.len() == 1 {
+            script.clear();
+        }
+        let state = Arc::new(Mutex::new(State {
+            script,
+            fallback,
+            requests: Vec::new(),
+        }));
+        let st = state.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                thread::spawn(move || {
+                    let _ = serve(conn, &st);
+                });
+            }
+        });
+        Mock { url, state }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn hits(&self) -> usize {
+        self.state.lock().unwrap().requests.len()
+    }
+
+    pub fn only_request(&self) -> Recorded {
+        let r = self.requests();
+        assert_eq!(r.len(), 1, "expected exactly one request, got {}", r.len());
+        r.into_iter().next().unwrap()
+    }
+}
+
+fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 {
+            return Ok(());
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    let reply = {
+        let mut st = state.lock().unwrap();
+        st.requests.push(Recorded {
+            path,
+            headers,
+            body,
+            at: Instant::now(),
+        });
+        st.script
+            .pop_front()
+            .or_else(|| st.fallback.clone())
+            .expect("mock has a reply")
+    };
+    let mut conn = conn;
+    match reply {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+            for (k, v) in &headers {
+                head += &format!("{k}: {v}\r\n");
+            }
+            head += &format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes())?;
+            conn.write_all(&body)?;
+        }
+        Reply::Sse {
+            headers,
+            pieces,
+            delay,
+            cut,
+        } => {
+            let mut head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n".to_string();
+            for (k, v) in &headers {
+                head += &format!("{k}: {v}\r\n");
+            }
+            head += "\r\n";
+            conn.write_all(head.as_bytes())?;
+            conn.flush()?;
+            for piece in pieces {
+                if !delay.is_zero() {
+                    thread::sleep(delay);
+                }
+                if piece.is_empty() {
+                    continue;
+                }
+                conn.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+                conn.write_all(&piece)?;
+                conn.write_all(b"\r\n")?;
+                conn.flush()?;
+            }
+            if !cut {
+                conn.write_all(b"0\r\n\r\n")?;
+            }
+        }
+        Reply::Reset => {}
+        Reply::Hang(d) => thread::sleep(d),
+    }
+    conn.flush()?;
+    let _ = conn.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        529 => "Site Overloaded",
+        _ => "Status",
+    }
+}
+
+fn hdrs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn full(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Reply {
+    Reply::Full {
+        status,
+        headers: hdrs(headers),
+        body: body.into(),
+    }
+}
+
+/// SSE events as the server frames them, one piece per event.
+pub fn sse(events: Vec<String>, headers: &[(&str, &str)]) -> Reply {
+    Reply::Sse {
+        headers: hdrs(headers),
+        pieces: events.into_iter().map(String::into_bytes).collect(),
+        delay: Duration::ZERO,
+        cut: false,
+    }
+}
+
+/// Re-cuts a stream's bytes into pieces of `n` bytes (splitting lines, CRLFs and UTF-8).
+pub fn rechunk(reply: Reply, n: usize) -> Reply {
+    match reply {
+        Reply::Sse {
+            headers,
+            pieces,
+            delay,
+            cut,
+        } => Reply::Sse {
+            headers,
+            pieces: pieces.concat().chunks(n).map(<[u8]>::to_vec).collect(),
+            delay,
+            cut,
+        },
+        other => other,
+    }
+}
+
+pub fn with_cut(reply: Reply) -> Reply {
+    match reply {
+        Reply::Sse {
+            headers,
+            pieces,
+            delay,
+            ..
+        } => Reply::Sse {
+            headers,
+            pieces,
+            delay,
+            cut: true,
+        },
+        other => other,
+    }
+}
+
+pub fn with_delay(reply: Reply, d: Duration) -> Reply {
+    match reply {
+        Reply::Sse {
+            headers,
+            pieces,
+            cut,
+            ..
+        } => Reply::Sse {
+            headers,
+            pieces,
+            delay: d,
+            cut,
+        },
+        other => other,
+    }
+}
+
+/// Drops the last `n` events (e.g. the terminator).
+pub fn without_last(reply: Reply, n: usize) -> Reply {
+    match reply {
+        Reply::Sse {
+            headers,
+            mut pieces,
+            delay,
+            cut,
+        } => {
+            pieces.truncate(pieces.len().saturating_sub(n));
+            Reply::Sse {
+                headers,
+                pieces,
+                delay,
+                cut,
+            }
+        }
+        other => other,
+    }
+}
+
+// ---- OpenAI (PROTOCOLS.md A.3–A.5) ----
+
+pub const OPENAI_MODEL_REPORTED: &str = "gpt-4o-mini-2024-07-18";
+
+pub fn openai_completion(text: &str) -> Reply {
+    let body = json!({
+        "id": "chatcmpl-AbC123", "object": "chat.completion", "created": 1730000000,
+        "model": OPENAI_MODEL_REPORTED, "system_fingerprint": "fp_0ba0d124f1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null},
+                     "logprobs": null, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29,
+                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "req_openai_123"),
+            ("openai-processing-ms", "12"),
+        ],
+        body.to_string(),
+    )
+}
+
+pub fn openai_stream(deltas: &[&str]) -> Reply {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1730000000,
+                   "model": OPENAI_MODEL_REPORTED, "system_fingerprint": "fp_1",
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+                   "usage": null})
+        )
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        Value::Null,
+    )];
+    for d in deltas {
+        events.push(chunk(json!({"content": d}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    events.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1730000000,
+               "model": OPENAI_MODEL_REPORTED, "choices": [],
+               "usage": {"prompt_tokens": 9, "completion_tokens": deltas.len(), "total_tokens": 9 + deltas.len(),
+                         "prompt_tokens_details": {"cached_tokens": 0},
+                         "completion_tokens_details": {"reasoning_tokens": 0}}})
+    ));
+    events.push("data: [DONE]\n\n".into());
+    sse(events, &[("x-request-id", "req_openai_stream")])
+}
+
+pub fn openai_error(status: u16, ty: &str, code: Option<&str>, message: &str) -> Reply {
+    let body = json!({"error": {"message": message, "type": ty, "param": null, "code": code}});
+    full(
+        status,
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "req_openai_err"),
+        ],
+        body.to_string(),
+    )
+}
+
+// ---- Anthropic (PROTOCOLS.md B.4–B.6) ----
+
+pub const ANTHROPIC_MODEL_REPORTED: &str = "claude-sonnet-4-5-20250929";
+
+pub fn anthropic_message(text: &str) -> Reply {
+    let body = json!({
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant",
+        "model": ANTHROPIC_MODEL_REPORTED,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 412, "output_tokens": 57,
+                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                  "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                  "service_tier": "standard"}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_018EeWyXxfu5pfWkrYcMdjWG"),
+        ],
+        body.to_string(),
+    )
+}
+
+fn event(name: &str, data: Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+pub fn anthropic_stream(deltas: &[&str]) -> Reply {
+    let mut events = vec![
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_01", "type": "message",
+                   "role": "assistant", "content": [], "model": ANTHROPIC_MODEL_REPORTED,
+                   "stop_reason": null, "stop_sequence": null,
+                   "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+        ),
+        event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        event("ping", json!({"type": "ping"})),
+    ];
+    for d in deltas {
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": d}}),
+        ));
+    }
+    events.push(event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push(event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+               "usage": {"output_tokens": 89}}),
+    ));
+    events.push(event("message_stop", json!({"type": "message_stop"})));
+    sse(events, &[("request-id", "req_anthropic_stream")])
+}
+
+/// An `event: error` (sent after a 200) at position `at` among the events.
+pub fn anthropic_error_event(ty: &str, message: &str) -> String {
+    event(
+        "error",
+        json!({"type": "error", "error": {"type": ty, "message": message}}),
+    )
+}
+
+pub fn insert_event(reply: Reply, at: usize, ev: String) -> Reply {
+    match reply {
+        Reply::Sse {
+            headers,
+            mut pieces,
+            delay,
+            cut,
+        } => {
+            pieces.insert(at, ev.into_bytes());
+            Reply::Sse {
+                headers,
+                pieces,
+                delay,
+                cut,
+            }
+        }
+        other => other,
+    }
+}
+
+pub fn anthropic_error(status: u16, ty: &str, message: &str) -> Reply {
+    let body = json!({"type": "error", "error": {"type": ty, "message": message},
+                      "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"});
+    full(
+        status,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy"),
+        ],
+        body.to_string(),
+    )
+}
