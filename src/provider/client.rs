@@ -70,16 +70,23 @@ impl Client {
                     why.message
                 ));
             }
-            if target.api_key.is_none() {
-                return Err(missing_key(target.kind));
-            }
-            let http = build_request(target, req, sink.is_some());
+            check_key(target)?;
+            // Some requests must be streamed even when the caller wants the whole reply;
+            // their text is collected, never printed, so retries stay transparent.
+            let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
+            let http = build_request(target, req, sink.is_some() || collect);
             let mut retries = 0;
             let err = loop {
                 attempts += 1;
                 let result = match sink.as_mut() {
                     Some(s) => {
                         self.stream_once(target, &http, &mut **s, &mut printed)
+                            .await
+                    }
+                    None if collect => {
+                        let mut discard = |_: &str| Ok(());
+                        let mut never = false;
+                        self.stream_once(target, &http, &mut discard, &mut never)
                             .await
                     }
                     None => self.complete_once(target, &http).await,
@@ -138,13 +145,22 @@ impl Client {
                 }
             };
         }
-        output::debug(&format!(
-            "> POST {} ({}, model {})",
-            http.url,
-            target.kind.name(),
-            target.model
-        ));
-        rb.body(http.body.to_string())
+        let body = http.body.to_string();
+        if output::verbose() {
+            output::debug(&format!(
+                "> POST {} ({}, model {}, {} byte body)",
+                http.url,
+                target.kind.name(),
+                target.model,
+                body.len()
+            ));
+            if let Some(headers) = http.redacted()["headers"].as_object() {
+                for (k, v) in headers {
+                    output::debug(&format!("> {k}: {}", v.as_str().unwrap_or("")));
+                }
+            }
+        }
+        rb.body(body)
     }
 
     async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
@@ -256,6 +272,23 @@ impl Client {
         response.request_id = rid;
         Ok(response)
     }
+}
+
+/// A key must exist and be sendable as a header (a stray newline or quote from a copy and
+/// paste would otherwise surface as a confusing 401).
+fn check_key(target: &Target) -> Result<()> {
+    let Some(key) = &target.api_key else {
+        return Err(missing_key(target.kind));
+    };
+    if !key.expose().bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::config(format!(
+            "{} contains spaces, quotes or control characters that cannot be sent in an HTTP header",
+            target.kind.key_var()
+        ))
+        .with_provider(target.kind.name())
+        .with_hint("check the variable or .env line for stray characters"));
+    }
+    Ok(())
 }
 
 /// The key check happens only for a target that is actually reached, so a fallback to a

@@ -57,12 +57,10 @@ impl ProviderKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "openai" => Some(ProviderKind::OpenAi),
-            "anthropic" => Some(ProviderKind::Anthropic),
-            _ => None,
-        }
+    /// Anthropic refuses (in its SDKs) non-streaming requests that could run past ten
+    /// minutes: `3600 * max_tokens / 128000 > 600`, i.e. above 21,333 output tokens.
+    pub fn must_stream(self, max_tokens: u64) -> bool {
+        self == ProviderKind::Anthropic && max_tokens > 21_333
     }
 }
 
@@ -71,8 +69,9 @@ impl ProviderKind {
 pub struct Secret(String);
 
 impl Secret {
+    /// Surrounding whitespace (a trailing newline from a file) is never part of a key.
     pub fn new(s: String) -> Self {
-        Secret(s)
+        Secret(s.trim().to_string())
     }
     fn expose(&self) -> &str {
         &self.0

@@ -220,3 +220,30 @@ fn the_help_and_version_are_fast_paths() {
     assert!(out.stdout.contains("--max-tokens"));
     run(base(dir.path()).args(["complete", "--no-such-flag"])).expect(2);
 }
+
+#[test]
+fn keys_are_trimmed_and_unsendable_keys_are_config_errors() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::openai_completion("ok")]);
+    run(base(dir.path())
+        .env("OPENAI_BASE_URL", &mock.url)
+        .env("OPENAI_API_KEY", format!("{OPENAI_KEY}\n"))
+        .args(["complete", "hi"]))
+    .expect(0);
+    assert_eq!(
+        mock.only_request().header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    let out = run(base(dir.path())
+        .env("OPENAI_BASE_URL", &mock.url)
+        .env("OPENAI_API_KEY", "\"sk-abc def\"")
+        .args(["complete", "hi"]))
+    .expect(3);
+    assert!(
+        out.stderr.contains("OPENAI_API_KEY contains"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sk-abc"), "{}", out.stderr);
+    assert_eq!(mock.hits(), 1);
+}

@@ -368,3 +368,25 @@ fn unknown_model_has_null_cost_and_a_warning() {
     assert!(out.json()["cost_usd"].is_null());
     assert!(out.stderr.contains("no price known for model llama3.2"));
 }
+
+#[test]
+fn anthropic_complete_with_a_large_cap_streams_under_the_hood() {
+    // The SDKs refuse non-streaming calls above ~21,333 output tokens; llmpipe streams and
+    // collects instead, so `complete` still prints the whole reply once.
+    let mock = Mock::start(vec![mock::anthropic_stream(&["long ", "answer"])]);
+    let dir = tmp();
+    let out = run(anthropic(dir.path(), &mock).args([
+        "complete",
+        "--json",
+        "-m",
+        "claude-sonnet-4-5",
+        "--max-tokens",
+        "32000",
+        "x",
+    ]))
+    .expect(0);
+    assert_eq!(out.json()["text"], "long answer");
+    let body = mock.only_request().json();
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["max_tokens"], 32000);
+}
