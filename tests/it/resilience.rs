@@ -265,3 +265,138 @@ fn ctrl_c_exits_130_promptly_and_ends_the_partial_line() {
         .unwrap();
     assert!(stderr.contains("interrupted"), "{stderr}");
 }
+
+#[test]
+fn connection_refused_is_retried_then_exit_5() {
+    let dir = tmp();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // dropped: nothing listens there now
+    let out = run(base(dir.path())
+        .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        .args([
+            "complete",
+            "--json",
+            "-v",
+            "--retries",
+            "2",
+            "-m",
+            "claude-haiku-4-5",
+            "x",
+        ]))
+    .expect(5);
+    assert_eq!(out.json()["error"]["type"], "unavailable");
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("retry ").count(), 2, "{}", out.stderr);
+}
+
+#[test]
+fn backoff_waits_grow_between_attempts() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::anthropic_error(
+        529,
+        "overloaded_error",
+        "Overloaded",
+    )]);
+    let started = Instant::now();
+    run(anthropic(dir.path(), &mock)
+        .env("LLMPIPE_RETRY_BASE_MS", "100")
+        .args(["complete", "--retries", "3", "-m", "claude-haiku-4-5", "x"]))
+    .expect(5);
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 4);
+    let gaps: Vec<Duration> = reqs.windows(2).map(|w| w[1].at - w[0].at).collect();
+    // 100, 200, 400 ms, each shortened by at most 25 % of jitter
+    for (gap, full) in gaps.iter().zip([100u64, 200, 400]) {
+        assert!(
+            *gap >= Duration::from_millis(full * 3 / 4)
+                && *gap < Duration::from_millis(full + 1000),
+            "{gaps:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn retry_after_as_an_http_date_and_on_anthropic_429() {
+    let dir = tmp();
+    let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+    let limited = mock::full(
+        429,
+        &[
+            ("retry-after", when.as_str()),
+            ("content-type", "application/json"),
+        ],
+        r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
+    );
+    let mock = Mock::start(vec![limited, mock::anthropic_message("ok")]);
+    let out = run(anthropic(dir.path(), &mock).args([
+        "complete",
+        "--json",
+        "-m",
+        "claude-haiku-4-5",
+        "x",
+    ]))
+    .expect(0);
+    assert_eq!(out.json()["attempts"], 2);
+    let reqs = mock.requests();
+    // an HTTP date has one-second resolution: the wait is up to 1 s, never a backoff of 5 ms
+    assert!(
+        reqs[1].at - reqs[0].at >= Duration::from_millis(50),
+        "{:?}",
+        reqs[1].at - reqs[0].at
+    );
+}
+
+#[test]
+fn statuses_408_and_409_are_retried() {
+    let dir = tmp();
+    for status in [408, 409] {
+        let mock = Mock::start(vec![
+            mock::openai_error(status, "server_error", None, "try again"),
+            mock::openai_completion("ok"),
+        ]);
+        let out = run(openai(dir.path(), &mock).args(["complete", "x"])).expect(0);
+        assert_eq!(out.stdout, "ok\n");
+        assert_eq!(mock.hits(), 2);
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_backoff_wait_exits_130_at_once() {
+    use std::process::Stdio;
+    let dir = tmp();
+    let limited = mock::full(
+        429,
+        &[("retry-after", "30")],
+        r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#,
+    );
+    let mock = Mock::start(vec![limited]);
+    let mut cmd = crate::openai_std(dir.path(), &mock);
+    let mut child = cmd
+        .args(["complete", "--json", "x"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mock.hits() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let sent = Instant::now();
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(2));
+    assert_eq!(out.status.code(), Some(130));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["type"], "interrupted");
+    assert_eq!(v["error"]["exit_code"], 130);
+    assert_eq!(mock.hits(), 1);
+}
