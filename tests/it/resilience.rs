@@ -375,7 +375,7 @@ fn ctrl_c_during_a_backoff_wait_exits_130_at_once() {
     );
     let mock = Mock::start(vec![limited]);
     let mut cmd = crate::openai_std(dir.path(), &mock);
-    let mut child = cmd
+    let child = cmd
         .args(["complete", "--json", "x"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
