@@ -28,12 +28,18 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -s h -l help -d 'Print hel
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "complete" -d 'Send one request and print the whole reply'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "stream" -d 'Send one request and print the reply as it arrives'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "extract-json" -d 'Get a JSON value back, validated against a schema, repaired if needed'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "classify" -d 'Get one label from a fixed set back'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "prompts" -d 'List, show and render versioned prompt files'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
 anthropic\t''"
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s s -l system -d 'System prompt (replaces a prompt file\'s)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l prompt -d 'Use a versioned prompt file (latest version without @vN)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l prompts-dir -d 'Look for prompt files here first' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s t -l temperature -d 'Sampling temperature' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l stop -d 'Stop sequence (repeatable)' -r
@@ -50,7 +56,10 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s f -l file -d 
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
 anthropic\t''"
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s s -l system -d 'System prompt (replaces a prompt file\'s)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l prompt -d 'Use a versioned prompt file (latest version without @vN)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l prompts-dir -d 'Look for prompt files here first' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s t -l temperature -d 'Sampling temperature' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l stop -d 'Stop sequence (repeatable)' -r
@@ -63,5 +72,68 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'P
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s s -l system -d 'System prompt (replaces a prompt file\'s)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l prompt -d 'Use a versioned prompt file (latest version without @vN)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s t -l temperature -d 'Sampling temperature' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l stop -d 'Stop sequence (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema -d 'JSON Schema file, or a short field list such as \'name, age int, tags [str]\'' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l pretty -d 'Indent the JSON'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s s -l system -d 'System prompt (replaces a prompt file\'s)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l prompt -d 'Use a versioned prompt file (latest version without @vN)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s t -l temperature -d 'Sampling temperature' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l stop -d 'Stop sequence (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -f -a "list" -d 'Name, latest version, versions and description of every prompt found'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -f -a "show" -d 'Print a prompt file'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -f -a "render" -d 'Print the messages that would be sent'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from list" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from show" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -s f -l file -d 'Add a file\'s text to the input (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -l var -d 'Template variable (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -l json -d 'Machine-readable output'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s V -l version -d 'Print version'

@@ -30,6 +30,15 @@ pub enum Command {
     Complete(RequestArgs),
     /// Send one request and print the reply as it arrives
     Stream(RequestArgs),
+    /// Get a JSON value back, validated against a schema, repaired if needed
+    ExtractJson(ExtractArgs),
+    /// Get one label from a fixed set back
+    Classify(ClassifyArgs),
+    /// List, show and render versioned prompt files
+    Prompts {
+        #[command(subcommand)]
+        action: PromptsAction,
+    },
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -62,9 +71,21 @@ pub struct RequestArgs {
     #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
     pub provider: Option<ProviderArg>,
 
-    /// System prompt
+    /// System prompt (replaces a prompt file's)
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
+
+    /// Use a versioned prompt file (latest version without @vN)
+    #[arg(long = "prompt", value_name = "NAME[@vN]")]
+    pub prompt_name: Option<String>,
+
+    /// Template variable for the prompt file (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
 
     /// Sampling temperature
     #[arg(short = 't', long, value_name = "F")]
@@ -107,12 +128,94 @@ pub struct RequestArgs {
     pub verbose: bool,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// JSON Schema file, or a short field list such as 'name, age int, tags [str]'
+    #[arg(long, value_name = "FILE|FIELDS")]
+    pub schema: Option<String>,
+
+    /// Follow-up requests that show the model its invalid reply and the errors
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repair: u32,
+
+    /// Indent the JSON
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// The label set, comma-separated (or the prompt file's labels)
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptsAction {
+    /// Name, latest version, versions and description of every prompt found
+    List(PromptsCommon),
+    /// Print a prompt file
+    Show {
+        #[arg(value_name = "NAME[@vN]")]
+        prompt: String,
+        #[command(flatten)]
+        common: PromptsCommon,
+    },
+    /// Print the messages that would be sent
+    Render {
+        #[arg(value_name = "NAME[@vN]")]
+        prompt: String,
+        /// Input words; stdin and -f are read as for request commands
+        #[arg(value_name = "INPUT")]
+        input: Vec<String>,
+        /// Add a file's text to the input (repeatable)
+        #[arg(short = 'f', long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+        /// Template variable (repeatable)
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        #[command(flatten)]
+        common: PromptsCommon,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PromptsCommon {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+}
+
 impl Cli {
     /// The request options of the command, if it is a request command.
     pub fn request_args(&self) -> Option<&RequestArgs> {
         match &self.command {
             Command::Complete(a) | Command::Stream(a) => Some(a),
-            Command::Completions { .. } => None,
+            Command::ExtractJson(a) => Some(&a.request),
+            Command::Classify(a) => Some(&a.request),
+            Command::Prompts { .. } | Command::Completions { .. } => None,
+        }
+    }
+
+    /// Whether `--json` was given, for reporting failures in the same shape.
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Prompts { action } => match action {
+                PromptsAction::List(c)
+                | PromptsAction::Show { common: c, .. }
+                | PromptsAction::Render { common: c, .. } => c.json,
+            },
+            _ => self.request_args().is_some_and(|a| a.json),
         }
     }
 }

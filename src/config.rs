@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::cli::{ProviderArg, RequestArgs};
 use crate::error::{Error, Result};
 use crate::models::{self, Price};
+use crate::prompts::FrontMatter;
 use crate::provider::{MaxTokensField, ProviderKind, Secret, Target, retry};
 
 pub const DEFAULT_MAX_TOKENS: u64 = 1024;
@@ -106,11 +107,9 @@ impl FileConfig {
             Error::config(format!("cannot read config file {}: {e}", path.display()))
         })?;
         toml::from_str(&text).map_err(|e| {
-            let line = unknown_key_line(&text, e.message()).or_else(|| {
-                let start = e.span()?.start.min(text.len());
-                Some(text[..start].matches('\n').count() + 1)
-            });
-            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            let at = toml_error_line(&text, &e)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
             Error::config(format!(
                 "{}{at}: {}",
                 path.display(),
@@ -120,9 +119,21 @@ impl FileConfig {
     }
 }
 
-/// serde reports an unknown key against its whole table; point at the key's own line.
-fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
-    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+/// The line (from 1) a TOML error is about. serde reports an unknown key against its whole
+/// table, so that case points at the key's own line.
+pub fn toml_error_line(text: &str, e: &toml::de::Error) -> Option<usize> {
+    let unknown = e
+        .message()
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next());
+    unknown.and_then(|key| key_line(text, key)).or_else(|| {
+        let start = e.span()?.start.min(text.len());
+        Some(text[..start].matches('\n').count() + 1)
+    })
+}
+
+/// The line (from 1) where `key = …` is set at the start of a line.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             l.trim_start()
@@ -171,11 +182,20 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn resolve(args: &RequestArgs, env: &Env) -> Result<Settings> {
+    /// `prompt` holds a prompt file's defaults: they rank below the flags and above the
+    /// config file.
+    pub fn resolve(
+        args: &RequestArgs,
+        env: &Env,
+        prompt: Option<&FrontMatter>,
+    ) -> Result<Settings> {
         let file = FileConfig::load(env)?;
+        let none = FrontMatter::default();
+        let prompt = prompt.unwrap_or(&none);
         let model = args
             .model
             .clone()
+            .or_else(|| prompt.model.clone())
             .or_else(|| file.model.clone())
             .or_else(|| env.get("LLMPIPE_MODEL"))
             .unwrap_or_else(|| models::DEFAULT_MODEL.to_string());
@@ -208,14 +228,28 @@ impl Settings {
 
         let max_tokens = args
             .max_tokens
+            .or(prompt.max_tokens)
             .or(file.max_tokens)
             .unwrap_or(DEFAULT_MAX_TOKENS);
         if max_tokens == 0 {
             return Err(Error::usage("--max-tokens must be at least 1"));
         }
-        if let Some(t) = args.temperature {
-            check_temperature(t, &targets)?;
-        }
+        let temperature = match (args.temperature, prompt.temperature) {
+            (Some(t), _) => {
+                check_temperature(t, &targets)?;
+                Some(t)
+            }
+            // A prompt file is meant to be portable across models: its temperature is
+            // dropped, with a warning, for a model that cannot take it.
+            (None, Some(t)) => match check_temperature(t, &targets) {
+                Ok(()) => Some(t),
+                Err(e) => {
+                    crate::output::warn(&format!("the prompt file's temperature is not sent: {e}"));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
         let secs = args
             .timeout
             .or(file.timeout)
@@ -244,8 +278,8 @@ impl Settings {
         }
         Ok(Settings {
             targets,
-            system: args.system.clone(),
-            temperature: args.temperature,
+            system: args.system.clone().or_else(|| prompt.system.clone()),
+            temperature,
             max_tokens,
             stop: args.stop.clone(),
             timeout,

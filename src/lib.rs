@@ -9,6 +9,8 @@ pub mod config;
 pub mod error;
 pub mod image;
 pub mod input;
+pub mod jsonx;
 pub mod models;
 pub mod output;
+pub mod prompts;
 pub mod provider;

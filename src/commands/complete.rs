@@ -4,45 +4,18 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::Call;
 use crate::cli::RequestArgs;
-use crate::config::{Env, Settings};
 use crate::error::{Error, Kind, Result};
-use crate::provider::client::Client;
-use crate::provider::{FinishReason, Message, Part, Request, Response, Role, build_request};
-use crate::{image, input, output};
+use crate::output;
+use crate::provider::{FinishReason, Response};
 
 pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
-    output::set_verbose(args.verbose);
-    let env = Env::load()?;
-    let settings = Settings::resolve(args, &env)?;
-    let text = input::gather(&args.prompt, &args.files)?;
-    input::require_text(&text)?;
-    let mut content = args
-        .images
-        .iter()
-        .map(|spec| image::load(spec).map(Part::Image))
-        .collect::<Result<Vec<_>>>()?;
-    content.push(Part::Text(text));
-    let req = Request {
-        system: settings.system.clone(),
-        messages: vec![Message {
-            role: Role::User,
-            content,
-        }],
-        max_tokens: settings.max_tokens,
-        temperature: settings.temperature,
-        stop: settings.stop.clone(),
-    };
-
+    let call = Call::prepare(args)?;
+    let req = call.request.clone();
     if args.dry_run {
-        let http = build_request(&settings.targets[0], &req, stream);
-        let shown = serde_json::to_string_pretty(&http.redacted())
-            .map_err(|e| Error::internal(e.to_string()))?;
-        output::out_line(&shown);
-        return Ok(());
+        return call.print_dry_run(&req, stream);
     }
-
-    let client = Client::new(settings.timeout, settings.policy.clone())?;
     let started = Instant::now();
     let json = args.json;
     let outcome = if stream {
@@ -54,15 +27,13 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
             }
             Ok(())
         };
-        client
-            .send(&settings.targets, &req, Some(&mut sink))
-            .await?
+        call.send(&req, Some(&mut sink)).await?
     } else {
-        client.send(&settings.targets, &req, None).await?
+        call.send(&req, None).await?
     };
-    let latency = started.elapsed();
-
-    let mut result = super::result_object(&outcome, latency, &settings.pricing, None);
+    let text = outcome.response.text.clone();
+    let usable = usable(&outcome.response, req.max_tokens);
+    let mut result = call.result(std::slice::from_ref(&outcome), started);
     if stream && json {
         // `type` first, so each JSON line says what it is at a glance.
         let mut typed = json!({"type": "result"});
@@ -72,9 +43,9 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         result = typed;
     }
     if output::verbose() || (stream && output::stderr_is_terminal()) {
-        summary(&result);
+        super::summary(&result);
     }
-    if let Err(mut e) = usable(&outcome.response, settings.max_tokens) {
+    if let Err(mut e) = usable {
         if json {
             e.result = Some(Box::new(result));
         }
@@ -83,13 +54,13 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     match (json, stream) {
         (true, _) => output::out_line(&result.to_string()),
         (false, true) => output::out("\n"),
-        (false, false) => output::out_line(&outcome.response.text),
+        (false, false) => output::out_line(&text),
     }
     Ok(())
 }
 
 /// Exit 6: the model answered (and was paid) but there is nothing to use.
-fn usable(r: &Response, max_tokens: u64) -> Result<()> {
+pub fn usable(r: &Response, max_tokens: u64) -> Result<()> {
     let unusable = |msg: String| Err(Error::new(Kind::UnusableAnswer, msg));
     if r.finish_reason == FinishReason::Refusal {
         let why = r.refusal.as_deref().unwrap_or(r.text.as_str()).trim();
@@ -121,22 +92,4 @@ fn usable(r: &Response, max_tokens: u64) -> Result<()> {
         return unusable("the model returned an empty answer".into());
     }
     Ok(())
-}
-
-/// One stderr line with what the call cost.
-fn summary(result: &serde_json::Value) {
-    let u = &result["usage"];
-    let cost = result["cost_usd"]
-        .as_f64()
-        .map(|c| format!("${c:.6}"))
-        .unwrap_or_else(|| "cost unknown".into());
-    output::end_open_line();
-    output::err_line(&format!(
-        "llmpipe: {} · {} in / {} out tokens · {cost} · {} ms · {} attempt(s)",
-        result["model"].as_str().unwrap_or("?"),
-        u["input_tokens"],
-        u["output_tokens"],
-        result["latency_ms"],
-        result["attempts"],
-    ));
 }

@@ -1,22 +1,31 @@
-//! Subcommand dispatch and what all request commands share: the result object and how a
-//! failure is reported.
+//! Subcommand dispatch and what all request commands share: resolving a call (flags,
+//! environment, prompt file, input), sending it, the result object, and how a failure is
+//! reported.
 
+mod classify;
 mod complete;
+mod extract_json;
+mod prompts;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{Cli, Command};
-use crate::config::Pricing;
+use crate::cli::{Cli, Command, RequestArgs};
+use crate::config::{Env, Settings};
 use crate::error::{Error, Result};
-use crate::output;
-use crate::provider::client::Outcome;
+use crate::prompts::PromptFile;
+use crate::provider::client::{Client, Outcome, Sink};
+use crate::provider::{Message, Part, Request, Usage, build_request};
+use crate::{image, input, output};
 
 pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Complete(args) => complete::run(args, false).await,
         Command::Stream(args) => complete::run(args, true).await,
+        Command::ExtractJson(args) => extract_json::run(args).await,
+        Command::Classify(args) => classify::run(args).await,
+        Command::Prompts { action } => prompts::run(action),
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())
@@ -31,36 +40,153 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// A request command, resolved: settings, the neutral request, the prompt file used.
+pub struct Call {
+    pub settings: Settings,
+    pub request: Request,
+    pub prompt: Option<PromptFile>,
+    client: std::cell::OnceCell<Client>,
+}
+
+impl Call {
+    pub fn prepare(args: &RequestArgs) -> Result<Call> {
+        output::set_verbose(args.verbose);
+        let env = Env::load()?;
+        let prompt = match &args.prompt_name {
+            Some(spec) => {
+                let dirs = crate::prompts::search_dirs(args.prompts_dir.as_deref(), &env);
+                Some(crate::prompts::load(spec, &dirs)?)
+            }
+            None => None,
+        };
+        let settings = Settings::resolve(args, &env, prompt.as_ref().map(|p| &p.meta))?;
+        let vars = crate::prompts::parse_vars(&args.vars)?;
+        let text = input::gather(&args.prompt, &args.files)?;
+        let mut messages = match &prompt {
+            Some(p) => {
+                if p.uses_input() {
+                    input::require_text(&text)?;
+                }
+                p.render(&text, &vars)?
+            }
+            None => {
+                if !vars.is_empty() {
+                    return Err(Error::usage(
+                        "--var fills a prompt file's template: add --prompt NAME",
+                    ));
+                }
+                input::require_text(&text)?;
+                vec![Message::user_text(text)]
+            }
+        };
+        if let Some(Part::Text(t)) = messages.last().and_then(|m| m.content.last()) {
+            input::require_text(t)?;
+        }
+        let images = args
+            .images
+            .iter()
+            .map(|spec| image::load(spec).map(Part::Image))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(last) = messages.last_mut() {
+            last.content.splice(0..0, images);
+        }
+        let request = Request {
+            system: settings.system.clone(),
+            messages,
+            max_tokens: settings.max_tokens,
+            temperature: settings.temperature,
+            stop: settings.stop.clone(),
+            format: Default::default(),
+        };
+        Ok(Call {
+            settings,
+            request,
+            prompt,
+            client: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// `--dry-run`: prints the exact request to the first model instead of sending it.
+    pub fn print_dry_run(&self, req: &Request, stream: bool) -> Result<()> {
+        let http = build_request(&self.settings.targets[0], req, stream);
+        let shown = serde_json::to_string_pretty(&http.redacted())
+            .map_err(|e| Error::internal(e.to_string()))?;
+        output::out_line(&shown);
+        Ok(())
+    }
+
+    /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
+    pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
+        if self.client.get().is_none() {
+            let client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
+            let _ = self.client.set(client);
+        }
+        let client = self.client.get().expect("client was just built");
+        client.send(&self.settings.targets, req, sink).await
+    }
+
+    /// The SPEC's result object for one or more calls that made one answer (a first reply
+    /// and its repairs): the answer is the last call's, usage, cost and attempts add up.
+    pub fn result(&self, calls: &[Outcome<'_>], started: Instant) -> Value {
+        result_object(
+            calls,
+            started.elapsed(),
+            &self.settings.pricing,
+            self.prompt.as_ref().map(PromptFile::label).as_deref(),
+        )
+    }
+}
+
 /// The SPEC's result object.
 pub fn result_object(
-    outcome: &Outcome<'_>,
+    calls: &[Outcome<'_>],
     latency: Duration,
-    pricing: &Pricing,
+    pricing: &crate::config::Pricing,
     prompt: Option<&str>,
 ) -> Value {
-    let r = &outcome.response;
-    let target = outcome.target;
+    let last = calls.last().expect("at least one call");
+    let r = &last.response;
+    let target = last.target;
     let model = if r.model.is_empty() {
         &target.model
     } else {
         &r.model
     };
-    let cost = pricing
-        .lookup(&[model, &target.model])
-        .map(|p| p.cost(&r.usage));
+    let mut usage = Usage::default();
+    let mut cost = Some(0.0);
+    let mut attempts = 0;
+    for call in calls {
+        let u = &call.response.usage;
+        usage.input_tokens += u.input_tokens;
+        usage.output_tokens += u.output_tokens;
+        usage.cached_input_tokens += u.cached_input_tokens;
+        usage.cache_write_input_tokens += u.cache_write_input_tokens;
+        if let Some(n) = u.reasoning_tokens {
+            *usage.reasoning_tokens.get_or_insert(0) += n;
+        }
+        attempts += call.attempts;
+        let reported = if call.response.model.is_empty() {
+            &call.target.model
+        } else {
+            &call.response.model
+        };
+        let price = pricing.lookup(&[reported, &call.target.model]);
+        cost = cost.zip(price.map(|p| p.cost(u))).map(|(a, b)| a + b);
+    }
+    let cost = cost.map(|c| (c * 1e10).round() / 1e10);
     if cost.is_none() {
         output::warn(&format!(
             "no price known for model {model}: cost_usd is null (add it under [prices] in llmpipe.toml)"
         ));
     }
-    let mut usage = json!({
-        "input_tokens": r.usage.input_tokens,
-        "output_tokens": r.usage.output_tokens,
-        "cached_input_tokens": r.usage.cached_input_tokens,
-        "cache_write_input_tokens": r.usage.cache_write_input_tokens,
+    let mut usage_json = json!({
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "cache_write_input_tokens": usage.cache_write_input_tokens,
     });
-    if let Some(n) = r.usage.reasoning_tokens {
-        usage["reasoning_tokens"] = json!(n);
+    if let Some(n) = usage.reasoning_tokens {
+        usage_json["reasoning_tokens"] = json!(n);
     }
     json!({
         "provider": target.kind.name(),
@@ -68,14 +194,32 @@ pub fn result_object(
         "requested_model": target.model,
         "text": r.text,
         "finish_reason": r.finish_reason.as_str(),
-        "usage": usage,
+        "usage": usage_json,
         "cost_usd": cost,
         "latency_ms": latency.as_millis() as u64,
         "request_id": r.request_id,
         "prompt": prompt,
-        "attempts": outcome.attempts,
+        "attempts": attempts,
         "provider_finish_reason": r.provider_finish_reason,
     })
+}
+
+/// One stderr line with what the call cost (`-v`, or a streaming terminal).
+pub fn summary(result: &Value) {
+    let u = &result["usage"];
+    let cost = result["cost_usd"]
+        .as_f64()
+        .map(|c| format!("${c:.6}"))
+        .unwrap_or_else(|| "cost unknown".into());
+    output::end_open_line();
+    output::err_line(&format!(
+        "llmpipe: {} · {} in / {} out tokens · {cost} · {} ms · {} attempt(s)",
+        result["model"].as_str().unwrap_or("?"),
+        u["input_tokens"],
+        u["output_tokens"],
+        result["latency_ms"],
+        result["attempts"],
+    ));
 }
 
 /// How a command's output is shaped, for reporting a failure in the same shape.
@@ -88,16 +232,10 @@ pub struct Shape {
 
 impl Shape {
     pub fn of(cli: &Cli) -> Shape {
-        match &cli.command {
-            Command::Stream(a) => Shape {
-                json: a.json,
-                typed_lines: a.json,
-            },
-            Command::Complete(a) => Shape {
-                json: a.json,
-                typed_lines: false,
-            },
-            Command::Completions { .. } => Shape::default(),
+        let json = cli.json();
+        Shape {
+            json,
+            typed_lines: json && matches!(cli.command, Command::Stream(_)),
         }
     }
 }

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    FinishReason, HeaderValue, HttpRequest, ImageSource, Part, ProviderKind, Request, Response,
-    Role, Target, Usage, bad_body, join_url, secret_header, sse, stream_cut,
+    FinishReason, Format, HeaderValue, HttpRequest, ImageSource, Part, ProviderKind, Request,
+    Response, Role, Target, Usage, bad_body, join_url, secret_header, sse, stream_cut,
+    strict_compatible,
 };
 use crate::error::{Error, Kind, Result};
 
@@ -14,8 +15,26 @@ const KIND: ProviderKind = ProviderKind::Anthropic;
 /// The API version the official SDK pins.
 const API_VERSION: &str = "2023-06-01";
 
+/// The assistant turn that starts a JSON-mode reply; [`super::finish`] puts it back.
+pub const JSON_PREFILL: &str = "{";
+
+/// Models with native structured outputs (`output_config.format`, GA since SDK v0.77.0);
+/// the others get a forced tool call, which every Claude model supports.
+const NATIVE_STRUCTURED_OUTPUT: &[&str] = &[
+    "claude-opus-4-6",
+    "claude-sonnet-4-6",
+    "claude-opus-4-5",
+    "claude-haiku-4-5",
+    "claude-sonnet-4-5",
+    "claude-opus-4-1",
+];
+
+fn native_structured_output(model: &str) -> bool {
+    crate::models::find(model).is_some_and(|m| NATIVE_STRUCTURED_OUTPUT.contains(&m.id))
+}
+
 pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
-    let messages: Vec<Value> = req
+    let mut messages: Vec<Value> = req
         .messages
         .iter()
         .map(|m| {
@@ -26,6 +45,10 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             json!({"role": role, "content": content(&m.content)})
         })
         .collect();
+    if req.format == Format::Json {
+        // Prefill: the reply continues this turn, so it can only be JSON.
+        messages.push(json!({"role": "assistant", "content": JSON_PREFILL}));
+    }
     let mut body = json!({
         "model": target.model,
         "max_tokens": req.max_tokens,
@@ -39,6 +62,23 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
     }
     if !req.stop.is_empty() {
         body["stop_sequences"] = json!(req.stop);
+    }
+    if let Format::Schema { name, schema } = &req.format {
+        let (schema, _) = Format::object_schema(schema);
+        if native_structured_output(&target.model) && strict_compatible(&schema) {
+            crate::output::debug("anthropic structured output: native output_config.format");
+            body["output_config"] = json!({"format": {"type": "json_schema", "schema": schema}});
+        } else {
+            crate::output::debug(
+                "anthropic structured output: forced tool call (model without native structured outputs, or a schema outside the strict subset)",
+            );
+            body["tools"] = json!([{
+                "name": name,
+                "description": "Give the answer as this tool's input.",
+                "input_schema": schema,
+            }]);
+            body["tool_choice"] = json!({"type": "tool", "name": name});
+        }
     }
     if stream {
         body["stream"] = json!(true);
@@ -134,6 +174,8 @@ struct Block {
     kind: String,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
 }
 
 fn finish_reason(raw: Option<&str>) -> FinishReason {
@@ -153,7 +195,13 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .filter(|b| b.kind == "text")
         .filter_map(|b| b.text.as_deref())
         .collect::<String>();
+    let tool_input = m
+        .content
+        .iter()
+        .find(|b| b.kind == "tool_use")
+        .map(|b| b.input.clone().unwrap_or_else(|| json!({})));
     Ok(Response {
+        tool_input,
         text,
         finish_reason: finish_reason(m.stop_reason.as_deref()),
         provider_finish_reason: m.stop_reason,
@@ -202,6 +250,8 @@ pub struct StreamState {
     stop_reason: Option<String>,
     usage: WireUsage,
     model: Option<String>,
+    /// The first tool_use block: its index and the `partial_json` pieces so far.
+    tool: Option<(u64, String)>,
 }
 
 impl StreamState {
@@ -230,6 +280,27 @@ impl StreamState {
                     let u: WireUsage =
                         serde_json::from_value(u.clone()).map_err(|e| bad_body(KIND, e))?;
                     self.usage.merge(&u);
+                }
+            }
+            "content_block_start"
+                if field(&["content_block", "type"]).and_then(Value::as_str)
+                    == Some("tool_use") =>
+            {
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                if self.tool.is_none() {
+                    self.tool = Some((index, String::new()));
+                }
+            }
+            "content_block_delta"
+                if field(&["delta", "type"]).and_then(Value::as_str)
+                    == Some("input_json_delta") =>
+            {
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                let piece = field(&["delta", "partial_json"]).and_then(Value::as_str);
+                if let (Some((i, buf)), Some(piece)) = (self.tool.as_mut(), piece)
+                    && *i == index
+                {
+                    buf.push_str(piece);
                 }
             }
             "content_block_start" => {
@@ -271,6 +342,14 @@ impl StreamState {
         if !self.done {
             return Err(stream_cut(KIND));
         }
+        let tool_input = match self.tool {
+            Some((_, json)) if json.trim().is_empty() => Some(json!({})),
+            Some((_, json)) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| bad_body(KIND, format!("tool input is not JSON: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Response {
             finish_reason: finish_reason(self.stop_reason.as_deref()),
             provider_finish_reason: self.stop_reason,
@@ -279,6 +358,7 @@ impl StreamState {
             usage: self.usage.normalise(),
             model: self.model.unwrap_or_default(),
             request_id: None,
+            tool_input,
         })
     }
 }

@@ -92,7 +92,8 @@ impl Client {
                     None => self.complete_once(target, &http).await,
                 };
                 let err = match result {
-                    Ok(response) => {
+                    Ok(mut response) => {
+                        super::finish(target.kind, req, &mut response);
                         return Ok(Outcome {
                             response,
                             target,

@@ -148,6 +148,121 @@ pub struct Request {
     pub max_tokens: u64,
     pub temperature: Option<f64>,
     pub stop: Vec<String>,
+    pub format: Format,
+}
+
+/// The shape the reply must take. Each adapter uses the strongest mechanism its API
+/// offers; after [`finish`], `Response::text` holds the JSON text whatever the mechanism.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Format {
+    #[default]
+    Text,
+    /// Any JSON value: OpenAI JSON mode, Anthropic prefill.
+    Json,
+    /// A JSON value valid against `schema`: OpenAI `json_schema`, Anthropic structured
+    /// output or a forced tool call.
+    Schema { name: String, schema: Value },
+}
+
+impl Format {
+    /// The schema both APIs can take: they need an object at the root, so anything else
+    /// is wrapped as `{"value": …}` (and unwrapped again by [`finish`]).
+    fn object_schema(schema: &Value) -> (Value, bool) {
+        if schema.get("type").and_then(Value::as_str) == Some("object") {
+            return (schema.clone(), false);
+        }
+        let wrapped = serde_json::json!({
+            "type": "object",
+            "properties": {"value": schema},
+            "required": ["value"],
+            "additionalProperties": false,
+        });
+        (wrapped, true)
+    }
+}
+
+/// Whether a schema fits the strict subset both providers' constrained decoding takes:
+/// every object closed (`additionalProperties: false`) with every property required, and
+/// none of the keywords that subset leaves out.
+pub fn strict_compatible(schema: &Value) -> bool {
+    const UNSUPPORTED: &[&str] = &[
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "patternProperties",
+        "unevaluatedProperties",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "unevaluatedItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "if",
+        "then",
+        "else",
+        "not",
+        "dependentRequired",
+        "dependentSchemas",
+    ];
+    match schema {
+        Value::Object(map) => {
+            if map.keys().any(|k| UNSUPPORTED.contains(&k.as_str())) {
+                return false;
+            }
+            if let Some(props) = map.get("properties").and_then(Value::as_object) {
+                if map.get("additionalProperties") != Some(&Value::Bool(false)) {
+                    return false;
+                }
+                let required: Vec<&str> = map
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if !props.keys().all(|k| required.contains(&k.as_str())) {
+                    return false;
+                }
+            } else if map.get("type").and_then(Value::as_str) == Some("object") {
+                return false; // a free-form object cannot be strict
+            }
+            map.values().all(strict_compatible)
+        }
+        Value::Array(items) => items.iter().all(strict_compatible),
+        _ => true,
+    }
+}
+
+/// Mode-specific finishing of a reply: the Anthropic prefill put back in front, a forced
+/// tool call's input turned into the reply text, a wrapped root unwrapped.
+pub fn finish(kind: ProviderKind, req: &Request, resp: &mut Response) {
+    match &req.format {
+        Format::Text => {}
+        Format::Json => {
+            if kind == ProviderKind::Anthropic {
+                resp.text.insert_str(0, anthropic::JSON_PREFILL);
+            }
+        }
+        Format::Schema { schema, .. } => {
+            if let Some(input) = resp.tool_input.take() {
+                resp.text = input.to_string();
+            }
+            if Format::object_schema(schema).1
+                && let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(&resp.text)
+                && let Some(inner) = obj.remove("value")
+            {
+                resp.text = inner.to_string();
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,6 +308,8 @@ pub struct Response {
     /// The model id the provider reports (often dated).
     pub model: String,
     pub request_id: Option<String>,
+    /// The input of a forced tool call (Anthropic's structured-output fallback).
+    pub tool_input: Option<Value>,
 }
 
 /// An HTTP request ready to send, or to print with `--dry-run`.

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    FinishReason, HeaderValue, HttpRequest, ImageSource, MaxTokensField, Part, ProviderKind,
-    Request, Response, Role, Target, Usage, bad_body, join_url, secret_header, sse, stream_cut,
+    FinishReason, Format, HeaderValue, HttpRequest, ImageSource, MaxTokensField, Part,
+    ProviderKind, Request, Response, Role, Target, Usage, bad_body, join_url, secret_header, sse,
+    stream_cut, strict_compatible,
 };
 use crate::error::{Error, Kind, Result};
 
@@ -14,7 +15,16 @@ const KIND: ProviderKind = ProviderKind::OpenAi;
 
 pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
     let mut messages = Vec::new();
-    if let Some(system) = &req.system {
+    let mut system = req.system.clone();
+    // JSON mode is refused unless the conversation mentions JSON.
+    if req.format == Format::Json && !mentions_json(req) {
+        let s = system.get_or_insert_with(String::new);
+        if !s.is_empty() {
+            s.push_str("\n\n");
+        }
+        s.push_str("Respond in JSON.");
+    }
+    if let Some(system) = &system {
         // `system` rather than `developer`: OpenAI maps it for o-series models, and the
         // OpenAI-compatible servers (Ollama, vLLM, llama.cpp) only know `system`.
         messages.push(json!({"role": "system", "content": system}));
@@ -38,6 +48,22 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
     if !req.stop.is_empty() {
         body["stop"] = json!(req.stop);
     }
+    match &req.format {
+        Format::Text => {}
+        Format::Json => body["response_format"] = json!({"type": "json_object"}),
+        Format::Schema { name, schema } => {
+            let (schema, _) = Format::object_schema(schema);
+            let strict = strict_compatible(&schema);
+            crate::output::debug(&format!(
+                "openai structured output: response_format json_schema, strict {strict}{}",
+                if strict { "" } else { " (the schema is outside the strict subset)" }
+            ));
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {"name": name, "strict": strict, "schema": schema},
+            });
+        }
+    }
     if stream {
         body["stream"] = json!(true);
         body["stream_options"] = json!({"include_usage": true});
@@ -53,6 +79,16 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         ],
         body,
     }
+}
+
+fn mentions_json(req: &Request) -> bool {
+    let has = |t: &str| t.to_ascii_lowercase().contains("json");
+    req.system.as_deref().is_some_and(has)
+        || req.messages.iter().any(|m| {
+            m.content
+                .iter()
+                .any(|p| matches!(p, Part::Text(t) if has(t)))
+        })
 }
 
 /// A plain string when the message is only text (what every compatible server accepts),
@@ -170,6 +206,7 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         usage: c.usage.unwrap_or_default().normalise(),
         model: c.model.unwrap_or_default(),
         request_id: None, // from the `x-request-id` header
+        tool_input: None,
     })
 }
 
@@ -306,6 +343,7 @@ impl StreamState {
             usage: self.usage.unwrap_or_default(),
             model: self.model.unwrap_or_default(),
             request_id: None,
+            tool_input: None,
         })
     }
 }

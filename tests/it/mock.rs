@@ -494,3 +494,39 @@ pub fn anthropic_error(status: u16, ty: &str, message: &str) -> Reply {
         body.to_string(),
     )
 }
+
+/// An Anthropic reply that is one forced tool call.
+pub fn anthropic_tool_use(name: &str, input: Value) -> Reply {
+    let body = json!({
+        "id": "msg_01Tool", "type": "message", "role": "assistant", "model": "claude-3-5-haiku-20241022",
+        "content": [{"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": name, "input": input}],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 300, "output_tokens": 40}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_tool"),
+        ],
+        body.to_string(),
+    )
+}
+
+/// An Anthropic text reply with a chosen stop reason.
+pub fn anthropic_message_stop(text: &str, stop_reason: &str) -> Reply {
+    let body = json!({
+        "id": "msg_02", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL_REPORTED,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop_reason, "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 5}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_stop"),
+        ],
+        body.to_string(),
+    )
+}
