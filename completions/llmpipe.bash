@@ -64,7 +64,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__classify)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --verbose --labels --help --version"
+            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --labels --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,6 +143,22 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --line-format)
+                    COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resume)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -158,7 +174,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__complete)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --verbose --help --version"
+            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +253,22 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --line-format)
+                    COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resume)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -262,7 +294,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__extract__subcmd__json)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --verbose --schema --repair --pretty --help --version"
+            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --schema --repair --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +373,22 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --line-format)
+                    COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resume)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -440,7 +488,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__stream)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --verbose --help --version"
+            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,6 +567,22 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --line-format)
+                    COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resume)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

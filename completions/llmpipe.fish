@@ -47,8 +47,14 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l image -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency -d 'With --each-line: requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'With --each-line: start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s V -l version -d 'Print version'
@@ -67,8 +73,14 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l image -d 'Att
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -d 'With --each-line: requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With --each-line: start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s V -l version -d 'Print version'
@@ -87,10 +99,16 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l image -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurrency -d 'With --each-line: requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l rpm -d 'With --each-line: start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema -d 'JSON Schema file, or a short field list such as \'name, age int, tags [str]\'' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l pretty -d 'Indent the JSON'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s h -l help -d 'Print help'
@@ -110,9 +128,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l image -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency -d 'With --each-line: requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l rpm -d 'With --each-line: start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s V -l version -d 'Print version'

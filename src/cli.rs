@@ -47,6 +47,12 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProviderArg {
     Openai,
     Anthropic,
@@ -122,6 +128,26 @@ pub struct RequestArgs {
     /// Print the exact HTTP request (secrets redacted) and send nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// One request per non-empty line of stdin and -f files; JSON Lines out, in input order
+    #[arg(long)]
+    pub each_line: bool,
+
+    /// With --each-line: `text` lines, or `jsonl` objects whose fields are template variables
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", requires = "each_line")]
+    pub line_format: LineFormat,
+
+    /// With --each-line: requests in flight
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "each_line")]
+    pub concurrency: usize,
+
+    /// With --each-line: start at most N requests per minute
+    #[arg(long, value_name = "N", requires = "each_line")]
+    pub rpm: Option<u32>,
+
+    /// With --each-line: keep the successful lines of an earlier output FILE, run the rest
+    #[arg(long, value_name = "FILE", requires = "each_line")]
+    pub resume: Option<PathBuf>,
 
     /// Request and response diagnostics on stderr (never secrets)
     #[arg(short = 'v', long)]

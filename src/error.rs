@@ -74,6 +74,8 @@ pub struct Error {
     pub retry_after: Option<Duration>,
     /// For exit 6: the paid-for result object, printed with this error under `--json`.
     pub result: Option<Box<Value>>,
+    /// The command already wrote its outcome to stdout (an `--each-line` run).
+    pub stdout_written: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,6 +92,7 @@ impl Error {
             retryable: false,
             retry_after: None,
             result: None,
+            stdout_written: false,
         }
     }
 

@@ -30,7 +30,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // An --each-line run handles Ctrl-C itself: it writes a line for every item read.
+    let own_interrupts = cli.request_args().is_some_and(|a| a.each_line);
     let result = runtime.block_on(async {
+        if own_interrupts {
+            return commands::run(&cli).await;
+        }
         tokio::select! {
             r = commands::run(&cli) => r,
             _ = tokio::signal::ctrl_c() => Err(Error::new(Kind::Interrupted, "interrupted")),

@@ -1,27 +1,20 @@
-//! `extract-json`: a reply that must be a JSON value, valid against a schema when one is
-//! given, with repair rounds that show the model its reply and what is wrong with it.
+//! `extract-json`: where the schema comes from (the work is in `job.rs`).
 
 use std::path::Path;
-use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::Call;
+use super::{Call, Job, run_job};
 use crate::cli::ExtractArgs;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::jsonx::{self, Validator};
-use crate::output;
-use crate::provider::{Format, Message, Part, Role};
 
 pub async fn run(args: &ExtractArgs) -> Result<()> {
-    let call = Call::prepare(&args.request)?;
+    let call = Call::new(&args.request)?;
     let (schema, source) = match (&args.schema, &call.prompt) {
         (Some(spec), _) => load_schema(spec)?,
         (None, Some(p)) => match &p.schema {
-            Some(s) => (
-                Some(s.clone()),
-                format!("the schema of {}", p.path.display()),
-            ),
+            Some(s) => (Some(s.clone()), format!("the schema of {}", p.path.display())),
             None => (None, String::new()),
         },
         (None, None) => (None, String::new()),
@@ -30,124 +23,13 @@ pub async fn run(args: &ExtractArgs) -> Result<()> {
         .as_ref()
         .map(|s| Validator::new(s, &source))
         .transpose()?;
-
-    let mut req = call.request.clone();
-    let instruction = match &schema {
-        Some(s) => format!(
-            "Reply with only a JSON value that matches this JSON Schema, without prose or code fences:\n{s}"
-        ),
-        None => "Reply with only a JSON object, without prose or code fences.".to_string(),
+    let job = Job::Extract {
+        name: schema_name(call.prompt.as_ref().map(|p| p.name.as_str())),
+        schema,
+        validator,
+        repair: args.repair,
     };
-    req.system = Some(match req.system.take() {
-        Some(sys) => format!("{sys}\n\n{instruction}"),
-        None => instruction,
-    });
-    req.format = match schema {
-        Some(schema) => Format::Schema {
-            name: schema_name(call.prompt.as_ref().map(|p| p.name.as_str())),
-            schema,
-        },
-        None => Format::Json,
-    };
-    if args.request.dry_run {
-        return call.print_dry_run(&req, false);
-    }
-
-    let started = Instant::now();
-    let mut calls = Vec::new();
-    let mut last_problem;
-    loop {
-        let outcome = call.send(&req, None).await?;
-        let reply = outcome.response.text.clone();
-        let usable = super::complete::usable(&outcome.response, req.max_tokens);
-        calls.push(outcome);
-        if let Err(mut e) = usable {
-            if args.request.json {
-                e.result = Some(Box::new(call.result(&calls, started)));
-            }
-            return Err(e);
-        }
-        let problems = match jsonx::extract(&reply) {
-            Ok(value) => {
-                let errors = validator
-                    .as_ref()
-                    .map(|v| v.errors(&value))
-                    .unwrap_or_default();
-                if errors.is_empty() {
-                    return print(args, &call, &calls, started, &value);
-                }
-                errors
-            }
-            Err(e) => vec![e],
-        };
-        let repairs_done = calls.len() as u32 - 1;
-        last_problem = problems[0].clone();
-        if repairs_done >= args.repair {
-            output::err_line(&format!("llmpipe: the model's last reply was:\n{reply}"));
-            let what = if validator.is_some() {
-                "a JSON value valid against the schema"
-            } else {
-                "a JSON value"
-            };
-            let mut e = Error::new(
-                Kind::UnusableAnswer,
-                format!("the reply is not {what} after {repairs_done} repair(s): {last_problem}"),
-            )
-            .with_hint("raise --repair, simplify the schema, or try a stronger model");
-            if args.request.json {
-                e.result = Some(Box::new(call.result(&calls, started)));
-            }
-            return Err(e);
-        }
-        output::debug(&format!(
-            "repair {} after: {}",
-            repairs_done + 1,
-            problems.join("; ")
-        ));
-        req.messages.push(Message {
-            role: Role::Assistant,
-            content: vec![Part::Text(reply)],
-        });
-        req.messages.push(Message::user_text(format!(
-            "That reply cannot be used:\n- {}\nReply again with only the corrected JSON value.",
-            problems
-                .iter()
-                .take(10)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n- ")
-        )));
-    }
-}
-
-fn print(
-    args: &ExtractArgs,
-    call: &Call,
-    calls: &[crate::provider::client::Outcome<'_>],
-    started: Instant,
-    value: &Value,
-) -> Result<()> {
-    if args.request.json {
-        let mut result = call.result(calls, started);
-        result["json"] = value.clone();
-        result["repairs"] = json!(calls.len() - 1);
-        if output::verbose() {
-            super::summary(&result);
-        }
-        output::out_line(&result.to_string());
-        return Ok(());
-    }
-    if output::verbose() {
-        super::summary(&call.result(calls, started));
-    }
-    let text = if args.pretty {
-        serde_json::to_string_pretty(value)
-    } else {
-        serde_json::to_string(value)
-    }
-    .map_err(|e| Error::internal(e.to_string()))?;
-    output::out_line(&text);
-    Ok(())
+    run_job(&args.request, call, job, args.pretty).await
 }
 
 /// `--schema`: a file, inline JSON, or the short field list.

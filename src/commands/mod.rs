@@ -2,11 +2,14 @@
 //! environment, prompt file, input), sending it, the result object, and how a failure is
 //! reported.
 
+mod batch;
 mod classify;
 mod complete;
 mod extract_json;
+mod job;
 mod prompts;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::prompts::PromptFile;
 use crate::provider::client::{Client, Outcome, Sink};
 use crate::provider::{Message, Part, Request, Usage, build_request};
+
+pub use job::Job;
 use crate::{image, input, output};
 
 pub async fn run(cli: &Cli) -> Result<()> {
@@ -40,16 +45,18 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// A request command, resolved: settings, the neutral request, the prompt file used.
+/// A request command, resolved: settings, the prompt file, variables and images. The
+/// input is separate, so one `Call` serves a single request or every `--each-line` item.
 pub struct Call {
     pub settings: Settings,
-    pub request: Request,
     pub prompt: Option<PromptFile>,
+    vars: HashMap<String, String>,
+    images: Vec<Part>,
     client: std::cell::OnceCell<Client>,
 }
 
 impl Call {
-    pub fn prepare(args: &RequestArgs) -> Result<Call> {
+    pub fn new(args: &RequestArgs) -> Result<Call> {
         output::set_verbose(args.verbose);
         let env = Env::load()?;
         let prompt = match &args.prompt_name {
@@ -61,49 +68,75 @@ impl Call {
         };
         let settings = Settings::resolve(args, &env, prompt.as_ref().map(|p| &p.meta))?;
         let vars = crate::prompts::parse_vars(&args.vars)?;
-        let text = input::gather(&args.prompt, &args.files)?;
-        let mut messages = match &prompt {
-            Some(p) => {
-                if p.uses_input() {
-                    input::require_text(&text)?;
-                }
-                p.render(&text, &vars)?
-            }
-            None => {
-                if !vars.is_empty() {
-                    return Err(Error::usage(
-                        "--var fills a prompt file's template: add --prompt NAME",
-                    ));
-                }
-                input::require_text(&text)?;
-                vec![Message::user_text(text)]
-            }
-        };
-        if let Some(Part::Text(t)) = messages.last().and_then(|m| m.content.last()) {
-            input::require_text(t)?;
+        if prompt.is_none() && !vars.is_empty() {
+            return Err(Error::usage(
+                "--var fills a prompt file's template: add --prompt NAME",
+            ));
         }
         let images = args
             .images
             .iter()
             .map(|spec| image::load(spec).map(Part::Image))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(last) = messages.last_mut() {
-            last.content.splice(0..0, images);
-        }
-        let request = Request {
-            system: settings.system.clone(),
-            messages,
-            max_tokens: settings.max_tokens,
-            temperature: settings.temperature,
-            stop: settings.stop.clone(),
-            format: Default::default(),
-        };
         Ok(Call {
             settings,
-            request,
             prompt,
+            vars,
+            images,
             client: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The request for one input text; `extra` variables (from a JSONL item) add to and
+    /// override `--var`.
+    pub fn request_for(&self, text: &str, extra: Option<&HashMap<String, String>>) -> Result<Request> {
+        let mut messages = match &self.prompt {
+            Some(p) => {
+                if p.uses_input() {
+                    input::require_text(text)?;
+                }
+                match extra {
+                    Some(extra) => {
+                        let mut vars = self.vars.clone();
+                        vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        p.render(text, &vars)?
+                    }
+                    None => p.render(text, &self.vars)?,
+                }
+            }
+            None => {
+                input::require_text(text)?;
+                vec![Message::user_text(text)]
+            }
+        };
+        if let Some(Part::Text(t)) = messages.last().and_then(|m| m.content.last()) {
+            input::require_text(t)?;
+        }
+        if let Some(last) = messages.last_mut() {
+            last.content.splice(0..0, self.images.iter().cloned());
+        }
+        Ok(Request {
+            system: self.settings.system.clone(),
+            messages,
+            max_tokens: self.settings.max_tokens,
+            temperature: self.settings.temperature,
+            stop: self.settings.stop.clone(),
+            format: Default::default(),
+        })
+    }
+
+    /// The request for a single run: the SPEC's input (words, files, stdin).
+    pub fn single_request(&self, args: &RequestArgs) -> Result<Request> {
+        let text = input::gather(&args.prompt, &args.files)?;
+        self.request_for(&text, None)
+    }
+
+    pub fn client(&self) -> Result<&Client> {
+        if self.client.get().is_none() {
+            let client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
+            let _ = self.client.set(client);
+        }
+        Ok(self.client.get().expect("client was just built"))
     }
 
     /// `--dry-run`: prints the exact request to the first model instead of sending it.
@@ -117,12 +150,9 @@ impl Call {
 
     /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
     pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
-        if self.client.get().is_none() {
-            let client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
-            let _ = self.client.set(client);
-        }
-        let client = self.client.get().expect("client was just built");
-        client.send(&self.settings.targets, req, sink).await
+        self.client()?
+            .send(&self.settings.targets, req, sink)
+            .await
     }
 
     /// The SPEC's result object for one or more calls that made one answer (a first reply
@@ -135,6 +165,28 @@ impl Call {
             self.prompt.as_ref().map(PromptFile::label).as_deref(),
         )
     }
+}
+
+/// Runs a job once, or per input line with `--each-line`, and prints its result.
+pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> Result<()> {
+    if args.each_line {
+        return batch::run(args, &call, &job).await;
+    }
+    let mut req = call.single_request(args)?;
+    job.shape(&mut req);
+    if args.dry_run {
+        return call.print_dry_run(&req, false);
+    }
+    let result = job.answer(&call, req).await?;
+    if output::verbose() {
+        summary(&result);
+    }
+    if args.json {
+        output::out_line(&result.to_string());
+    } else {
+        output::out_line(&job.plain(&result, pretty));
+    }
+    Ok(())
 }
 
 /// The SPEC's result object.
@@ -248,7 +300,7 @@ pub fn report(err: &Error, shape: Shape) {
     if let Some(hint) = &err.hint {
         output::err_line(&format!("hint: {hint}"));
     }
-    if shape.json {
+    if shape.json && !err.stdout_written {
         let mut obj = match &err.result {
             Some(result) => (**result).clone(),
             None if shape.typed_lines => json!({"type": "error"}),

@@ -4,6 +4,7 @@
 //! [`retry::Policy`]. Streamed text goes to the caller's sink as it arrives; once any text
 //! has gone out, a failure is final (exit 5, output partial): it is never re-sent.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -21,6 +22,72 @@ pub struct Client {
     policy: retry::Policy,
     /// Per attempt: the whole response, or for a stream the first event and each silence.
     timeout: Duration,
+    gate: Gate,
+}
+
+/// What all requests of one run share about rate limits: a 429 anywhere pauses new
+/// attempts for the wait the server asked for (or the backoff) and halves the number of
+/// requests a batch keeps in flight; each success adds back `1/limit` (additive increase,
+/// multiplicative decrease, as TCP does), up to the configured concurrency.
+#[derive(Debug)]
+pub struct Gate {
+    max: Cell<f64>,
+    limit: Cell<f64>,
+    paused_until: Cell<Option<tokio::time::Instant>>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            max: Cell::new(f64::MAX),
+            limit: Cell::new(f64::MAX),
+            paused_until: Cell::new(None),
+        }
+    }
+}
+
+impl Gate {
+    /// Sets the ceiling (a batch's `--concurrency`) and starts there.
+    pub fn start(&self, max: usize) {
+        self.max.set(max.max(1) as f64);
+        self.limit.set(max.max(1) as f64);
+    }
+
+    /// How many requests may be in flight now.
+    pub fn limit(&self) -> usize {
+        self.limit.get().clamp(1.0, 1e9) as usize
+    }
+
+    async fn wait(&self) {
+        if let Some(until) = self.paused_until.get()
+            && until > tokio::time::Instant::now()
+        {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    fn rate_limited(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        if self.paused_until.get().is_none_or(|u| u < until) {
+            self.paused_until.set(Some(until));
+        }
+        let before = self.limit();
+        self.limit.set((self.limit.get() / 2.0).max(1.0));
+        if self.max.get() < f64::MAX && self.limit() < before {
+            output::debug(&format!(
+                "rate limited: {} requests in flight at most (was {before}), pausing {:.2} s",
+                self.limit(),
+                wait.as_secs_f64()
+            ));
+        }
+    }
+
+    fn succeeded(&self) {
+        let l = self.limit.get();
+        if l < self.max.get() {
+            self.limit.set((l + 1.0 / l).min(self.max.get()));
+        }
+    }
 }
 
 /// A successful call: the response and which target gave it.
@@ -46,7 +113,12 @@ impl Client {
             http,
             policy,
             timeout,
+            gate: Gate::default(),
         })
+    }
+
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Sends `req` to the first target that answers. With a sink the request is streamed
@@ -77,6 +149,7 @@ impl Client {
             let http = build_request(target, req, sink.is_some() || collect);
             let mut retries = 0;
             let err = loop {
+                self.gate.wait().await;
                 attempts += 1;
                 let result = match sink.as_mut() {
                     Some(s) => {
@@ -93,6 +166,7 @@ impl Client {
                 };
                 let err = match result {
                     Ok(mut response) => {
+                        self.gate.succeeded();
                         super::finish(target.kind, req, &mut response);
                         return Ok(Outcome {
                             response,
@@ -108,6 +182,9 @@ impl Client {
                 }
                 match self.policy.wait(retries, &err) {
                     Ok(wait) => {
+                        if err.kind == Kind::RateLimited {
+                            self.gate.rate_limited(wait);
+                        }
                         announce_retry(&err, wait, retries + 1, self.policy.retries);
                         sleep(wait).await;
                         retries += 1;

@@ -1,0 +1,538 @@
+//! `--each-line`: one request per input line, many in flight, one output line per item in
+//! input order, nothing lost.
+//!
+//! A reader thread feeds lines through a bounded channel (input is read lazily, so memory
+//! stays flat however long the input is). The scheduler keeps up to `--concurrency`
+//! requests in flight (fewer while the provider rate-limits, see `client::Gate`), and writes
+//! each item's line as soon as every earlier item is written; it stops reading when the
+//! items waiting for an earlier one fill a window of `max(4 × concurrency, 64)`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::{Map, Value, json};
+
+use super::{Call, Job};
+use crate::cli::{LineFormat, RequestArgs};
+use crate::error::{Error, Kind, Result};
+use crate::output;
+use crate::provider::build_request;
+
+/// How long in-flight requests may finish after Ctrl-C before they are written as
+/// interrupted.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// One non-empty input line, or why it could not be read.
+struct Line {
+    index: usize,
+    text: std::result::Result<String, Error>,
+}
+
+type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<Value>)> + 'a>>;
+
+pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1"));
+    }
+    if args.rpm == Some(0) {
+        return Err(Error::usage("--rpm must be at least 1"));
+    }
+    let words: Vec<&str> = args
+        .prompt
+        .iter()
+        .filter(|w| *w != "-")
+        .map(String::as_str)
+        .collect();
+    let prefix = words.join(" ");
+    if !prefix.is_empty() && call.prompt.as_ref().is_some_and(|p| p.uses_input()) {
+        return Err(Error::usage(
+            "with --each-line and a prompt file that places {{input}}, PROMPT words have nowhere to go: use --var",
+        ));
+    }
+    let read_stdin = args.prompt.iter().any(|w| w == "-") || !std::io::stdin().is_terminal();
+    if args.files.is_empty() && !read_stdin {
+        return Err(Error::usage(
+            "--each-line reads its items from stdin or -f files, one per line",
+        ));
+    }
+    let mut resume = match &args.resume {
+        Some(path) => Some(Resume::open(path)?),
+        None => None,
+    };
+
+    let window = (args.concurrency * 4).max(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(window);
+    let files = args.files.clone();
+    std::thread::spawn(move || read_lines(files, read_stdin, tx));
+
+    let gate = call.client()?.gate();
+    gate.start(args.concurrency);
+    let mut progress = Progress::new();
+    let mut rpm_next = tokio::time::Instant::now();
+    let rpm_gap = args.rpm.map(|n| Duration::from_secs_f64(60.0 / f64::from(n)));
+
+    let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+    let mut finished: BTreeMap<usize, String> = BTreeMap::new();
+    let mut inputs: BTreeMap<usize, Value> = BTreeMap::new();
+    let (mut next_read, mut next_write) = (0usize, 0usize);
+    let mut input_done = false;
+    let mut stopping = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let grace = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
+    tokio::pin!(grace);
+
+    loop {
+        let can_start = !input_done
+            && !stopping
+            && inflight.len() < gate.limit()
+            && next_read - next_write < window;
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c, if !stopping => {
+                stopping = true;
+                grace.as_mut().reset(tokio::time::Instant::now() + GRACE);
+                output::warn("interrupted: no new requests; waiting briefly for those in flight");
+            }
+            _ = &mut grace, if stopping => break,
+            Some((index, input, outcome)) = inflight.next(), if !inflight.is_empty() => {
+                let line = item_line(index, &input, &outcome);
+                progress.record(index, &outcome);
+                inputs.remove(&index);
+                finished.insert(index, line);
+                flush(&mut finished, &mut next_write);
+            }
+            line = rx.recv(), if can_start => {
+                let Some(line) = line else {
+                    input_done = true;
+                    continue;
+                };
+                next_read += 1;
+                let index = line.index;
+                let item = parse_item(line, args.line_format, &prefix);
+                if let Some(r) = resume.as_mut()
+                    && let Some(copied) = r.take(index, &item.input)?
+                {
+                    progress.copied();
+                    finished.insert(index, copied);
+                    flush(&mut finished, &mut next_write);
+                    continue;
+                }
+                inputs.insert(index, item.input.clone());
+                if args.dry_run {
+                    let line = match item.request(call, job) {
+                        Ok(req) => build_request(&call.settings.targets[0], &req, false).redacted().to_string(),
+                        Err(e) => item_line(index, &item.input, &Err(e)),
+                    };
+                    inputs.remove(&index);
+                    finished.insert(index, line);
+                    flush(&mut finished, &mut next_write);
+                    continue;
+                }
+                let slot = rpm_gap.map(|gap| {
+                    let now = tokio::time::Instant::now();
+                    let at = rpm_next.max(now);
+                    rpm_next = at + gap;
+                    at
+                });
+                inflight.push(Box::pin(async move {
+                    if let Some(at) = slot {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    let outcome = match item.request(call, job) {
+                        Ok(req) => job.answer(call, req).await,
+                        Err(e) => Err(e),
+                    };
+                    (index, item.input, outcome)
+                }));
+            }
+            else => break,
+        }
+    }
+
+    if stopping {
+        // Every item read so far gets a line: its result if done, else `interrupted`.
+        drop(inflight);
+        for (index, input) in std::mem::take(&mut inputs) {
+            let err = Error::new(Kind::Interrupted, "interrupted before this item finished");
+            progress.record(index, &Err(err.clone()));
+            finished.insert(index, item_line(index, &input, &Err(err)));
+        }
+        flush(&mut finished, &mut next_write);
+        progress.finish(next_read);
+        let mut e = Error::new(
+            Kind::Interrupted,
+            format!("interrupted: {next_write} line(s) written; --resume with this output runs the rest"),
+        );
+        e.stdout_written = true;
+        return Err(e);
+    }
+    if let Some(r) = resume.as_mut() {
+        r.check_end(next_read)?;
+    }
+    progress.finish(next_read);
+    match progress.first_failure.take() {
+        None => Ok(()),
+        Some((index, mut e)) => {
+            e.message = format!(
+                "{} of {next_read} item(s) failed; the first (index {index}): {}",
+                progress.failed, e.message
+            );
+            e.result = None;
+            e.stdout_written = true;
+            Err(e)
+        }
+    }
+}
+
+/// Writes every finished line that has no unfinished item before it.
+fn flush(finished: &mut BTreeMap<usize, String>, next_write: &mut usize) {
+    while let Some(line) = finished.remove(next_write) {
+        output::out_line(&line);
+        *next_write += 1;
+    }
+}
+
+/// `{"index","input",…result…}` or `{"index","input",…,"error":{…}}`.
+fn item_line(index: usize, input: &Value, outcome: &Result<Value>) -> String {
+    let mut line = Map::new();
+    line.insert("index".into(), json!(index));
+    line.insert("input".into(), input.clone());
+    match outcome {
+        Ok(Value::Object(result)) => line.extend(result.clone()),
+        Ok(other) => {
+            line.insert("result".into(), other.clone());
+        }
+        Err(e) => {
+            if let Some(Value::Object(result)) = e.result.as_deref() {
+                line.extend(result.clone());
+            }
+            line.insert("error".into(), e.to_json());
+        }
+    }
+    Value::Object(line).to_string()
+}
+
+/// An item ready to become a request.
+struct Item {
+    /// What the output line shows as `input`: the line, or the JSONL object.
+    input: Value,
+    /// The text for `{{input}}` and the extra template variables, or why there is none.
+    content: std::result::Result<(String, Option<HashMap<String, String>>), Error>,
+}
+
+impl Item {
+    fn request(&self, call: &Call, job: &Job) -> Result<crate::provider::Request> {
+        let (text, vars) = self.content.as_ref().map_err(Clone::clone)?;
+        let mut req = call.request_for(text, vars.as_ref())?;
+        job.shape(&mut req);
+        Ok(req)
+    }
+}
+
+fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
+    let raw = match line.text {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Item {
+                input: Value::Null,
+                content: Err(e),
+            };
+        }
+    };
+    let with_prefix = |item: &str| {
+        if prefix.is_empty() {
+            item.to_string()
+        } else {
+            format!("{prefix}\n\n{item}")
+        }
+    };
+    match format {
+        LineFormat::Text => Item {
+            content: Ok((with_prefix(&raw), None)),
+            input: Value::String(raw),
+        },
+        LineFormat::Jsonl => match serde_json::from_str::<Value>(&raw) {
+            Ok(Value::Object(obj)) => {
+                let as_text = |v: &Value| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let vars: HashMap<String, String> =
+                    obj.iter().map(|(k, v)| (k.clone(), as_text(v))).collect();
+                let text = obj.get("input").map(as_text).unwrap_or_default();
+                Item {
+                    content: Ok((with_prefix(&text), Some(vars))),
+                    input: Value::Object(obj),
+                }
+            }
+            Ok(_) => Item {
+                content: Err(Error::usage(format!(
+                    "line {} is not a JSON object (--line-format jsonl)",
+                    line.index
+                ))),
+                input: Value::String(raw),
+            },
+            Err(e) => Item {
+                content: Err(Error::usage(format!(
+                    "line {} is not JSON (--line-format jsonl): {e}",
+                    line.index
+                ))),
+                input: Value::String(raw),
+            },
+        },
+    }
+}
+
+/// Reads -f files, then stdin, line by line; every non-blank line is an item.
+fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Line>) {
+    let mut index = 0;
+    let mut send = |text: std::result::Result<String, Error>| {
+        let ok = tx.blocking_send(Line { index, text }).is_ok();
+        index += 1;
+        ok
+    };
+    let mut sources: Vec<(String, Box<dyn Read>)> = Vec::new();
+    for path in files {
+        match std::fs::File::open(&path) {
+            Ok(f) => sources.push((path.display().to_string(), Box::new(f))),
+            Err(e) => {
+                let msg = format!(
+                    "cannot read {}: {}",
+                    path.display(),
+                    crate::input::io_reason(&e)
+                );
+                if !send(Err(Error::usage(msg))) {
+                    return;
+                }
+            }
+        }
+    }
+    if stdin {
+        sources.push(("stdin".into(), Box::new(std::io::stdin())));
+    }
+    for (name, source) in sources {
+        let mut reader = BufReader::with_capacity(64 * 1024, source);
+        let mut buf = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            buf.clear();
+            let n = match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    send(Err(Error::usage(format!("cannot read {name}: {e}"))));
+                    break;
+                }
+            };
+            let start = offset;
+            offset += n;
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = match std::str::from_utf8(line) {
+                Ok(t) if t.trim().is_empty() => continue,
+                Ok(t) => Ok(t.to_string()),
+                Err(e) => Err(Error::usage(format!(
+                    "{name} is not valid UTF-8: invalid byte at offset {}",
+                    start + e.valid_up_to()
+                ))),
+            };
+            if !send(text) {
+                return;
+            }
+        }
+    }
+}
+
+/// An earlier output file, read in step with the input (both are in index order), so a
+/// resumed run needs no more memory than a fresh one.
+struct Resume {
+    path: PathBuf,
+    lines: std::io::Lines<BufReader<std::fs::File>>,
+    /// The next successful line: index, input, the line as written.
+    next: Option<(usize, Value, String)>,
+}
+
+impl Resume {
+    fn open(path: &Path) -> Result<Resume> {
+        let file = std::fs::File::open(path).map_err(|e| {
+            Error::usage(format!(
+                "cannot read --resume file {}: {}",
+                path.display(),
+                crate::input::io_reason(&e)
+            ))
+        })?;
+        let mut r = Resume {
+            path: path.to_path_buf(),
+            lines: BufReader::new(file).lines(),
+            next: None,
+        };
+        r.advance();
+        Ok(r)
+    }
+
+    /// Moves to the next successful line; error lines, and a cut-off last line (from an
+    /// interrupted run), are not done and run again.
+    fn advance(&mut self) {
+        self.next = None;
+        for line in self.lines.by_ref() {
+            let Ok(line) = line else { return };
+            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if obj.contains_key("error") {
+                continue;
+            }
+            let (Some(index), Some(input)) = (
+                obj.get("index").and_then(Value::as_u64),
+                obj.get("input"),
+            ) else {
+                continue;
+            };
+            self.next = Some((index as usize, input.clone(), line));
+            return;
+        }
+    }
+
+    /// The earlier line for item `index`, if it succeeded. A line whose input differs is
+    /// a different run: a usage error.
+    fn take(&mut self, index: usize, input: &Value) -> Result<Option<String>> {
+        while let Some((i, _, _)) = &self.next
+            && *i < index
+        {
+            self.advance();
+        }
+        match self.next.take() {
+            Some((i, earlier, line)) if i == index => {
+                if &earlier != input {
+                    return Err(self.mismatch(format!(
+                        "item {index} there is {earlier}, here it is {input}"
+                    )));
+                }
+                self.advance();
+                Ok(Some(line))
+            }
+            other => {
+                self.next = other;
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_end(&mut self, items: usize) -> Result<()> {
+        match &self.next {
+            Some((i, _, _)) if *i >= items => Err(self.mismatch(format!(
+                "it has results for item {i}, but the input has {items} item(s)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn mismatch(&self, detail: String) -> Error {
+        let mut e = Error::usage(format!(
+            "--resume file {} does not match this input: {detail}",
+            self.path.display()
+        ));
+        e.stdout_written = true;
+        e
+    }
+}
+
+/// Counts for the progress bar (on a terminal) and the summary line (always).
+struct Progress {
+    started: Instant,
+    ok: usize,
+    copied: usize,
+    failed: usize,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: f64,
+    first_failure: Option<(usize, Error)>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let bar = output::stderr_is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            started: Instant::now(),
+            ok: 0,
+            copied: 0,
+            failed: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+            first_failure: None,
+            bar,
+        }
+    }
+
+    fn record(&mut self, index: usize, outcome: &Result<Value>) {
+        let result = match outcome {
+            Ok(r) => {
+                self.ok += 1;
+                Some(r)
+            }
+            Err(e) => {
+                self.failed += 1;
+                if self.first_failure.as_ref().is_none_or(|(i, _)| index < *i) {
+                    self.first_failure = Some((index, e.clone()));
+                }
+                e.result.as_deref()
+            }
+        };
+        if let Some(r) = result {
+            self.input_tokens += r["usage"]["input_tokens"].as_u64().unwrap_or(0);
+            self.output_tokens += r["usage"]["output_tokens"].as_u64().unwrap_or(0);
+            self.cost += r["cost_usd"].as_f64().unwrap_or(0.0);
+        }
+        self.update();
+    }
+
+    fn copied(&mut self) {
+        self.copied += 1;
+        self.update();
+    }
+
+    fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            (self.ok + self.failed) as f64 / secs
+        } else {
+            0.0
+        };
+        let copied = if self.copied > 0 {
+            format!(", {} from --resume", self.copied)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} done, {} failed{copied} · {rate:.1}/s · {} in / {} out tokens · ${:.4} · {secs:.1} s",
+            self.ok, self.failed, self.input_tokens, self.output_tokens, self.cost
+        )
+    }
+
+    fn update(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.line());
+        }
+    }
+
+    fn finish(&mut self, items: usize) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        output::err_line(&format!("llmpipe: {items} item(s): {}", self.line()));
+    }
+}
