@@ -134,7 +134,13 @@ pub struct RequestArgs {
     pub each_line: bool,
 
     /// With --each-line: `text` lines, or `jsonl` objects whose fields are template variables
-    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", requires = "each_line")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        requires = "each_line"
+    )]
     pub line_format: LineFormat,
 
     /// With --each-line: requests in flight

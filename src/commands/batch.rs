@@ -75,7 +75,9 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     gate.start(args.concurrency);
     let mut progress = Progress::new();
     let mut rpm_next = tokio::time::Instant::now();
-    let rpm_gap = args.rpm.map(|n| Duration::from_secs_f64(60.0 / f64::from(n)));
+    let rpm_gap = args
+        .rpm
+        .map(|n| Duration::from_secs_f64(60.0 / f64::from(n)));
 
     let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
     let mut finished: BTreeMap<usize, String> = BTreeMap::new();
@@ -89,6 +91,11 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     tokio::pin!(grace);
 
     loop {
+        // The Ctrl-C branch is always pending, so `select!` never runs out of branches:
+        // the end of the run is decided here.
+        if inflight.is_empty() && (input_done || stopping) {
+            break;
+        }
         let can_start = !input_done
             && !stopping
             && inflight.len() < gate.limit()
@@ -152,7 +159,6 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     (index, item.input, outcome)
                 }));
             }
-            else => break,
         }
     }
 
@@ -168,7 +174,9 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         progress.finish(next_read);
         let mut e = Error::new(
             Kind::Interrupted,
-            format!("interrupted: {next_write} line(s) written; --resume with this output runs the rest"),
+            format!(
+                "interrupted: {next_write} line(s) written; --resume with this output runs the rest"
+            ),
         );
         e.stdout_written = true;
         return Err(e);
@@ -389,10 +397,9 @@ impl Resume {
             if obj.contains_key("error") {
                 continue;
             }
-            let (Some(index), Some(input)) = (
-                obj.get("index").and_then(Value::as_u64),
-                obj.get("input"),
-            ) else {
+            let (Some(index), Some(input)) =
+                (obj.get("index").and_then(Value::as_u64), obj.get("input"))
+            else {
                 continue;
             };
             self.next = Some((index as usize, input.clone(), line));

@@ -14,7 +14,10 @@ pub async fn run(args: &ExtractArgs) -> Result<()> {
     let (schema, source) = match (&args.schema, &call.prompt) {
         (Some(spec), _) => load_schema(spec)?,
         (None, Some(p)) => match &p.schema {
-            Some(s) => (Some(s.clone()), format!("the schema of {}", p.path.display())),
+            Some(s) => (
+                Some(s.clone()),
+                format!("the schema of {}", p.path.display()),
+            ),
             None => (None, String::new()),
         },
         (None, None) => (None, String::new()),

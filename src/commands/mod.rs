@@ -21,8 +21,8 @@ use crate::prompts::PromptFile;
 use crate::provider::client::{Client, Outcome, Sink};
 use crate::provider::{Message, Part, Request, Usage, build_request};
 
-pub use job::Job;
 use crate::{image, input, output};
+pub use job::Job;
 
 pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
@@ -89,7 +89,11 @@ impl Call {
 
     /// The request for one input text; `extra` variables (from a JSONL item) add to and
     /// override `--var`.
-    pub fn request_for(&self, text: &str, extra: Option<&HashMap<String, String>>) -> Result<Request> {
+    pub fn request_for(
+        &self,
+        text: &str,
+        extra: Option<&HashMap<String, String>>,
+    ) -> Result<Request> {
         let mut messages = match &self.prompt {
             Some(p) => {
                 if p.uses_input() {
@@ -150,9 +154,7 @@ impl Call {
 
     /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
     pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
-        self.client()?
-            .send(&self.settings.targets, req, sink)
-            .await
+        self.client()?.send(&self.settings.targets, req, sink).await
     }
 
     /// The SPEC's result object for one or more calls that made one answer (a first reply

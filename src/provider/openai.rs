@@ -56,7 +56,11 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             let strict = strict_compatible(&schema);
             crate::output::debug(&format!(
                 "openai structured output: response_format json_schema, strict {strict}{}",
-                if strict { "" } else { " (the schema is outside the strict subset)" }
+                if strict {
+                    ""
+                } else {
+                    " (the schema is outside the strict subset)"
+                }
             ));
             body["response_format"] = json!({
                 "type": "json_schema",

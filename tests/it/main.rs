@@ -2,6 +2,7 @@
 
 mod mock;
 
+mod batch;
 mod completions;
 mod config;
 mod core;

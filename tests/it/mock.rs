@@ -35,8 +35,14 @@ impl Recorded {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Computes a reply from the request and the request's number (from 0), and how long to
+/// wait before sending it.
+pub type Handler = Arc<dyn Fn(&Recorded, usize) -> (Reply, Duration) + Send + Sync>;
+
+#[derive(Clone)]
 pub enum Reply {
+    /// A reply computed per request (echo servers, faults for chosen inputs).
+    Dynamic(Handler),
     /// A complete response with `Content-Length`.
     Full {
         status: u16,
@@ -138,18 +144,29 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
-    let reply = {
+    let recorded = Recorded {
+        path,
+        headers,
+        body,
+        at: Instant::now(),
+    };
+    let (reply, number) = {
         let mut st = state.lock().unwrap();
-        st.requests.push(Recorded {
-            path,
-            headers,
-            body,
-            at: Instant::now(),
-        });
-        st.script
+        st.requests.push(recorded.clone());
+        let reply = st
+            .script
             .pop_front()
             .or_else(|| st.fallback.clone())
-            .expect("mock has a reply")
+            .expect("mock has a reply");
+        (reply, st.requests.len() - 1)
+    };
+    let reply = match reply {
+        Reply::Dynamic(handler) => {
+            let (reply, delay) = handler(&recorded, number);
+            thread::sleep(delay);
+            reply
+        }
+        other => other,
     };
     let mut conn = conn;
     match reply {
@@ -200,6 +217,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
         Reply::Reset => {}
         Reply::Hang(d) => thread::sleep(d),
+        Reply::Dynamic(_) => unreachable!("resolved above"),
     }
     conn.flush()?;
     let _ = conn.shutdown(std::net::Shutdown::Both);
@@ -529,4 +547,25 @@ pub fn anthropic_message_stop(text: &str, stop_reason: &str) -> Reply {
         ],
         body.to_string(),
     )
+}
+
+/// The text of the last user message of an OpenAI or Anthropic request.
+pub fn last_user_text(req: &Recorded) -> String {
+    let body = req.json();
+    let msgs = body["messages"].as_array().cloned().unwrap_or_default();
+    let user = msgs
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .cloned()
+        .unwrap_or(Value::Null);
+    match &user["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
+pub fn dynamic(f: impl Fn(&Recorded, usize) -> (Reply, Duration) + Send + Sync + 'static) -> Reply {
+    Reply::Dynamic(Arc::new(f))
 }
