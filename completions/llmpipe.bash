@@ -28,11 +28,17 @@ _llmpipe() {
             llmpipe,extract-json)
                 cmd="llmpipe__subcmd__extract__subcmd__json"
                 ;;
+            llmpipe,logs)
+                cmd="llmpipe__subcmd__logs"
+                ;;
             llmpipe,prompts)
                 cmd="llmpipe__subcmd__prompts"
                 ;;
             llmpipe,stream)
                 cmd="llmpipe__subcmd__stream"
+                ;;
+            llmpipe__subcmd__logs,cost)
+                cmd="llmpipe__subcmd__logs__subcmd__cost"
                 ;;
             llmpipe__subcmd__prompts,list)
                 cmd="llmpipe__subcmd__prompts__subcmd__list"
@@ -50,7 +56,7 @@ _llmpipe() {
 
     case "${cmd}" in
         llmpipe)
-            opts="-h -V --help --version complete stream extract-json classify prompts completions"
+            opts="-h -V --help --version complete stream extract-json classify prompts logs completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -64,7 +70,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__classify)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --labels --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --labels --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,6 +149,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -174,7 +184,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__complete)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,6 +263,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -294,7 +308,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__extract__subcmd__json)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --schema --repair --pretty --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --schema --repair --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +390,10 @@ _llmpipe() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --line-format)
                     COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
                     return 0
@@ -397,6 +415,102 @@ _llmpipe() {
                     return 0
                     ;;
                 --repair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llmpipe__subcmd__logs)
+            opts="-n -m -q -h -V --count --json --model --prompt --since --conversation --query --help --version cost"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conversation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llmpipe__subcmd__logs__subcmd__cost)
+            opts="-m -q -h -V --by --json --model --prompt --since --conversation --query --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -W "model prompt day" -- "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conversation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -488,7 +602,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__stream)
-            opts="-f -m -p -s -t -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,6 +681,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --fallback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -31,6 +31,7 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "stream" -d 'Send on
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "extract-json" -d 'Get a JSON value back, validated against a schema, repaired if needed'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "classify" -d 'Get one label from a fixed set back'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "prompts" -d 'List, show and render versioned prompt files'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "logs" -d 'Show the call log, or what it cost (`logs cost`)'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
@@ -47,6 +48,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l image -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
 jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency -d 'With --each-line: requests in flight' -r
@@ -54,6 +56,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'Wit
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s h -l help -d 'Print help'
@@ -73,6 +78,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l image -d 'Att
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
 jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -d 'With --each-line: requests in flight' -r
@@ -80,6 +86,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With 
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
@@ -99,6 +108,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l image -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
 jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurrency -d 'With --each-line: requests in flight' -r
@@ -108,6 +118,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema 
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l pretty -d 'Indent the JSON'
@@ -128,6 +141,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l image -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
 jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency -d 'With --each-line: requests in flight' -r
@@ -136,6 +150,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d '
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s h -l help -d 'Print help'
@@ -159,5 +176,26 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -l json -d 'Machine-readable output'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and __fish_seen_subcommand_from render" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -s n -l count -d 'How many calls to show (the most recent)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -s m -l model -d 'Only calls to this model (as requested or as reported)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -l prompt -d 'Only calls with this prompt file (`name` or `name@vN`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -l since -d 'Only calls since a date (2026-11-01) or an age (30m, 2h, 7d, 1w)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -l conversation -d 'Only the calls of one conversation' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -s q -l query -d 'Full-text search in system prompts, inputs and replies' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -l json -d 'Machine-readable output'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and not __fish_seen_subcommand_from cost" -f -a "cost" -d 'Sum of cost and tokens, grouped'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -l by -d 'Group by model, prompt or day' -r -f -a "model\t''
+prompt\t''
+day\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -s m -l model -d 'Only calls to this model (as requested or as reported)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -l prompt -d 'Only calls with this prompt file (`name` or `name@vN`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -l since -d 'Only calls since a date (2026-11-01) or an age (30m, 2h, 7d, 1w)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -l conversation -d 'Only the calls of one conversation' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -s q -l query -d 'Full-text search in system prompts, inputs and replies' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -l json -d 'Machine-readable output'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s V -l version -d 'Print version'

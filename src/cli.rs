@@ -39,6 +39,8 @@ pub enum Command {
         #[command(subcommand)]
         action: PromptsAction,
     },
+    /// Show the call log, or what it cost (`logs cost`)
+    Logs(LogsArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -129,6 +131,22 @@ pub struct RequestArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Continue the most recent conversation (its turns are sent as history)
+    #[arg(short = 'c', long = "continue", conflicts_with_all = ["cid", "each_line"])]
+    pub continue_last: bool,
+
+    /// Continue the conversation with this id (see `llmpipe logs`)
+    #[arg(long, value_name = "ID", conflicts_with = "each_line")]
+    pub cid: Option<String>,
+
+    /// Answer identical requests (temperature 0 or unset) from the response cache
+    #[arg(long)]
+    pub cache: bool,
+
+    /// Do not write this call to the call log
+    #[arg(long)]
+    pub no_log: bool,
+
     /// One request per non-empty line of stdin and -f files; JSON Lines out, in input order
     #[arg(long)]
     pub each_line: bool,
@@ -218,6 +236,66 @@ pub enum PromptsAction {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(subcommand)]
+    pub action: Option<LogsAction>,
+
+    /// How many calls to show (the most recent)
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub count: usize,
+
+    #[command(flatten)]
+    pub filter: LogFilter,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum LogsAction {
+    /// Sum of cost and tokens, grouped
+    Cost {
+        /// Group by model, prompt or day
+        #[arg(long, value_enum, default_value = "model")]
+        by: CostBy,
+
+        #[command(flatten)]
+        filter: LogFilter,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostBy {
+    Model,
+    Prompt,
+    Day,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogFilter {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only calls to this model (as requested or as reported)
+    #[arg(short = 'm', long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Only calls with this prompt file (`name` or `name@vN`)
+    #[arg(long, value_name = "NAME[@vN]")]
+    pub prompt: Option<String>,
+
+    /// Only calls since a date (2026-11-01) or an age (30m, 2h, 7d, 1w)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Only the calls of one conversation
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
+
+    /// Full-text search in system prompts, inputs and replies
+    #[arg(short = 'q', long, value_name = "TEXT")]
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct PromptsCommon {
     /// Machine-readable output
     #[arg(long)]
@@ -235,7 +313,7 @@ impl Cli {
             Command::Complete(a) | Command::Stream(a) => Some(a),
             Command::ExtractJson(a) => Some(&a.request),
             Command::Classify(a) => Some(&a.request),
-            Command::Prompts { .. } | Command::Completions { .. } => None,
+            Command::Prompts { .. } | Command::Logs(_) | Command::Completions { .. } => None,
         }
     }
 
@@ -246,6 +324,10 @@ impl Cli {
                 PromptsAction::List(c)
                 | PromptsAction::Show { common: c, .. }
                 | PromptsAction::Render { common: c, .. } => c.json,
+            },
+            Command::Logs(a) => match &a.action {
+                Some(LogsAction::Cost { filter, .. }) => filter.json,
+                None => a.filter.json,
             },
             _ => self.request_args().is_some_and(|a| a.json),
         }

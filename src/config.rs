@@ -71,6 +71,17 @@ pub struct FileConfig {
     pub aliases: HashMap<String, String>,
     #[serde(default)]
     pub prices: HashMap<String, PriceOverride>,
+    /// Context windows in tokens, for models the table lacks (conversation trimming).
+    #[serde(default)]
+    pub context_windows: HashMap<String, u64>,
+    /// Write the call log (default true).
+    pub log: Option<bool>,
+    /// The call log's path (default `$XDG_DATA_HOME/llmpipe/log.db`).
+    pub log_db: Option<PathBuf>,
+    /// Use the response cache without `--cache`.
+    pub cache: Option<bool>,
+    /// Seconds a cached response stays valid (default 7 days).
+    pub cache_ttl: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -179,6 +190,12 @@ pub struct Settings {
     pub timeout: Duration,
     pub policy: retry::Policy,
     pub pricing: Pricing,
+    /// Where calls are logged; `None` with `--no-log` or `log = false`.
+    pub log_path: Option<PathBuf>,
+    /// The response cache, when `--cache` (or config) asks for it.
+    pub cache: Option<(crate::store::Cache, Duration)>,
+    /// The primary model's context window, when known.
+    pub context_window: Option<u64>,
 }
 
 impl Settings {
@@ -276,7 +293,52 @@ impl Settings {
             policy.base_delay = Duration::from_millis(ms);
             policy.max_delay = policy.max_delay.max(policy.base_delay);
         }
+        let log_path = if args.no_log || file.log == Some(false) {
+            None
+        } else {
+            log_db(env, &file)
+        };
+        let ttl = env
+            .get("LLMPIPE_CACHE_TTL")
+            .and_then(|v| v.parse().ok())
+            .or(file.cache_ttl)
+            .map(Duration::from_secs)
+            .unwrap_or(crate::store::DEFAULT_CACHE_TTL);
+        let cache = if args.cache || file.cache == Some(true) {
+            match env.get("LLMPIPE_CACHE_URL") {
+                Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                    match crate::store::Cache::redis(&url) {
+                        Ok(c) => Some((c, ttl)),
+                        Err(e) => {
+                            crate::output::warn(&format!("response cache off: {e}"));
+                            None
+                        }
+                    }
+                }
+                Some(other) => {
+                    crate::output::warn(&format!(
+                        "response cache off: LLMPIPE_CACHE_URL must be redis://…, not `{other}`"
+                    ));
+                    None
+                }
+                None => log_path
+                    .clone()
+                    .or_else(|| crate::store::default_path(env))
+                    .map(|p| (crate::store::Cache::Sqlite(p), ttl)),
+            }
+        } else {
+            None
+        };
+        let primary = &targets[0].model;
+        let context_window = file
+            .context_windows
+            .get(primary)
+            .copied()
+            .or_else(|| models::find(primary).map(|m| m.context_window));
         Ok(Settings {
+            log_path,
+            cache,
+            context_window,
             targets,
             system: args.system.clone().or_else(|| prompt.system.clone()),
             temperature,
@@ -289,6 +351,14 @@ impl Settings {
             },
         })
     }
+}
+
+/// The call log: `LLMPIPE_LOG_DB`, the config file's `log_db`, `$XDG_DATA_HOME/llmpipe/log.db`.
+pub fn log_db(env: &Env, file: &FileConfig) -> Option<PathBuf> {
+    env.get("LLMPIPE_LOG_DB")
+        .map(PathBuf::from)
+        .or_else(|| file.log_db.clone())
+        .or_else(|| crate::store::default_path(env))
 }
 
 /// Resolves an alias (config first, then built-in) and the provider's endpoint and key.

@@ -14,3 +14,4 @@ pub mod models;
 pub mod output;
 pub mod prompts;
 pub mod provider;
+pub mod store;

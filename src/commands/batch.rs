@@ -153,7 +153,11 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                         tokio::time::sleep_until(at).await;
                     }
                     let outcome = match item.request(call, job) {
-                        Ok(req) => job.answer(call, req).await,
+                        Ok(req) => {
+                            let outcome = job.answer(call, req.clone()).await;
+                            call.log(&req, &outcome);
+                            outcome
+                        }
                         Err(e) => Err(e),
                     };
                     (index, item.input, outcome)

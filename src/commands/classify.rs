@@ -5,7 +5,7 @@ use crate::cli::ClassifyArgs;
 use crate::error::{Error, Result};
 
 pub async fn run(args: &ClassifyArgs) -> Result<()> {
-    let call = Call::new(&args.request)?;
+    let call = Call::new(&args.request, "classify")?;
     let labels: Vec<String> = if args.labels.is_empty() {
         call.prompt
             .as_ref()

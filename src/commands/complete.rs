@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::output;
 
 pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
-    let call = Call::new(args)?;
+    let call = Call::new(args, if stream { "stream" } else { "complete" })?;
     if !stream || args.each_line {
         // `stream --each-line` runs each item as `complete`: interleaved deltas of many
         // items would be unreadable.
@@ -32,9 +32,22 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         }
         Ok(())
     };
-    let outcome = call.send(&req, Some(&mut sink)).await?;
+    let outcome = match call.send(&req, Some(&mut sink)).await {
+        Ok(o) => o,
+        Err(e) => {
+            call.log(&req, &Err(e.clone()));
+            return Err(e);
+        }
+    };
     let usable = usable(&outcome.response, req.max_tokens);
     let result = call.result(std::slice::from_ref(&outcome), started);
+    call.log(
+        &req,
+        &usable.clone().map(|()| result.clone()).map_err(|mut e| {
+            e.result = Some(Box::new(result.clone()));
+            e
+        }),
+    );
     // `type` first, so each JSON line says what it is at a glance.
     let mut typed = json!({"type": "result"});
     if let (Some(t), Some(r)) = (typed.as_object_mut(), result.as_object()) {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::jsonx::{self, Validator};
 
 pub async fn run(args: &ExtractArgs) -> Result<()> {
-    let call = Call::new(&args.request)?;
+    let call = Call::new(&args.request, "extract-json")?;
     let (schema, source) = match (&args.schema, &call.prompt) {
         (Some(spec), _) => load_schema(spec)?,
         (None, Some(p)) => match &p.schema {

@@ -7,6 +7,7 @@ mod classify;
 mod complete;
 mod extract_json;
 mod job;
+mod logs;
 mod prompts;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::ExtractJson(args) => extract_json::run(args).await,
         Command::Classify(args) => classify::run(args).await,
         Command::Prompts { action } => prompts::run(action),
+        Command::Logs(args) => logs::run(args),
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())
@@ -45,18 +47,25 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// A request command, resolved: settings, the prompt file, variables and images. The
-/// input is separate, so one `Call` serves a single request or every `--each-line` item.
+/// A request command, resolved: settings, the prompt file, variables, images and the
+/// conversation so far. The input is separate, so one `Call` serves a single request or
+/// every `--each-line` item.
 pub struct Call {
     pub settings: Settings,
     pub prompt: Option<PromptFile>,
+    /// `complete`, `stream`, `extract-json`, `classify`: what the log records.
+    pub command: &'static str,
     vars: HashMap<String, String>,
     images: Vec<Part>,
+    /// The conversation this call belongs to, and its earlier turns (`-c`, `--cid`).
+    conversation_id: String,
+    history: Vec<crate::store::Turn>,
+    logger: Option<crate::store::Logger>,
     client: std::cell::OnceCell<Client>,
 }
 
 impl Call {
-    pub fn new(args: &RequestArgs) -> Result<Call> {
+    pub fn new(args: &RequestArgs, command: &'static str) -> Result<Call> {
         output::set_verbose(args.verbose);
         let env = Env::load()?;
         let prompt = match &args.prompt_name {
@@ -78,11 +87,21 @@ impl Call {
             .iter()
             .map(|spec| image::load(spec).map(Part::Image))
             .collect::<Result<Vec<_>>>()?;
+        let (conversation_id, history) = conversation(args, &settings, &env)?;
+        let logger = if args.dry_run {
+            None
+        } else {
+            settings.log_path.clone().map(crate::store::Logger::start)
+        };
         Ok(Call {
             settings,
             prompt,
+            command,
             vars,
             images,
+            conversation_id,
+            history,
+            logger,
             client: std::cell::OnceCell::new(),
         })
     }
@@ -119,14 +138,71 @@ impl Call {
         if let Some(last) = messages.last_mut() {
             last.content.splice(0..0, self.images.iter().cloned());
         }
-        Ok(Request {
-            system: self.settings.system.clone(),
+        let system = self
+            .settings
+            .system
+            .clone()
+            .or_else(|| self.history.last().and_then(|t| t.system.clone()));
+        let mut request = Request {
+            system,
             messages,
             max_tokens: self.settings.max_tokens,
             temperature: self.settings.temperature,
             stop: self.settings.stop.clone(),
             format: Default::default(),
-        })
+        };
+        self.add_history(&mut request);
+        Ok(request)
+    }
+
+    /// Puts the conversation's earlier turns before the new messages, dropping the oldest
+    /// turns (never the system prompt or the new message) until the request fits the
+    /// model's context window minus `--max-tokens`.
+    fn add_history(&self, req: &mut Request) {
+        if self.history.is_empty() {
+            return;
+        }
+        let model = &self.settings.targets[0].model;
+        let count = |t: &str| count_tokens(model, t);
+        let fixed: u64 = req.system.as_deref().map_or(0, count)
+            + req
+                .messages
+                .iter()
+                .map(|m| message_tokens(m, &count))
+                .sum::<u64>();
+        let turn_cost = |t: &crate::store::Turn| count(&t.input) + count(&t.reply) + 2 * 4;
+        let mut keep = self.history.len();
+        if let Some(window) = self.settings.context_window {
+            let budget = window.saturating_sub(req.max_tokens);
+            let mut total = fixed + self.history.iter().map(turn_cost).sum::<u64>();
+            let mut first = 0;
+            while total > budget && first < self.history.len() {
+                total -= turn_cost(&self.history[first]);
+                first += 1;
+            }
+            keep = self.history.len() - first;
+        }
+        let dropped = self.history.len() - keep;
+        output::debug(&format!(
+            "conversation {}: {keep} earlier turn(s) sent, {dropped} dropped to fit the context window",
+            self.conversation_id
+        ));
+        let mut messages = Vec::with_capacity(keep * 2 + req.messages.len());
+        for t in &self.history[dropped..] {
+            messages.push(Message::user_text(t.input.clone()));
+            messages.push(Message {
+                role: crate::provider::Role::Assistant,
+                content: vec![Part::Text(t.reply.clone())],
+            });
+        }
+        messages.append(&mut req.messages);
+        req.messages = messages;
+    }
+
+    /// Records one answered (or failed) request in the call log.
+    pub fn log(&self, req: &Request, outcome: &Result<Value>) {
+        let Some(logger) = &self.logger else { return };
+        logger.log(log_record(self, req, outcome));
     }
 
     /// The request for a single run: the SPEC's input (words, files, stdin).
@@ -137,7 +213,10 @@ impl Call {
 
     pub fn client(&self) -> Result<&Client> {
         if self.client.get().is_none() {
-            let client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
+            let mut client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
+            if let Some((cache, ttl)) = &self.settings.cache {
+                client = client.with_cache(cache.clone(), *ttl);
+            }
             let _ = self.client.set(client);
         }
         Ok(self.client.get().expect("client was just built"))
@@ -179,7 +258,9 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
     if args.dry_run {
         return call.print_dry_run(&req, false);
     }
-    let result = job.answer(&call, req).await?;
+    let outcome = job.answer(&call, req.clone()).await;
+    call.log(&req, &outcome);
+    let result = outcome?;
     if output::verbose() {
         summary(&result);
     }
@@ -189,6 +270,143 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
         output::out_line(&job.plain(&result, pretty));
     }
     Ok(())
+}
+
+/// The conversation id for this call and its earlier turns.
+fn conversation(
+    args: &RequestArgs,
+    settings: &Settings,
+    env: &Env,
+) -> Result<(String, Vec<crate::store::Turn>)> {
+    if !args.continue_last && args.cid.is_none() {
+        return Ok((crate::store::new_conversation_id(), Vec::new()));
+    }
+    let path = settings
+        .log_path
+        .clone()
+        .or_else(|| crate::store::default_path(env))
+        .ok_or_else(|| Error::config("no call log to continue from: set HOME or XDG_DATA_HOME"))?;
+    let no_log = || {
+        Error::usage(format!(
+            "no earlier conversation to continue in the call log {}",
+            path.display()
+        ))
+    };
+    if !path.exists() {
+        return Err(no_log());
+    }
+    let conn = crate::store::open(&path).map_err(Error::config)?;
+    let id = match &args.cid {
+        Some(id) => id.clone(),
+        None => crate::store::last_conversation(&conn)
+            .map_err(|e| Error::config(format!("cannot read the call log: {e}")))?
+            .ok_or_else(no_log)?,
+    };
+    let turns = crate::store::turns(&conn, &id)
+        .map_err(|e| Error::config(format!("cannot read the call log: {e}")))?;
+    if turns.is_empty() && args.cid.is_some() {
+        return Err(Error::usage(format!(
+            "conversation {id} has no successful turns in {}",
+            path.display()
+        )));
+    }
+    Ok((id, turns))
+}
+
+/// Tokens of `text` for `model`, as the conversation trimming counts them.
+fn count_tokens(model: &str, text: &str) -> u64 {
+    // ~4 characters a token (OpenAI's rule of thumb), ~3.5 for Claude (Anthropic's).
+    let chars = text.chars().count() as f64;
+    let per = if crate::models::infer_provider(model) == crate::provider::ProviderKind::Anthropic {
+        3.5
+    } else {
+        4.0
+    };
+    (chars / per).ceil() as u64
+}
+
+/// A message's tokens plus the chat format's few tokens of overhead.
+fn message_tokens(m: &Message, count: &dyn Fn(&str) -> u64) -> u64 {
+    4 + m
+        .content
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => count(t),
+            Part::Image(_) => 0,
+        })
+        .sum::<u64>()
+}
+
+fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::store::Record {
+    let text_of = |m: &Message| -> String {
+        m.content
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Image(_) => "[image]",
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                crate::provider::Role::User => "user",
+                crate::provider::Role::Assistant => "assistant",
+            };
+            json!({"role": role, "content": text_of(m)})
+        })
+        .collect();
+    let input = req.messages.last().map(text_of).unwrap_or_default();
+    let (result, error, exit_code, printed) = match outcome {
+        Ok(r) => (Some(r), None, 0, r.clone()),
+        Err(e) => {
+            let mut printed = e.result.as_deref().cloned().unwrap_or_else(|| json!({}));
+            printed["error"] = e.to_json();
+            (
+                e.result.as_deref(),
+                Some(e.message.clone()),
+                e.exit_code(),
+                printed,
+            )
+        }
+    };
+    let s = |k: &str| result.and_then(|r| r[k].as_str()).map(str::to_owned);
+    let n = |v: &Value| v.as_u64();
+    let usage = result.map(|r| r["usage"].clone()).unwrap_or(Value::Null);
+    crate::store::Record {
+        time: crate::store::rfc3339(std::time::SystemTime::now()),
+        command: call.command.to_string(),
+        provider: s("provider").or_else(|| {
+            outcome
+                .as_ref()
+                .err()
+                .and_then(|e| e.provider.map(str::to_owned))
+        }),
+        model: s("model"),
+        requested_model: s("requested_model")
+            .or_else(|| Some(call.settings.targets[0].model.clone())),
+        prompt: call.prompt.as_ref().map(PromptFile::label),
+        system: req.system.clone(),
+        messages: Value::Array(messages),
+        input,
+        reply: s("text"),
+        finish_reason: s("finish_reason"),
+        input_tokens: n(&usage["input_tokens"]).unwrap_or(0),
+        output_tokens: n(&usage["output_tokens"]).unwrap_or(0),
+        cached_input_tokens: n(&usage["cached_input_tokens"]).unwrap_or(0),
+        cost_usd: result.and_then(|r| r["cost_usd"].as_f64()),
+        latency_ms: result.and_then(|r| n(&r["latency_ms"])),
+        attempts: result.and_then(|r| n(&r["attempts"])),
+        request_id: s("request_id"),
+        conversation_id: call.conversation_id.clone(),
+        exit_code,
+        error,
+        cached: result.is_some_and(|r| r["cached"] == json!(true)),
+        output: printed,
+    }
 }
 
 /// The SPEC's result object.
@@ -209,7 +427,8 @@ pub fn result_object(
     let mut usage = Usage::default();
     let mut cost = Some(0.0);
     let mut attempts = 0;
-    for call in calls {
+    // A cached answer was not paid for: no tokens, no cost, no attempts.
+    for call in calls.iter().filter(|c| !c.cached) {
         let u = &call.response.usage;
         usage.input_tokens += u.input_tokens;
         usage.output_tokens += u.output_tokens;
@@ -242,7 +461,7 @@ pub fn result_object(
     if let Some(n) = usage.reasoning_tokens {
         usage_json["reasoning_tokens"] = json!(n);
     }
-    json!({
+    let mut result = json!({
         "provider": target.kind.name(),
         "model": model,
         "requested_model": target.model,
@@ -255,7 +474,11 @@ pub fn result_object(
         "prompt": prompt,
         "attempts": attempts,
         "provider_finish_reason": r.provider_finish_reason,
-    })
+    });
+    if last.cached {
+        result["cached"] = json!(true);
+    }
+    result
 }
 
 /// One stderr line with what the call cost (`-v`, or a streaming terminal).

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::error::{Error, Kind, Result};
 use crate::output;
+use crate::store::Cache;
 
 pub struct Client {
     http: reqwest::Client,
@@ -23,6 +24,8 @@ pub struct Client {
     /// Per attempt: the whole response, or for a stream the first event and each silence.
     timeout: Duration,
     gate: Gate,
+    cache: Option<(Cache, Duration)>,
+    cache_warned: Cell<bool>,
 }
 
 /// What all requests of one run share about rate limits: a 429 anywhere pauses new
@@ -97,6 +100,23 @@ pub struct Outcome<'t> {
     pub target: &'t Target,
     /// Every HTTP attempt, across fallback targets too.
     pub attempts: u32,
+    /// Answered from the response cache: no request was sent, nothing was paid.
+    pub cached: bool,
+}
+
+/// Only requests that are deterministic enough are cached: temperature 0 or unset.
+pub fn cacheable(req: &Request) -> bool {
+    req.temperature.is_none_or(|t| t == 0.0)
+}
+
+/// The cache key: a hash of the endpoint and the exact body, which never holds the key.
+fn cache_key(http: &HttpRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(http.url.as_bytes());
+    h.update(b"\n");
+    h.update(http.body.to_string().as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Receives each text delta of a stream; an error from it aborts the request.
@@ -114,7 +134,25 @@ impl Client {
             policy,
             timeout,
             gate: Gate::default(),
+            cache: None,
+            cache_warned: Cell::new(false),
         })
+    }
+
+    /// Answers identical requests from `cache` (see [`cacheable`]), storing new answers
+    /// for `ttl`.
+    pub fn with_cache(mut self, cache: Cache, ttl: Duration) -> Client {
+        self.cache = Some((cache, ttl));
+        self
+    }
+
+    /// A cache that cannot be read or written is a warning (once), never a failure.
+    fn cache_trouble(&self, e: &str) {
+        if !self.cache_warned.replace(true) {
+            output::warn(&format!(
+                "response cache unavailable, continuing without it: {e}"
+            ));
+        }
     }
 
     pub fn gate(&self) -> &Gate {
@@ -147,6 +185,31 @@ impl Client {
             // their text is collected, never printed, so retries stay transparent.
             let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
             let http = build_request(target, req, sink.is_some() || collect);
+            let cache = self.cache.as_ref().filter(|_| cacheable(req));
+            let key = cache.map(|_| cache_key(&http));
+            if let (Some((cache, _)), Some(key)) = (cache, &key) {
+                match cache.get(key) {
+                    Ok(Some(stored)) => match serde_json::from_str::<Response>(&stored) {
+                        Ok(response) => {
+                            output::debug("answered from the response cache: no request sent");
+                            if let Some(s) = sink.as_mut()
+                                && !response.text.is_empty()
+                            {
+                                s(&response.text)?;
+                            }
+                            return Ok(Outcome {
+                                response,
+                                target,
+                                attempts,
+                                cached: true,
+                            });
+                        }
+                        Err(e) => self.cache_trouble(&format!("unreadable entry: {e}")),
+                    },
+                    Ok(None) => {}
+                    Err(e) => self.cache_trouble(&e),
+                }
+            }
             let mut retries = 0;
             let err = loop {
                 self.gate.wait().await;
@@ -168,10 +231,17 @@ impl Client {
                     Ok(mut response) => {
                         self.gate.succeeded();
                         super::finish(target.kind, req, &mut response);
+                        if let (Some((cache, ttl)), Some(key)) = (cache, &key) {
+                            let stored = serde_json::to_string(&response).unwrap_or_default();
+                            if let Err(e) = cache.put(key, &stored, *ttl) {
+                                self.cache_trouble(&e);
+                            }
+                        }
                         return Ok(Outcome {
                             response,
                             target,
                             attempts,
+                            cached: false,
                         });
                     }
                     Err(e) if printed => return Err(partial(e)),

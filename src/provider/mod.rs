@@ -265,7 +265,7 @@ pub fn finish(kind: ProviderKind, req: &Request, resp: &mut Response) {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// The whole prompt, including cached and cache-write tokens (both providers).
     pub input_tokens: u64,
@@ -276,7 +276,8 @@ pub struct Usage {
 }
 
 /// Finish reasons normalised across providers (the SPEC's list).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     Stop,
     Length,
@@ -297,7 +298,7 @@ impl FinishReason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Response {
     pub text: String,
     pub finish_reason: FinishReason,

@@ -1,0 +1,140 @@
+//! `logs` and `logs cost`: what was asked, answered and spent, from the call log.
+
+use serde_json::{Value, json};
+
+use crate::cli::{CostBy, LogFilter, LogsAction, LogsArgs};
+use crate::config::{Env, FileConfig};
+use crate::error::{Error, Result};
+use crate::output;
+use crate::store::{self, Filter};
+
+pub fn run(args: &LogsArgs) -> Result<()> {
+    let env = Env::load()?;
+    let file = FileConfig::load(&env)?;
+    let path = crate::config::log_db(&env, &file)
+        .ok_or_else(|| Error::config("no call log: set HOME or XDG_DATA_HOME"))?;
+    if !path.exists() {
+        output::warn(&format!(
+            "no calls logged yet ({} does not exist)",
+            path.display()
+        ));
+        return Ok(());
+    }
+    let conn = store::open(&path).map_err(Error::config)?;
+    let read_err =
+        |e: rusqlite::Error| Error::config(format!("cannot read {}: {e}", path.display()));
+    match &args.action {
+        None => {
+            let rows = store::rows(&conn, &filter(&args.filter)?, args.count).map_err(read_err)?;
+            if args.filter.json {
+                for r in &rows {
+                    output::out_line(&r.output);
+                }
+                return Ok(());
+            }
+            output::out_line(&format!(
+                "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:14}  REPLY",
+                "ID", "TIME", "MODEL", "TOKENS IN/OUT", "COST", "EXIT", "CONVERSATION"
+            ));
+            for r in &rows {
+                let text = match (&r.reply, &r.error) {
+                    (_, Some(e)) => format!("error: {e}"),
+                    (Some(t), None) => t.clone(),
+                    (None, None) => String::new(),
+                };
+                let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = one_line.chars().take(60).collect();
+                let model = match (&r.model, &r.prompt) {
+                    (Some(m), Some(p)) => format!("{m} ({p})"),
+                    (Some(m), None) => m.clone(),
+                    (None, _) => "-".into(),
+                };
+                output::out_line(&format!(
+                    "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:14}  {short}{}",
+                    r.id,
+                    r.time,
+                    model,
+                    format!("{}/{}", r.input_tokens, r.output_tokens),
+                    r.cost_usd.map_or("-".into(), |c| format!("${c:.6}")),
+                    r.exit_code,
+                    r.conversation_id,
+                    if r.cached { " (cached)" } else { "" }
+                ));
+            }
+            Ok(())
+        }
+        Some(LogsAction::Cost { by, filter: f }) => {
+            let by = match by {
+                CostBy::Model => "model",
+                CostBy::Prompt => "prompt",
+                CostBy::Day => "day",
+            };
+            let groups = store::cost(&conn, &filter(f)?, by).map_err(read_err)?;
+            let total = groups.iter().fold((0, 0, 0, 0.0), |t, g| {
+                (
+                    t.0 + g.calls,
+                    t.1 + g.input_tokens,
+                    t.2 + g.output_tokens,
+                    t.3 + g.cost_usd,
+                )
+            });
+            let round = |c: f64| (c * 1e10).round() / 1e10;
+            if f.json {
+                let rows: Vec<Value> = groups
+                    .iter()
+                    .map(|g| {
+                        json!({by: g.key, "calls": g.calls, "input_tokens": g.input_tokens,
+                               "output_tokens": g.output_tokens, "cost_usd": round(g.cost_usd)})
+                    })
+                    .collect();
+                output::out_line(
+                    &json!({
+                        "by": by,
+                        "groups": rows,
+                        "total": {"calls": total.0, "input_tokens": total.1, "output_tokens": total.2, "cost_usd": round(total.3)},
+                    })
+                    .to_string(),
+                );
+                return Ok(());
+            }
+            let width = groups.iter().map(|g| g.key.len()).max().unwrap_or(5).max(5);
+            output::out_line(&format!(
+                "{:width$}  {:>6}  {:>12}  {:>12}  {:>12}",
+                by.to_uppercase(),
+                "CALLS",
+                "INPUT",
+                "OUTPUT",
+                "COST USD"
+            ));
+            for g in &groups {
+                output::out_line(&format!(
+                    "{:width$}  {:>6}  {:>12}  {:>12}  {:>12.6}",
+                    g.key, g.calls, g.input_tokens, g.output_tokens, g.cost_usd
+                ));
+            }
+            output::out_line(&format!(
+                "{:width$}  {:>6}  {:>12}  {:>12}  {:>12.6}",
+                "total", total.0, total.1, total.2, total.3
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn filter(f: &LogFilter) -> Result<Filter> {
+    let since = match &f.since {
+        Some(s) => Some(store::parse_since(s).ok_or_else(|| {
+            Error::usage(format!(
+                "--since {s}: give a date (2026-11-01) or an age (30m, 2h, 7d, 1w)"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Filter {
+        model: f.model.clone(),
+        prompt: f.prompt.clone(),
+        since,
+        conversation: f.conversation.clone(),
+        text: f.query.clone(),
+    })
+}

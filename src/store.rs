@@ -1,0 +1,639 @@
+//! The call log and the response cache, in one SQLite file under
+//! `$XDG_DATA_HOME/llmpipe/` (or in Redis for the cache).
+//!
+//! Logging must never slow or fail a request: records go over a channel to a writer thread
+//! that batches them into transactions, and anything that goes wrong there is a warning.
+//! Many llmpipe processes may write at once: WAL mode and a busy timeout make them wait for
+//! each other instead of failing.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::output;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    command TEXT NOT NULL,
+    provider TEXT,
+    model TEXT,
+    requested_model TEXT,
+    prompt TEXT,
+    system TEXT,
+    messages TEXT NOT NULL,
+    input TEXT NOT NULL,
+    reply TEXT,
+    finish_reason TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    latency_ms INTEGER,
+    attempts INTEGER,
+    request_id TEXT,
+    conversation_id TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    error TEXT,
+    cached INTEGER NOT NULL DEFAULT 0,
+    output TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_conversation ON calls (conversation_id, id);
+CREATE INDEX IF NOT EXISTS calls_time ON calls (time);
+CREATE VIRTUAL TABLE IF NOT EXISTS calls_fts USING fts5(
+    system, input, reply, content='calls', content_rowid='id'
+);
+CREATE TRIGGER IF NOT EXISTS calls_fts_insert AFTER INSERT ON calls BEGIN
+    INSERT INTO calls_fts (rowid, system, input, reply)
+    VALUES (new.id, new.system, new.input, new.reply);
+END;
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL,
+    response TEXT NOT NULL
+);
+";
+
+/// One answered (or failed) request, as logged. Never holds a key or a header.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub time: String,
+    pub command: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub requested_model: Option<String>,
+    pub prompt: Option<String>,
+    pub system: Option<String>,
+    /// The request's messages as JSON (`[{"role","content"}]`, text only).
+    pub messages: Value,
+    /// The new user turn (what a continued conversation replays).
+    pub input: String,
+    pub reply: Option<String>,
+    pub finish_reason: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<u64>,
+    pub attempts: Option<u64>,
+    pub request_id: Option<String>,
+    pub conversation_id: String,
+    pub exit_code: i32,
+    pub error: Option<String>,
+    pub cached: bool,
+    /// The JSON object the command printed (result or error), for `logs --json`.
+    pub output: Value,
+}
+
+/// The default database: `$XDG_DATA_HOME/llmpipe/log.db` (`~/.local/share/…`).
+pub fn default_path(env: &crate::config::Env) -> Option<PathBuf> {
+    let base = env
+        .get("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").map(|h| Path::new(&h).join(".local/share")))?;
+    Some(base.join("llmpipe").join("log.db"))
+}
+
+pub fn open(path: &Path) -> Result<Connection, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let conn =
+        Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
+        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+        .and_then(|()| conn.execute_batch(SCHEMA))
+        .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+    Ok(conn)
+}
+
+fn insert(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO calls (time, command, provider, model, requested_model, prompt, system,
+            messages, input, reply, finish_reason, input_tokens, output_tokens,
+            cached_input_tokens, cost_usd, latency_ms, attempts, request_id, conversation_id,
+            exit_code, error, cached, output)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?21, ?22, ?23)",
+        params![
+            r.time,
+            r.command,
+            r.provider,
+            r.model,
+            r.requested_model,
+            r.prompt,
+            r.system,
+            r.messages.to_string(),
+            r.input,
+            r.reply,
+            r.finish_reason,
+            r.input_tokens as i64,
+            r.output_tokens as i64,
+            r.cached_input_tokens as i64,
+            r.cost_usd,
+            r.latency_ms.map(|v| v as i64),
+            r.attempts.map(|v| v as i64),
+            r.request_id,
+            r.conversation_id,
+            r.exit_code,
+            r.error,
+            r.cached,
+            r.output.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes records on its own thread; `finish` waits for what is queued.
+pub struct Logger {
+    tx: Option<mpsc::Sender<Record>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Logger {
+    pub fn start(path: PathBuf) -> Logger {
+        let (tx, rx) = mpsc::channel::<Record>();
+        let handle = std::thread::spawn(move || {
+            let conn = match open(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    output::warn(&format!("the call log is not written: {e}"));
+                    return;
+                }
+            };
+            // Batch whatever is queued into one transaction: one fsync per batch, not per row.
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let written = (|| -> rusqlite::Result<()> {
+                    let tx = conn.unchecked_transaction()?;
+                    for r in &batch {
+                        insert(&tx, r)?;
+                    }
+                    tx.commit()
+                })();
+                if let Err(e) = written {
+                    output::warn(&format!(
+                        "{} call(s) not written to the log {}: {e}",
+                        batch.len(),
+                        path.display()
+                    ));
+                }
+            }
+        });
+        Logger {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn log(&self, record: Record) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(record);
+        }
+    }
+
+    /// Waits (at most a few seconds) for queued records to be written.
+    pub fn finish(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                output::warn("the call log is still being written; some calls may be missing");
+            }
+        }
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A previous turn of a conversation: what the user sent and what came back.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub input: String,
+    pub reply: String,
+    pub system: Option<String>,
+}
+
+pub fn last_conversation(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT conversation_id FROM calls WHERE exit_code = 0 ORDER BY id DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The successful turns of a conversation, oldest first.
+pub fn turns(conn: &Connection, conversation: &str) -> rusqlite::Result<Vec<Turn>> {
+    let mut stmt = conn.prepare(
+        "SELECT input, reply, system FROM calls
+         WHERE conversation_id = ?1 AND exit_code = 0 AND reply IS NOT NULL ORDER BY id",
+    )?;
+    stmt.query_map([conversation], |r| {
+        Ok(Turn {
+            input: r.get(0)?,
+            reply: r.get(1)?,
+            system: r.get(2)?,
+        })
+    })?
+    .collect()
+}
+
+/// `logs` filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub since: Option<String>,
+    pub conversation: Option<String>,
+    pub text: Option<String>,
+}
+
+impl Filter {
+    fn sql(&self) -> (String, Vec<String>) {
+        let mut clauses = Vec::new();
+        let mut args = Vec::new();
+        if let Some(m) = &self.model {
+            args.push(m.clone());
+            args.push(m.clone());
+            clauses.push(format!(
+                "(model = ?{} OR requested_model = ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        if let Some(p) = &self.prompt {
+            // `name` matches every version, `name@v2` one
+            args.push(p.clone());
+            args.push(format!("{p}@%"));
+            clauses.push(format!(
+                "(prompt = ?{} OR prompt LIKE ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        if let Some(s) = &self.since {
+            args.push(s.clone());
+            clauses.push(format!("time >= ?{}", args.len()));
+        }
+        if let Some(c) = &self.conversation {
+            args.push(c.clone());
+            clauses.push(format!("conversation_id = ?{}", args.len()));
+        }
+        if let Some(q) = &self.text {
+            args.push(fts_query(q));
+            clauses.push(format!(
+                "id IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?{})",
+                args.len()
+            ));
+        }
+        let sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        (sql, args)
+    }
+}
+
+/// Each word of a free-text query as an FTS5 phrase, so punctuation in it is not syntax.
+fn fts_query(q: &str) -> String {
+    q.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One row of `logs`.
+#[derive(Debug)]
+pub struct Row {
+    pub id: i64,
+    pub time: String,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: Option<f64>,
+    pub exit_code: i32,
+    pub cached: bool,
+    pub conversation_id: String,
+    pub reply: Option<String>,
+    pub error: Option<String>,
+    pub output: String,
+}
+
+/// The last `limit` matching calls, oldest first.
+pub fn rows(conn: &Connection, filter: &Filter, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    let (clause, args) = filter.sql();
+    let sql = format!(
+        "SELECT id, time, model, prompt, input_tokens, output_tokens, cost_usd, exit_code, cached,
+                conversation_id, reply, error, output
+         FROM calls {clause} ORDER BY id DESC LIMIT {limit}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows: Vec<Row> = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok(Row {
+                id: r.get(0)?,
+                time: r.get(1)?,
+                model: r.get(2)?,
+                prompt: r.get(3)?,
+                input_tokens: r.get(4)?,
+                output_tokens: r.get(5)?,
+                cost_usd: r.get(6)?,
+                exit_code: r.get(7)?,
+                cached: r.get(8)?,
+                conversation_id: r.get(9)?,
+                reply: r.get(10)?,
+                error: r.get(11)?,
+                output: r.get(12)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// One group of `logs cost`.
+#[derive(Debug)]
+pub struct CostGroup {
+    pub key: String,
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: f64,
+}
+
+/// Spend grouped by `by` (`model`, `prompt` or `day`).
+pub fn cost(conn: &Connection, filter: &Filter, by: &str) -> rusqlite::Result<Vec<CostGroup>> {
+    let key = match by {
+        "prompt" => "COALESCE(prompt, '-')",
+        "day" => "substr(time, 1, 10)",
+        _ => "COALESCE(model, '-')",
+    };
+    let (clause, args) = filter.sql();
+    let sql = format!(
+        "SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0)
+         FROM calls {clause} GROUP BY k ORDER BY SUM(cost_usd) DESC, k"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        Ok(CostGroup {
+            key: r.get(0)?,
+            calls: r.get(1)?,
+            input_tokens: r.get(2)?,
+            output_tokens: r.get(3)?,
+            cost_usd: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC); sorts as text in time order.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `--since`: a date or time (`2026-11-01`, `2026-11-01T12:00:00Z`) or an age (`30m`,
+/// `2h`, `7d`, `1w`).
+pub fn parse_since(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
+        return Some(s.to_string());
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 7 * 86_400,
+        _ => return None,
+    };
+    Some(rfc3339(SystemTime::now() - Duration::from_secs(secs)))
+}
+
+/// A fresh conversation id: time and process, so ids sort by creation.
+pub fn new_conversation_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("c{:x}{:05x}", nanos / 1000, std::process::id() & 0xfffff)
+}
+
+// ---- the response cache ----
+
+/// Where cached responses live.
+#[derive(Clone)]
+pub enum Cache {
+    Sqlite(PathBuf),
+    Redis {
+        client: redis::Client,
+        url_shown: String,
+    },
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cache::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Cache::Redis { url_shown, .. } => write!(f, "Redis({url_shown})"),
+        }
+    }
+}
+
+/// How long a cached response stays valid.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+impl Cache {
+    /// `redis://` URLs go to Redis, anything else is an error reported as a warning by the
+    /// caller (the cache is then off).
+    pub fn redis(url: &str) -> Result<Cache, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("LLMPIPE_CACHE_URL: {e}"))?;
+        // Never show a password that may be in the URL.
+        let url_shown = match url.split_once('@') {
+            Some((_, host)) => format!("redis://…@{host}"),
+            None => url.to_string(),
+        };
+        Ok(Cache::Redis { client, url_shown })
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<String>, String> {
+        match self {
+            Cache::Sqlite(path) => {
+                let conn = open(path)?;
+                conn.query_row(
+                    "SELECT response FROM cache WHERE key = ?1 AND expires > ?2",
+                    params![key, unix_now()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| e.to_string())
+            }
+            Cache::Redis { client, url_shown } => {
+                let mut conn = client
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                    .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
+                redis::cmd("GET")
+                    .arg(format!("llmpipe:{key}"))
+                    .query(&mut conn)
+                    .map_err(|e| format!("{url_shown}: {e}"))
+            }
+        }
+    }
+
+    pub fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), String> {
+        match self {
+            Cache::Sqlite(path) => {
+                let conn = open(path)?;
+                conn.execute(
+                    "INSERT OR REPLACE INTO cache (key, expires, response) VALUES (?1, ?2, ?3)",
+                    params![key, unix_now() + ttl.as_secs() as i64, value],
+                )
+                .map(drop)
+                .map_err(|e| e.to_string())
+            }
+            Cache::Redis { client, url_shown } => {
+                let mut conn = client
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                    .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
+                redis::cmd("SET")
+                    .arg(format!("llmpipe:{key}"))
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl.as_secs().max(1))
+                    .query::<()>(&mut conn)
+                    .map_err(|e| format!("{url_shown}: {e}"))
+            }
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_764_075_600)),
+            "2025-11-25T13:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn since_forms() {
+        assert_eq!(parse_since("2026-11-01").unwrap(), "2026-11-01");
+        assert!(parse_since("2h").unwrap() < rfc3339(SystemTime::now()));
+        assert!(parse_since("2x").is_none());
+        assert!(parse_since("h").is_none());
+    }
+
+    #[test]
+    fn log_round_trip_and_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let logger = Logger::start(path.clone());
+        for (i, model) in ["gpt-4o", "claude-haiku-4-5", "gpt-4o"].iter().enumerate() {
+            logger.log(Record {
+                time: format!("2026-11-2{i}T10:00:00Z"),
+                command: "complete".into(),
+                model: Some(model.to_string()),
+                input: format!("question {i} about \"rust\""),
+                reply: Some(format!("answer {i}")),
+                conversation_id: "c1".into(),
+                cost_usd: Some(0.5),
+                output_tokens: 10,
+                messages: serde_json::json!([]),
+                output: serde_json::json!({"n": i}),
+                ..Default::default()
+            });
+        }
+        logger.finish();
+        let conn = open(&path).unwrap();
+        let all = rows(&conn, &Filter::default(), 10).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].output, "{\"n\":0}");
+        let f = Filter {
+            model: Some("gpt-4o".into()),
+            ..Default::default()
+        };
+        assert_eq!(rows(&conn, &f, 10).unwrap().len(), 2);
+        let f = Filter {
+            text: Some("\"rust\" question".into()),
+            since: Some("2026-11-21".into()),
+            ..Default::default()
+        };
+        assert_eq!(rows(&conn, &f, 10).unwrap().len(), 2);
+        let by_model = cost(&conn, &Filter::default(), "model").unwrap();
+        assert_eq!(by_model[0].key, "gpt-4o");
+        assert_eq!(by_model[0].calls, 2);
+        assert_eq!(turns(&conn, "c1").unwrap().len(), 3);
+        assert_eq!(last_conversation(&conn).unwrap().as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn sqlite_cache_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::Sqlite(dir.path().join("c.db"));
+        cache.put("k", "v", Duration::from_secs(60)).unwrap();
+        assert_eq!(cache.get("k").unwrap().as_deref(), Some("v"));
+        cache.put("k", "old", Duration::ZERO).unwrap();
+        assert_eq!(cache.get("k").unwrap(), None);
+    }
+}
