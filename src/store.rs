@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::output;
@@ -104,14 +104,33 @@ pub fn open(path: &Path) -> Result<Connection, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let conn =
-        Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
-        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
-        .and_then(|()| conn.execute_batch(SCHEMA))
-        .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-    Ok(conn)
+    // Several processes may create the file at once; switching it to WAL needs a moment
+    // alone with it, which the busy timeout does not always cover, so try a few times.
+    let mut tries = 0;
+    loop {
+        let conn =
+            Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let setup = conn
+            .busy_timeout(Duration::from_secs(10))
+            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| conn.execute_batch(SCHEMA));
+        match setup {
+            Ok(()) => return Ok(conn),
+            Err(e) if tries < 20 && is_busy(&e) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10 * tries));
+            }
+            Err(e) => return Err(format!("cannot set up {}: {e}", path.display())),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn insert(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
@@ -161,7 +180,7 @@ impl Logger {
     pub fn start(path: PathBuf) -> Logger {
         let (tx, rx) = mpsc::channel::<Record>();
         let handle = std::thread::spawn(move || {
-            let conn = match open(&path) {
+            let mut conn = match open(&path) {
                 Ok(c) => c,
                 Err(e) => {
                     output::warn(&format!("the call log is not written: {e}"));
@@ -172,8 +191,10 @@ impl Logger {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter());
+                // IMMEDIATE takes the write lock up front, where the busy timeout applies; a
+                // deferred transaction can fail at once when another process wrote first.
                 let written = (|| -> rusqlite::Result<()> {
-                    let tx = conn.unchecked_transaction()?;
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                     for r in &batch {
                         insert(&tx, r)?;
                     }

@@ -8,6 +8,7 @@ mod config;
 mod core;
 mod errors;
 mod input;
+mod memory;
 mod resilience;
 mod structured;
 
