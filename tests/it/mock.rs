@@ -268,68 +268,16 @@ pub fn sse(events: Vec<String>, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-/// Re-cuts a stream's bytes into pieces of `n` bytes (splitting lines, CRLFs and UTF-8).
-pub fn rechunk(reply: Reply, n: usize) -> Reply {
-    match reply {
-        Reply::Sse {
-            headers,
-            pieces,
-            delay,
-            cut,
-        } => Reply::Sse {
-            headers,
-            pieces: pieces.concat().chunks(n).map(<[u8]>::to_vec).collect(),
-            delay,
-            cut,
-        },
-        other => other,
-    }
-}
-
-pub fn with_cut(reply: Reply) -> Reply {
-    match reply {
-        Reply::Sse {
-            headers,
-            pieces,
-            delay,
-            ..
-        } => Reply::Sse {
-            headers,
-            pieces,
-            delay,
-            cut: true,
-        },
-        other => other,
-    }
-}
-
-pub fn with_delay(reply: Reply, d: Duration) -> Reply {
-    match reply {
-        Reply::Sse {
-            headers,
-            pieces,
-            cut,
-            ..
-        } => Reply::Sse {
-            headers,
-            pieces,
-            delay: d,
-            cut,
-        },
-        other => other,
-    }
-}
-
-/// Drops the last `n` events (e.g. the terminator).
-pub fn without_last(reply: Reply, n: usize) -> Reply {
+/// Applies `f` to a stream reply's pieces, delay and cut flag; other replies pass through.
+fn edit_sse(reply: Reply, f: impl FnOnce(&mut Vec<Vec<u8>>, &mut Duration, &mut bool)) -> Reply {
     match reply {
         Reply::Sse {
             headers,
             mut pieces,
-            delay,
-            cut,
+            mut delay,
+            mut cut,
         } => {
-            pieces.truncate(pieces.len().saturating_sub(n));
+            f(&mut pieces, &mut delay, &mut cut);
             Reply::Sse {
                 headers,
                 pieces,
@@ -339,6 +287,29 @@ pub fn without_last(reply: Reply, n: usize) -> Reply {
         }
         other => other,
     }
+}
+
+/// Re-cuts a stream's bytes into pieces of `n` bytes (splitting lines, CRLFs and UTF-8).
+pub fn rechunk(reply: Reply, n: usize) -> Reply {
+    edit_sse(reply, |pieces, _, _| {
+        *pieces = pieces.concat().chunks(n).map(<[u8]>::to_vec).collect();
+    })
+}
+
+/// Closes the connection without the terminating zero chunk.
+pub fn with_cut(reply: Reply) -> Reply {
+    edit_sse(reply, |_, _, cut| *cut = true)
+}
+
+pub fn with_delay(reply: Reply, d: Duration) -> Reply {
+    edit_sse(reply, |_, delay, _| *delay = d)
+}
+
+/// Drops the last `n` events (e.g. the terminator).
+pub fn without_last(reply: Reply, n: usize) -> Reply {
+    edit_sse(reply, |pieces, _, _| {
+        pieces.truncate(pieces.len().saturating_sub(n));
+    })
 }
 
 // ---- OpenAI (PROTOCOLS.md A.3–A.5) ----
@@ -481,23 +452,7 @@ pub fn anthropic_error_event(ty: &str, message: &str) -> String {
 }
 
 pub fn insert_event(reply: Reply, at: usize, ev: String) -> Reply {
-    match reply {
-        Reply::Sse {
-            headers,
-            mut pieces,
-            delay,
-            cut,
-        } => {
-            pieces.insert(at, ev.into_bytes());
-            Reply::Sse {
-                headers,
-                pieces,
-                delay,
-                cut,
-            }
-        }
-        other => other,
-    }
+    edit_sse(reply, |pieces, _, _| pieces.insert(at, ev.into_bytes()))
 }
 
 pub fn anthropic_error(status: u16, ty: &str, message: &str) -> Reply {
