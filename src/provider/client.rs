@@ -368,6 +368,28 @@ impl Client {
                 .unwrap_or_default();
             return Err(parse_error(kind, status, &headers, &body));
         }
+        let is_json = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            // A compatible server that ignores `stream: true` answers with the whole
+            // completion: take it as one delta rather than as a broken stream.
+            let body = timeout_at(first_deadline, resp.bytes())
+                .await
+                .map_err(|_| timed_out(kind, self.timeout, "for the response"))?
+                .map_err(|e| transport(kind, &http.url, e))?;
+            let mut response = parse_response(kind, &body).map_err(|mut e| {
+                e.request_id = rid.clone();
+                e
+            })?;
+            response.request_id = rid;
+            if !response.text.is_empty() {
+                *printed = true;
+                sink(&response.text)?;
+            }
+            return Ok(response);
+        }
         let with_rid = |mut e: Error| {
             e.request_id = rid.clone();
             e

@@ -390,3 +390,14 @@ fn anthropic_complete_with_a_large_cap_streams_under_the_hood() {
     assert_eq!(body["stream"], true);
     assert_eq!(body["max_tokens"], 32000);
 }
+
+#[test]
+fn a_server_that_ignores_stream_true_still_streams_its_answer() {
+    // Some OpenAI-compatible servers answer `stream: true` with one JSON completion.
+    let mock = Mock::start(vec![mock::openai_completion("whole answer")]);
+    let dir = tmp();
+    let out = run(openai(dir.path(), &mock).args(["stream", "--json", "x"])).expect(0);
+    let lines = out.lines();
+    assert_eq!(lines[0], json!({"type": "delta", "text": "whole answer"}));
+    assert_eq!(lines[1]["usage"]["output_tokens"], 10);
+}
