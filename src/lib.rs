@@ -12,3 +12,4 @@ pub mod input;
 pub mod models;
 pub mod output;
 pub mod provider;
+pub mod tokens;
