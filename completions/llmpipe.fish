@@ -28,6 +28,9 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -s h -l help -d 'Print hel
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "complete" -d 'Send one request and print the whole reply'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "stream" -d 'Send one request and print the reply as it arrives'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "count-tokens" -d 'Count the input\'s tokens for a model, offline (exact for OpenAI models)'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "estimate-cost" -d 'Estimate what the request would cost, before sending it'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "models" -d 'List the model table: encodings, limits, prices and where they come from'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
@@ -41,6 +44,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l image -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
@@ -58,10 +62,44 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l image -d 'Att
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s f -l file -d 'Add a file\'s text (repeatable); with two or more, each source is counted on its own' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s m -l model -d 'Model id or alias: picks the tokenizer [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s p -l provider -d 'API the model belongs to [default: inferred from the model]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l encoding -d 'Count with this tiktoken encoding, whatever the model' -r -f -a "o200k_base\t''
+o200k_harmony\t''
+cl100k_base\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s s -l system -d 'System prompt (counted with --chat and --exact)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s j -l threads -d 'Counting threads [default: one per core]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l chat -d 'Count the request as the API sees it: system prompt, user message, per-message overhead'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l exact -d 'Ask the provider\'s token-counting endpoint where the offline count is an estimate (Anthropic; needs the key)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l json -d 'Machine-readable output: {"model","encoding","tokens","exact","method"}'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s v -l verbose -d 'Diagnostics on stderr'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s p -l provider -d 'API to use [default: inferred from the model]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l max-tokens -d 'Output token cap of the request [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l output-tokens -d 'Output tokens to price [default: --max-tokens]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l compare -d 'Price the request for these models too, sorted by total (comma-separated, or `all`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l exact -d 'Count Anthropic input with the provider\'s token-counting endpoint (needs the key)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l json -d 'Machine-readable output (an array with --compare)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s v -l verbose -d 'Diagnostics on stderr'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -l json -d 'Machine-readable output: an array of objects'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s V -l version -d 'Print version'

@@ -42,6 +42,7 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         return Ok(());
     }
 
+    crate::cost::check_budget(&settings, &req, args.max_cost)?;
     let client = Client::new(settings.timeout, settings.policy.clone())?;
     let started = Instant::now();
     let json = args.json;

@@ -2,6 +2,9 @@
 //! failure is reported.
 
 mod complete;
+mod count_tokens;
+mod estimate_cost;
+mod models;
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Complete(args) => complete::run(args, false).await,
         Command::Stream(args) => complete::run(args, true).await,
+        Command::CountTokens(args) => count_tokens::run(args).await,
+        Command::EstimateCost(args) => estimate_cost::run(args).await,
+        Command::Models(args) => models::run(args),
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())
@@ -94,6 +100,18 @@ impl Shape {
                 typed_lines: a.json,
             },
             Command::Complete(a) => Shape {
+                json: a.json,
+                typed_lines: false,
+            },
+            Command::CountTokens(a) => Shape {
+                json: a.json,
+                typed_lines: false,
+            },
+            Command::EstimateCost(a) => Shape {
+                json: a.json,
+                typed_lines: false,
+            },
+            Command::Models(a) => Shape {
                 json: a.json,
                 typed_lines: false,
             },

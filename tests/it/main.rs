@@ -8,6 +8,7 @@ mod core;
 mod errors;
 mod input;
 mod resilience;
+mod tokens;
 
 use std::path::Path;
 

@@ -494,3 +494,15 @@ pub fn anthropic_error(status: u16, ty: &str, message: &str) -> Reply {
         body.to_string(),
     )
 }
+
+/// `POST /v1/messages/count_tokens` (PROTOCOLS.md B.7): `{"input_tokens": n}`.
+pub fn anthropic_count_tokens(n: u64) -> Reply {
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_count_tokens"),
+        ],
+        json!({ "input_tokens": n }).to_string(),
+    )
+}
