@@ -38,7 +38,7 @@ impl Input {
     }
 
     fn open(&self) -> Result<Source<'static>> {
-        let reader: Box<dyn Read> = match self {
+        let reader: Box<dyn Read + Send> = match self {
             Input::Words(w) => Box::new(std::io::Cursor::new(w.clone().into_bytes())),
             Input::File(p) => Box::new(std::fs::File::open(p).map_err(|e| {
                 Error::usage(format!(
@@ -75,6 +75,16 @@ pub(super) fn inputs(words: &[String], files: &[PathBuf]) -> Vec<Input> {
         out.push(Input::Stdin);
     }
     out
+}
+
+/// Runs blocking work (reading stdin, counting megabytes) off the async thread, so Ctrl-C
+/// (which `main` selects on) still ends the command at once.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(Error::internal(format!("counting failed: {e}"))))
 }
 
 /// The whole text of `inputs`, joined as `input::gather` joins them (for requests that
@@ -168,9 +178,10 @@ pub async fn run(args: &CountArgs) -> Result<()> {
     };
     let mut rows: Vec<(String, u64)> = Vec::new();
     for (label, group) in groups {
+        let optional = !matches!(group.first(), Some(Input::File(_)));
         let (tokens, empty) = match &client {
             Some(client) => {
-                let text = read_all(&group)?;
+                let text = blocking(move || read_all(&group)).await?;
                 if text.is_empty() {
                     (0, true)
                 } else {
@@ -180,8 +191,11 @@ pub async fn run(args: &CountArgs) -> Result<()> {
             }
             None => {
                 let sources = group.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
-                let units = move |c: &[u8]| counter.chunk_units(c);
-                let t = parallel::count_sources(sources, threads, &units)?;
+                let t = blocking(move || {
+                    let units = move |c: &[u8]| counter.chunk_units(c);
+                    parallel::count_sources(sources, threads, &units)
+                })
+                .await?;
                 let overhead = if chat {
                     counter.request_units(&frame, threads).units
                 } else {
@@ -193,7 +207,6 @@ pub async fn run(args: &CountArgs) -> Result<()> {
         // Empty input counts as 0 (the SPEC): nothing would be sent. An empty stdin or
         // words source adds no line of its own.
         let tokens = if empty { 0 } else { tokens };
-        let optional = !matches!(group.first(), Some(Input::File(_)));
         if per_source && empty && optional {
             continue;
         }

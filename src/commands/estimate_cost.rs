@@ -13,7 +13,7 @@ use crate::provider::client::Client;
 use crate::provider::{Message, Request};
 use crate::tokens::{Counter, default_threads};
 
-use super::count_tokens::{inputs, read_all, settings_for};
+use super::count_tokens::{blocking, inputs, read_all, settings_for};
 
 pub async fn run(args: &EstimateArgs) -> Result<()> {
     output::set_verbose(args.verbose);
@@ -26,7 +26,8 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
         &env,
     )?;
     let output_tokens = args.output_tokens.unwrap_or(base.max_tokens);
-    let text = read_all(&inputs(&args.prompt, &args.files))?;
+    let sources = inputs(&args.prompt, &args.files);
+    let text = blocking(move || read_all(&sources)).await?;
     // The request `complete` would send. A prompt file (`--prompt`) would be applied here,
     // building its system prompt, few-shot turns and templated user message.
     let req = Request {

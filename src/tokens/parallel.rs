@@ -77,7 +77,7 @@ pub fn count_str(enc: Encoding, text: &str, threads: usize) -> u64 {
 /// Where a stream's bytes come from, for error messages (`stdin`, a path).
 pub struct Source<'a> {
     pub name: String,
-    pub reader: Box<dyn Read + 'a>,
+    pub reader: Box<dyn Read + Send + 'a>,
 }
 
 /// What [`count_sources`] read: the units (`units` summed over the chunks) and the bytes of

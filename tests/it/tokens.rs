@@ -636,3 +636,36 @@ fn max_cost_needs_a_price_and_a_sane_number() {
     ]))
     .expect(0);
 }
+
+#[test]
+fn ctrl_c_while_reading_stdin_exits_130() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tmp();
+    let mut child = crate::base_std(dir.path())
+        .args(["count-tokens", "-m", "gpt-4o"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdin stays open: the count is blocked reading it
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"some text and no end").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    drop(stdin);
+}
