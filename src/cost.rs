@@ -23,15 +23,36 @@ pub struct InputCount {
     pub method: String,
 }
 
+/// The counter for pricing `model`: its own, else (a model priced only in the config file,
+/// say a local one) `o200k_base`, as the OpenAI cookbook assumes for unknown models; the
+/// method then says so.
+pub fn estimate_counter(model: &str, provider: ProviderKind) -> (Counter, bool) {
+    match Counter::for_model(model, provider, None) {
+        Ok(c) => (c, false),
+        Err(_) => (Counter::Tiktoken(Encoding::O200kBase), true),
+    }
+}
+
 impl InputCount {
     /// Offline: the counter over the whole request (system + messages, chat overhead
     /// included, so never exact).
-    pub fn offline(counter: Counter, req: &Request, threads: usize) -> (InputCount, usize) {
+    pub fn offline(
+        model: &str,
+        provider: ProviderKind,
+        req: &Request,
+        threads: usize,
+    ) -> (InputCount, usize) {
+        let (counter, assumed) = estimate_counter(model, provider);
         let c = counter.request_units(req, threads);
+        let method = counter.method(true);
         let count = InputCount {
             tokens: counter.tokens(c.units),
             exact: false,
-            method: counter.method(true).to_string(),
+            method: if assumed {
+                format!("{method} (o200k_base assumed)")
+            } else {
+                method.to_string()
+            },
         };
         (count, c.images)
     }
@@ -151,11 +172,7 @@ pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -
             message: format!("cannot check --max-cost: {}", e.message),
             ..e
         })?;
-        // A priced model without a known tokenizer (a local one, say): o200k_base, as the
-        // OpenAI cookbook does for unknown models.
-        let counter = Counter::for_model(&target.model, target.kind, None)
-            .unwrap_or(Counter::Tiktoken(Encoding::O200kBase));
-        let (input, images) = InputCount::offline(counter, req, threads);
+        let (input, images) = InputCount::offline(&target.model, target.kind, req, threads);
         if images > 0 {
             output::warn("images are not included in the --max-cost estimate");
         }

@@ -11,7 +11,7 @@ use crate::models;
 use crate::output;
 use crate::provider::client::Client;
 use crate::provider::{Message, Request};
-use crate::tokens::{Counter, default_threads};
+use crate::tokens::default_threads;
 
 use super::count_tokens::{blocking, inputs, read_all, settings_for};
 
@@ -80,7 +80,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
         let target = &settings.targets[0];
         // The price first: an unpriced model is the error worth reporting.
         cost::price_of(&settings.pricing, &target.model)?;
-        let counter = Counter::for_model(&target.model, target.kind, None)?;
+        let (counter, _) = cost::estimate_counter(&target.model, target.kind);
         let input = if text.is_empty() {
             // Empty input counts as 0 tokens (the SPEC): there is no request to price.
             InputCount {
@@ -99,7 +99,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
                 method: format!("{}_count_tokens", target.kind.name()),
             }
         } else {
-            InputCount::offline(counter, &req, threads).0
+            InputCount::offline(&target.model, target.kind, &req, threads).0
         };
         estimates.push(cost::estimate(
             &target.model,

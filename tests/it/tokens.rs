@@ -669,3 +669,66 @@ fn ctrl_c_while_reading_stdin_exits_130() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     drop(stdin);
 }
+
+#[test]
+fn estimate_cost_exact_and_config_priced_local_models() {
+    let mock = Mock::start(vec![mock::anthropic_count_tokens(40)]);
+    let dir = tmp();
+    // claude-haiku-4-5: 40 * 1.00 / 1e6 + 10 * 5.00 / 1e6 = 0.00009
+    let out = run(anthropic(dir.path(), &mock).args([
+        "estimate-cost",
+        "--json",
+        "--exact",
+        "-m",
+        "haiku",
+        "--output-tokens",
+        "10",
+        "-s",
+        "S",
+        "text",
+    ]))
+    .expect(0);
+    let v = out.json();
+    assert_eq!(v["input_tokens"], 40);
+    assert_eq!(v["input_exact"], true);
+    assert_eq!(v["input_method"], "anthropic_count_tokens");
+    assert_eq!(v["total_cost_usd"], 0.00009);
+    assert_eq!(mock.only_request().path, "/v1/messages/count_tokens");
+    // A local model priced in the config: counted with o200k_base, and said so;
+    // the same estimate guards --max-cost.
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "[prices.\"llama3\"]\ninput = 100.0\noutput = 0.0\n",
+    )
+    .unwrap();
+    // "hello world" as a request: 9 tokens * 100 / 1e6 = 0.0009
+    let out =
+        run(base(dir.path()).args(["estimate-cost", "--json", "-m", "llama3", "hello world"]))
+            .expect(0);
+    assert_eq!(out.json()["total_cost_usd"], 0.0009);
+    assert_eq!(
+        out.json()["input_method"],
+        "tiktoken+chat_overhead (o200k_base assumed)"
+    );
+    assert_eq!(out.json()["batch_total_cost_usd"], json!(null));
+    let local = Mock::start(vec![mock::openai_completion("ok")]);
+    run(openai(dir.path(), &local).args([
+        "complete",
+        "-m",
+        "llama3",
+        "--max-cost",
+        "0.0008",
+        "hello world",
+    ]))
+    .expect(7);
+    run(openai(dir.path(), &local).args([
+        "complete",
+        "-m",
+        "llama3",
+        "--max-cost",
+        "0.001",
+        "hello world",
+    ]))
+    .expect(0);
+    assert_eq!(local.hits(), 1);
+}
