@@ -25,11 +25,20 @@ _llmpipe() {
             llmpipe,completions)
                 cmd="llmpipe__subcmd__completions"
                 ;;
+            llmpipe,count-tokens)
+                cmd="llmpipe__subcmd__count__subcmd__tokens"
+                ;;
+            llmpipe,estimate-cost)
+                cmd="llmpipe__subcmd__estimate__subcmd__cost"
+                ;;
             llmpipe,extract-json)
                 cmd="llmpipe__subcmd__extract__subcmd__json"
                 ;;
             llmpipe,logs)
                 cmd="llmpipe__subcmd__logs"
+                ;;
+            llmpipe,models)
+                cmd="llmpipe__subcmd__models"
                 ;;
             llmpipe,prompts)
                 cmd="llmpipe__subcmd__prompts"
@@ -56,7 +65,7 @@ _llmpipe() {
 
     case "${cmd}" in
         llmpipe)
-            opts="-h -V --help --version complete stream extract-json classify prompts logs completions"
+            opts="-h -V --help --version complete stream extract-json classify count-tokens estimate-cost models prompts logs completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,7 +79,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__classify)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --labels --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --labels --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +178,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -184,7 +197,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__complete)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +296,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -307,8 +324,132 @@ _llmpipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llmpipe__subcmd__count__subcmd__tokens)
+            opts="-f -m -p -s -j -v -h -V --file --model --provider --encoding --chat --system --exact --json --threads --timeout --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provider)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                --encoding)
+                    COMPREPLY=($(compgen -W "o200k_base o200k_harmony cl100k_base" -- "${cur}"))
+                    return 0
+                    ;;
+                --system)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llmpipe__subcmd__estimate__subcmd__cost)
+            opts="-f -m -p -s -v -h -V --file --model --provider --system --max-tokens --output-tokens --compare --exact --json --timeout --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provider)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                --system)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llmpipe__subcmd__extract__subcmd__json)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --schema --repair --pretty --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --schema --repair --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +548,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -521,6 +666,20 @@ _llmpipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llmpipe__subcmd__models)
+            opts="-h -V --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llmpipe__subcmd__prompts)
             opts="-h -V --help --version list show render"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -602,7 +761,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__stream)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,6 +860,10 @@ _llmpipe() {
                     return 0
                     ;;
                 --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,9 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "complete" -d 'Send 
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "stream" -d 'Send one request and print the reply as it arrives'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "extract-json" -d 'Get a JSON value back, validated against a schema, repaired if needed'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "classify" -d 'Get one label from a fixed set back'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "count-tokens" -d 'Count the input\'s tokens for a model, offline (exact for OpenAI models)'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "estimate-cost" -d 'Estimate what the request would cost, before sending it'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "models" -d 'List the model table: encodings, limits, prices and where they come from'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "prompts" -d 'List, show and render versioned prompt files'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "logs" -d 'Show the call log, or what it cost (`logs cost`)'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -54,6 +57,7 @@ jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency -d 'With --each-line: requests in flight' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -84,6 +88,7 @@ jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -d 'With --each-line: requests in flight' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -114,6 +119,7 @@ jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurrency -d 'With --each-line: requests in flight' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema -d 'JSON Schema file, or a short field list such as \'name, age int, tags [str]\'' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
@@ -147,6 +153,7 @@ jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency -d 'With --each-line: requests in flight' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
@@ -157,6 +164,39 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l each-line -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s f -l file -d 'Add a file\'s text (repeatable); with two or more, each source is counted on its own' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s m -l model -d 'Model id or alias: picks the tokenizer [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s p -l provider -d 'API the model belongs to [default: inferred from the model]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l encoding -d 'Count with this tiktoken encoding, whatever the model' -r -f -a "o200k_base\t''
+o200k_harmony\t''
+cl100k_base\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s s -l system -d 'System prompt (counted with --chat and --exact)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s j -l threads -d 'Counting threads [default: one per core]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l chat -d 'Count the request as the API sees it: system prompt, user message, per-message overhead'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l exact -d 'Ask the provider\'s token-counting endpoint where the offline count is an estimate (Anthropic; needs the key)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l json -d 'Machine-readable output: {"model","encoding","tokens","exact","method"}'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s v -l verbose -d 'Diagnostics on stderr'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s p -l provider -d 'API to use [default: inferred from the model]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l max-tokens -d 'Output token cap of the request [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l output-tokens -d 'Output tokens to price [default: --max-tokens]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l compare -d 'Price the request for these models too, sorted by total (comma-separated, or `all`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l exact -d 'Count Anthropic input with the provider\'s token-counting endpoint (needs the key)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l json -d 'Machine-readable output (an array with --compare)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s v -l verbose -d 'Diagnostics on stderr'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -l json -d 'Machine-readable output: an array of objects'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -f -a "list" -d 'Name, latest version, versions and description of every prompt found'

@@ -34,6 +34,12 @@ pub enum Command {
     ExtractJson(ExtractArgs),
     /// Get one label from a fixed set back
     Classify(ClassifyArgs),
+    /// Count the input's tokens for a model, offline (exact for OpenAI models)
+    CountTokens(CountArgs),
+    /// Estimate what the request would cost, before sending it
+    EstimateCost(EstimateArgs),
+    /// List the model table: encodings, limits, prices and where they come from
+    Models(ModelsArgs),
     /// List, show and render versioned prompt files
     Prompts {
         #[command(subcommand)]
@@ -48,8 +54,9 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum LineFormat {
+    #[default]
     Text,
     Jsonl,
 }
@@ -61,7 +68,7 @@ pub enum ProviderArg {
 }
 
 /// Options every request command takes (the SPEC's table).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct RequestArgs {
     /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
     #[arg(value_name = "PROMPT")]
@@ -176,6 +183,121 @@ pub struct RequestArgs {
     /// Request and response diagnostics on stderr (never secrets)
     #[arg(short = 'v', long)]
     pub verbose: bool,
+
+    /// Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+}
+
+/// `count-tokens`: the input as `complete` would gather it, counted offline.
+#[derive(Debug, Clone, Args)]
+pub struct CountArgs {
+    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+
+    /// Add a file's text (repeatable); with two or more, each source is counted on its own
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+
+    /// Model id or alias: picks the tokenizer [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
+    #[arg(short = 'm', long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// API the model belongs to [default: inferred from the model]
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+
+    /// Count with this tiktoken encoding, whatever the model
+    #[arg(long, value_name = "NAME", value_parser = ["o200k_base", "o200k_harmony", "cl100k_base"])]
+    pub encoding: Option<String>,
+
+    /// Count the request as the API sees it: system prompt, user message, per-message overhead
+    #[arg(long)]
+    pub chat: bool,
+
+    /// System prompt (counted with --chat and --exact)
+    #[arg(short = 's', long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Ask the provider's token-counting endpoint where the offline count is an estimate (Anthropic; needs the key)
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Machine-readable output: {"model","encoding","tokens","exact","method"}
+    #[arg(long)]
+    pub json: bool,
+
+    /// Counting threads [default: one per core]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Seconds for the --exact request [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Diagnostics on stderr
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+/// `estimate-cost`: the request `complete` would send, priced from the model table.
+#[derive(Debug, Clone, Args)]
+pub struct EstimateArgs {
+    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+
+    /// Add a file's text to the input (repeatable, in order)
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+
+    /// Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
+    #[arg(short = 'm', long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// API to use [default: inferred from the model]
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+
+    /// System prompt
+    #[arg(short = 's', long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Output token cap of the request [default: config, then 1024]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+
+    /// Output tokens to price [default: --max-tokens]
+    #[arg(long, value_name = "N")]
+    pub output_tokens: Option<u64>,
+
+    /// Price the request for these models too, sorted by total (comma-separated, or `all`)
+    #[arg(long, value_name = "M1,M2,…|all")]
+    pub compare: Option<String>,
+
+    /// Count Anthropic input with the provider's token-counting endpoint (needs the key)
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Machine-readable output (an array with --compare)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seconds for the --exact request [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Diagnostics on stderr
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelsArgs {
+    /// Machine-readable output: an array of objects
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -313,7 +435,7 @@ impl Cli {
             Command::Complete(a) | Command::Stream(a) => Some(a),
             Command::ExtractJson(a) => Some(&a.request),
             Command::Classify(a) => Some(&a.request),
-            Command::Prompts { .. } | Command::Logs(_) | Command::Completions { .. } => None,
+            _ => None,
         }
     }
 
@@ -329,6 +451,9 @@ impl Cli {
                 Some(LogsAction::Cost { filter, .. }) => filter.json,
                 None => a.filter.json,
             },
+            Command::CountTokens(a) => a.json,
+            Command::EstimateCost(a) => a.json,
+            Command::Models(a) => a.json,
             _ => self.request_args().is_some_and(|a| a.json),
         }
     }

@@ -176,6 +176,19 @@ impl Pricing {
             models::find(n).map(|m| m.price)
         })
     }
+
+    /// Whether the config file sets `name`'s price (so the table's date and source do not
+    /// apply).
+    pub fn overrides(&self, name: &str) -> bool {
+        self.overrides.contains_key(name)
+    }
+
+    /// Models the config file prices, sorted.
+    pub fn configured(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.overrides.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
 }
 
 /// Everything a request command needs, resolved.

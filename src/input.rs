@@ -47,13 +47,15 @@ pub fn require_text(text: &str) -> Result<()> {
 }
 
 fn utf8(bytes: Vec<u8>, source: &str) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        Error::usage(format!(
-            "{source} is not valid UTF-8: invalid byte at offset {at}"
-        ))
-        .with_hint("convert the text to UTF-8 first (e.g. with iconv)")
-    })
+    String::from_utf8(bytes).map_err(|e| not_utf8(source, e.utf8_error().valid_up_to() as u64))
+}
+
+/// The usage error for a source that is not UTF-8 at byte `at` (from 0).
+pub fn not_utf8(source: &str, at: u64) -> Error {
+    Error::usage(format!(
+        "{source} is not valid UTF-8: invalid byte at offset {at}"
+    ))
+    .with_hint("convert the text to UTF-8 first (e.g. with iconv)")
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod image;
 pub mod input;
@@ -15,3 +16,4 @@ pub mod output;
 pub mod prompts;
 pub mod provider;
 pub mod store;
+pub mod tokens;

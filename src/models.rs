@@ -5,6 +5,7 @@
 //! with the source of each row; rows marked unverified there say so in `source`.
 
 use crate::provider::ProviderKind;
+use crate::tokens::Encoding;
 
 /// The date the prices below were last checked against their sources.
 pub const PRICES_AS_OF: &str = "2026-08-21";
@@ -35,12 +36,18 @@ pub struct LongContext {
 pub struct Model {
     pub id: &'static str,
     pub provider: ProviderKind,
+    /// The tiktoken encoding (PROTOCOLS.md D); `None` where the tokenizer is not public
+    /// (Anthropic), so counts are estimates.
+    pub encoding: Option<Encoding>,
     /// Reasoning models take only the default temperature and bill hidden reasoning tokens.
     pub reasoning: bool,
     pub context_window: u64,
     pub max_output: u64,
     pub price: Price,
+    /// The page the price was read from.
     pub source: &'static str,
+    /// When the row was last checked against `source`.
+    pub checked: &'static str,
 }
 
 const fn p(input: f64, cached_input: f64, cache_write: f64, output: f64) -> Price {
@@ -55,44 +62,47 @@ const fn p(input: f64, cached_input: f64, cache_write: f64, output: f64) -> Pric
 
 use ProviderKind::{Anthropic as A, OpenAi as O};
 
+const O200K: Option<Encoding> = Some(Encoding::O200kBase);
+const CHECKED: &str = PRICES_AS_OF;
+
 const OPENAI_PRICING: &str = "platform.openai.com/docs/pricing";
 const ANTHROPIC_PRICING: &str = "docs.anthropic.com/en/docs/about-claude/pricing";
 
 #[rustfmt::skip]
 pub static MODELS: &[Model] = &[
     // OpenAI, non-reasoning
-    Model { id: "gpt-4o", provider: O, reasoning: false, context_window: 128_000, max_output: 16_384, price: p(2.50, 1.25, 2.50, 10.00), source: OPENAI_PRICING },
-    Model { id: "gpt-4o-mini", provider: O, reasoning: false, context_window: 128_000, max_output: 16_384, price: p(0.15, 0.075, 0.15, 0.60), source: OPENAI_PRICING },
-    Model { id: "gpt-4.1", provider: O, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(2.00, 0.50, 2.00, 8.00), source: OPENAI_PRICING },
-    Model { id: "gpt-4.1-mini", provider: O, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(0.40, 0.10, 0.40, 1.60), source: OPENAI_PRICING },
-    Model { id: "gpt-4.1-nano", provider: O, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(0.10, 0.025, 0.10, 0.40), source: "third-party tables (cached price unverified)" },
+    Model { id: "gpt-4o", provider: O, encoding: O200K, reasoning: false, context_window: 128_000, max_output: 16_384, price: p(2.50, 1.25, 2.50, 10.00), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-4o-mini", provider: O, encoding: O200K, reasoning: false, context_window: 128_000, max_output: 16_384, price: p(0.15, 0.075, 0.15, 0.60), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-4.1", provider: O, encoding: O200K, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(2.00, 0.50, 2.00, 8.00), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-4.1-mini", provider: O, encoding: O200K, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(0.40, 0.10, 0.40, 1.60), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-4.1-nano", provider: O, encoding: O200K, reasoning: false, context_window: 1_047_576, max_output: 32_768, price: p(0.10, 0.025, 0.10, 0.40), source: "third-party tables (cached price unverified)", checked: CHECKED },
     // OpenAI, reasoning
-    Model { id: "gpt-5", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.25, 0.125, 1.25, 10.00), source: OPENAI_PRICING },
-    Model { id: "gpt-5-mini", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.25, 0.025, 0.25, 2.00), source: OPENAI_PRICING },
-    Model { id: "gpt-5-nano", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.05, 0.005, 0.05, 0.40), source: OPENAI_PRICING },
-    Model { id: "gpt-5.1", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.25, 0.125, 1.25, 10.00), source: "third-party tables (unverified)" },
-    Model { id: "gpt-5.2", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.75, 0.175, 1.75, 14.00), source: "third-party tables (unverified)" },
-    Model { id: "gpt-5.4", provider: O, reasoning: true, context_window: 1_050_000, max_output: 128_000,
+    Model { id: "gpt-5", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.25, 0.125, 1.25, 10.00), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-5-mini", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.25, 0.025, 0.25, 2.00), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-5-nano", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.05, 0.005, 0.05, 0.40), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "gpt-5.1", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.25, 0.125, 1.25, 10.00), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "gpt-5.2", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(1.75, 0.175, 1.75, 14.00), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "gpt-5.4", provider: O, encoding: O200K, reasoning: true, context_window: 1_050_000, max_output: 128_000,
         price: Price { long_context: Some(LongContext { above: 272_000, input: 5.00, output: 22.50 }), ..p(2.50, 0.25, 2.50, 15.00) },
-        source: "developers.openai.com/api/docs/models/gpt-5.4" },
-    Model { id: "gpt-5.4-mini", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.75, 0.075, 0.75, 4.50), source: "third-party tables (unverified)" },
-    Model { id: "gpt-5.4-nano", provider: O, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.20, 0.02, 0.20, 1.25), source: "third-party tables (unverified)" },
-    Model { id: "gpt-5.5", provider: O, reasoning: true, context_window: 1_000_000, max_output: 128_000, price: p(5.00, 0.50, 5.00, 30.00), source: "third-party tables (unverified)" },
-    Model { id: "o3", provider: O, reasoning: true, context_window: 200_000, max_output: 100_000, price: p(2.00, 0.50, 2.00, 8.00), source: OPENAI_PRICING },
-    Model { id: "o4-mini", provider: O, reasoning: true, context_window: 200_000, max_output: 100_000, price: p(1.10, 0.275, 1.10, 4.40), source: OPENAI_PRICING },
+        source: "developers.openai.com/api/docs/models/gpt-5.4", checked: CHECKED },
+    Model { id: "gpt-5.4-mini", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.75, 0.075, 0.75, 4.50), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "gpt-5.4-nano", provider: O, encoding: O200K, reasoning: true, context_window: 400_000, max_output: 128_000, price: p(0.20, 0.02, 0.20, 1.25), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "gpt-5.5", provider: O, encoding: O200K, reasoning: true, context_window: 1_000_000, max_output: 128_000, price: p(5.00, 0.50, 5.00, 30.00), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "o3", provider: O, encoding: O200K, reasoning: true, context_window: 200_000, max_output: 100_000, price: p(2.00, 0.50, 2.00, 8.00), source: OPENAI_PRICING, checked: CHECKED },
+    Model { id: "o4-mini", provider: O, encoding: O200K, reasoning: true, context_window: 200_000, max_output: 100_000, price: p(1.10, 0.275, 1.10, 4.40), source: OPENAI_PRICING, checked: CHECKED },
     // Anthropic
-    Model { id: "claude-opus-4-6", provider: A, reasoning: false, context_window: 1_000_000, max_output: 128_000, price: p(5.00, 0.50, 6.25, 25.00), source: "third-party tables (unverified)" },
-    Model { id: "claude-sonnet-4-6", provider: A, reasoning: false, context_window: 1_000_000, max_output: 64_000, price: p(3.00, 0.30, 3.75, 15.00), source: "third-party tables (unverified)" },
-    Model { id: "claude-opus-4-5", provider: A, reasoning: false, context_window: 200_000, max_output: 64_000, price: p(5.00, 0.50, 6.25, 25.00), source: ANTHROPIC_PRICING },
-    Model { id: "claude-opus-4-1", provider: A, reasoning: false, context_window: 200_000, max_output: 32_000, price: p(15.00, 1.50, 18.75, 75.00), source: ANTHROPIC_PRICING },
-    Model { id: "claude-sonnet-4-5", provider: A, reasoning: false, context_window: 200_000, max_output: 64_000,
+    Model { id: "claude-opus-4-6", provider: A, encoding: None, reasoning: false, context_window: 1_000_000, max_output: 128_000, price: p(5.00, 0.50, 6.25, 25.00), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "claude-sonnet-4-6", provider: A, encoding: None, reasoning: false, context_window: 1_000_000, max_output: 64_000, price: p(3.00, 0.30, 3.75, 15.00), source: "third-party tables (unverified)", checked: CHECKED },
+    Model { id: "claude-opus-4-5", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 64_000, price: p(5.00, 0.50, 6.25, 25.00), source: ANTHROPIC_PRICING, checked: CHECKED },
+    Model { id: "claude-opus-4-1", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 32_000, price: p(15.00, 1.50, 18.75, 75.00), source: ANTHROPIC_PRICING, checked: CHECKED },
+    Model { id: "claude-sonnet-4-5", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 64_000,
         price: Price { long_context: Some(LongContext { above: 200_000, input: 6.00, output: 22.50 }), ..p(3.00, 0.30, 3.75, 15.00) },
-        source: ANTHROPIC_PRICING },
-    Model { id: "claude-sonnet-4", provider: A, reasoning: false, context_window: 200_000, max_output: 64_000,
+        source: ANTHROPIC_PRICING, checked: CHECKED },
+    Model { id: "claude-sonnet-4", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 64_000,
         price: Price { long_context: Some(LongContext { above: 200_000, input: 6.00, output: 22.50 }), ..p(3.00, 0.30, 3.75, 15.00) },
-        source: ANTHROPIC_PRICING },
-    Model { id: "claude-haiku-4-5", provider: A, reasoning: false, context_window: 200_000, max_output: 64_000, price: p(1.00, 0.10, 1.25, 5.00), source: ANTHROPIC_PRICING },
-    Model { id: "claude-3-5-haiku", provider: A, reasoning: false, context_window: 200_000, max_output: 8_192, price: p(0.80, 0.08, 1.00, 4.00), source: ANTHROPIC_PRICING },
+        source: ANTHROPIC_PRICING, checked: CHECKED },
+    Model { id: "claude-haiku-4-5", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 64_000, price: p(1.00, 0.10, 1.25, 5.00), source: ANTHROPIC_PRICING, checked: CHECKED },
+    Model { id: "claude-3-5-haiku", provider: A, encoding: None, reasoning: false, context_window: 200_000, max_output: 8_192, price: p(0.80, 0.08, 1.00, 4.00), source: ANTHROPIC_PRICING, checked: CHECKED },
 ];
 
 /// Built-in short names; config `[aliases]` adds to and overrides these.
@@ -150,7 +160,33 @@ pub fn infer_provider(model: &str) -> ProviderKind {
     }
 }
 
+/// The rates (USD per million tokens) one request is billed at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub input: f64,
+    pub cached_input: f64,
+    pub output: f64,
+}
+
 impl Price {
+    /// The rates for a request with `input_tokens` of input: the long-context tier applies
+    /// to the whole request above its threshold and scales the cache rate with it (as
+    /// [`Price::cost`] bills).
+    pub fn rates(&self, input_tokens: u64) -> Rates {
+        match self.long_context {
+            Some(t) if input_tokens > t.above => Rates {
+                input: t.input,
+                cached_input: self.cached_input * t.input / self.input.max(f64::MIN_POSITIVE),
+                output: t.output,
+            },
+            _ => Rates {
+                input: self.input,
+                cached_input: self.cached_input,
+                output: self.output,
+            },
+        }
+    }
+
     /// Cost in USD of one request's usage. `input_tokens` is the whole prompt, including
     /// the cached and cache-write tokens, which are billed at their own rates.
     pub fn cost(&self, usage: &crate::provider::Usage) -> f64 {

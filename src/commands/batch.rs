@@ -66,6 +66,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         None => None,
     };
 
+    let mut budget = Budget::new(args.max_cost)?;
     let window = (args.concurrency * 4).max(64);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(window);
     let files = args.files.clone();
@@ -109,6 +110,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             }
             _ = &mut grace, if stopping => break,
             Some((index, input, outcome)) = inflight.next(), if !inflight.is_empty() => {
+                budget.settle(index, &outcome);
                 let line = item_line(index, &input, &outcome);
                 progress.record(index, &outcome);
                 inputs.remove(&index);
@@ -131,17 +133,28 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     flush(&mut finished, &mut next_write);
                     continue;
                 }
+                // Items that end before a request is sent get their line at once.
+                let req = item
+                    .request(call, job)
+                    .and_then(|req| budget.admit(index, call, &req).map(|()| req));
+                let req = match req {
+                    Ok(req) if !args.dry_run => req,
+                    other => {
+                        let line = match other {
+                            Ok(req) => build_request(&call.settings.targets[0], &req, false)
+                                .redacted()
+                                .to_string(),
+                            Err(e) => {
+                                progress.record(index, &Err(e.clone()));
+                                item_line(index, &item.input, &Err(e))
+                            }
+                        };
+                        finished.insert(index, line);
+                        flush(&mut finished, &mut next_write);
+                        continue;
+                    }
+                };
                 inputs.insert(index, item.input.clone());
-                if args.dry_run {
-                    let line = match item.request(call, job) {
-                        Ok(req) => build_request(&call.settings.targets[0], &req, false).redacted().to_string(),
-                        Err(e) => item_line(index, &item.input, &Err(e)),
-                    };
-                    inputs.remove(&index);
-                    finished.insert(index, line);
-                    flush(&mut finished, &mut next_write);
-                    continue;
-                }
                 let slot = rpm_gap.map(|gap| {
                     let now = tokio::time::Instant::now();
                     let at = rpm_next.max(now);
@@ -152,14 +165,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     if let Some(at) = slot {
                         tokio::time::sleep_until(at).await;
                     }
-                    let outcome = match item.request(call, job) {
-                        Ok(req) => {
-                            let outcome = job.answer(call, req.clone()).await;
-                            call.log(&req, &outcome);
-                            outcome
-                        }
-                        Err(e) => Err(e),
-                    };
+                    let outcome = job.answer(call, req.clone()).await;
+                    call.log(&req, &outcome);
                     (index, item.input, outcome)
                 }));
             }
@@ -200,6 +207,69 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             e.stdout_written = true;
             Err(e)
         }
+    }
+}
+
+/// `--max-cost` over a whole run: an item starts only if the spend so far, the worst case
+/// of the requests in flight and its own worst case stay within the budget. Once one does
+/// not, no further item starts; each gets a `budget` error line (exit 7).
+struct Budget {
+    limit: Option<f64>,
+    spent: f64,
+    in_flight: BTreeMap<usize, f64>,
+    exhausted: bool,
+}
+
+impl Budget {
+    fn new(limit: Option<f64>) -> Result<Budget> {
+        if let Some(l) = limit {
+            crate::cost::check_max_cost(l)?;
+        }
+        Ok(Budget {
+            limit,
+            spent: 0.0,
+            in_flight: BTreeMap::new(),
+            exhausted: false,
+        })
+    }
+
+    fn admit(&mut self, index: usize, call: &Call, req: &crate::provider::Request) -> Result<()> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        let skipped = |why: String| Err(Error::new(Kind::Budget, why));
+        if self.exhausted {
+            return skipped(format!(
+                "not sent: --max-cost ${limit} was reached earlier in the run"
+            ));
+        }
+        let target = &call.settings.targets[0];
+        let (cost, _) = crate::cost::worst_case(
+            &call.settings,
+            &target.model,
+            target.kind,
+            req,
+            crate::tokens::default_threads(),
+        )?;
+        let reserved: f64 = self.in_flight.values().sum();
+        if self.spent + reserved + cost > limit {
+            self.exhausted = true;
+            return skipped(format!(
+                "not sent: ${:.6} spent and ${reserved:.6} in flight, plus up to ${cost:.6} for this item, would pass --max-cost ${limit}",
+                self.spent
+            ));
+        }
+        self.in_flight.insert(index, cost);
+        Ok(())
+    }
+
+    fn settle(&mut self, index: usize, outcome: &Result<Value>) {
+        self.in_flight.remove(&index);
+        let result = match outcome {
+            Ok(r) => Some(r),
+            Err(e) => e.result.as_deref(),
+        };
+        self.spent += result.and_then(|r| r["cost_usd"].as_f64()).unwrap_or(0.0);
     }
 }
 

@@ -22,6 +22,7 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     if args.dry_run {
         return call.print_dry_run(&req, true);
     }
+    crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
     let started = Instant::now();
     let json = args.json;
     let mut sink = |delta: &str| {

@@ -5,9 +5,12 @@
 mod batch;
 mod classify;
 mod complete;
+mod count_tokens;
+mod estimate_cost;
 mod extract_json;
 mod job;
 mod logs;
+mod models;
 mod prompts;
 
 use std::collections::HashMap;
@@ -33,6 +36,9 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Classify(args) => classify::run(args).await,
         Command::Prompts { action } => prompts::run(action),
         Command::Logs(args) => logs::run(args),
+        Command::CountTokens(args) => count_tokens::run(args).await,
+        Command::EstimateCost(args) => estimate_cost::run(args).await,
+        Command::Models(args) => models::run(args),
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())
@@ -258,6 +264,7 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
     if args.dry_run {
         return call.print_dry_run(&req, false);
     }
+    crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
     let outcome = job.answer(&call, req.clone()).await;
     call.log(&req, &outcome);
     let result = outcome?;

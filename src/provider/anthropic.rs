@@ -97,6 +97,27 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
     }
 }
 
+/// `POST /v1/messages/count_tokens` (PROTOCOLS.md B.7): the Messages body without
+/// `max_tokens`, `stream` or sampling options, which the endpoint does not take.
+pub fn build_count_tokens(target: &Target, req: &Request) -> HttpRequest {
+    let mut http = build(target, req, false);
+    if let Some(body) = http.body.as_object_mut() {
+        body.retain(|k, _| matches!(k.as_str(), "model" | "messages" | "system"));
+    }
+    http.url = join_url(&target.base_url, "/v1/messages/count_tokens");
+    http
+}
+
+/// `{"input_tokens": N}`.
+pub fn parse_count_tokens(body: &[u8]) -> Result<u64> {
+    #[derive(Deserialize)]
+    struct Count {
+        input_tokens: u64,
+    }
+    let c: Count = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    Ok(c.input_tokens)
+}
+
 fn content(parts: &[Part]) -> Value {
     if let [Part::Text(t)] = parts {
         return json!(t);

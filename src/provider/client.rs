@@ -11,8 +11,9 @@ use futures_util::StreamExt;
 use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
-    HeaderValue, HttpRequest, ProviderKind, Request, Response, StreamParser, Target, build_request,
-    parse_error, parse_response, request_id, retry, sse,
+    HeaderValue, HttpRequest, ProviderKind, Request, Response, StreamParser, Target,
+    build_count_tokens, build_request, parse_count_tokens, parse_error, parse_response, request_id,
+    retry, sse,
 };
 use crate::error::{Error, Kind, Result};
 use crate::output;
@@ -275,6 +276,61 @@ impl Client {
             last = Some(err);
         }
         Err(Error::internal("no model to send the request to"))
+    }
+
+    /// The provider's own count of `req`'s input tokens (Anthropic's `count_tokens`), with
+    /// the same key check, timeout and retries as a request. No fallback models: the count
+    /// is for this model.
+    pub async fn count_tokens(&self, target: &Target, req: &Request) -> Result<u64> {
+        let Some(http) = build_count_tokens(target, req) else {
+            return Err(Error::usage(format!(
+                "{} has no token-counting endpoint",
+                target.kind.name()
+            )));
+        };
+        check_key(target)?;
+        let kind = target.kind;
+        let mut retries = 0;
+        loop {
+            let started = Instant::now();
+            let work = async {
+                let resp = self
+                    .request(target, &http)
+                    .send()
+                    .await
+                    .map_err(|e| transport(kind, &http.url, e))?;
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| transport(kind, &http.url, e))?;
+                Ok::<_, Error>((status, headers, body))
+            };
+            let result = match timeout(self.timeout, work).await {
+                Err(_) => Err(timed_out(kind, self.timeout, "for the token count")),
+                Ok(Err(e)) => Err(e),
+                Ok(Ok((status, headers, body))) => {
+                    log_status(status, &headers, started);
+                    if (200..300).contains(&status) {
+                        parse_count_tokens(kind, &body)
+                    } else {
+                        Err(parse_error(kind, status, &headers, &body))
+                    }
+                }
+            };
+            let err = match result {
+                Ok(n) => return Ok(n),
+                Err(e) => e,
+            };
+            if !err.retryable || retries >= self.policy.retries {
+                return Err(err);
+            }
+            let wait = self.policy.wait(retries, &err)?;
+            announce_retry(&err, wait, retries + 1, self.policy.retries);
+            sleep(wait).await;
+            retries += 1;
+        }
     }
 
     fn request(&self, target: &Target, http: &HttpRequest) -> reqwest::RequestBuilder {

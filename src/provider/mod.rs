@@ -360,6 +360,23 @@ pub fn build_request(target: &Target, req: &Request, stream: bool) -> HttpReques
     }
 }
 
+/// The provider's token-counting request for `req`, where it has one (Anthropic,
+/// PROTOCOLS.md B.7); OpenAI has none, and its offline count is exact anyway.
+pub fn build_count_tokens(target: &Target, req: &Request) -> Option<HttpRequest> {
+    match target.kind {
+        ProviderKind::OpenAi => None,
+        ProviderKind::Anthropic => Some(anthropic::build_count_tokens(target, req)),
+    }
+}
+
+/// The input token count from a 2xx token-counting response.
+pub fn parse_count_tokens(kind: ProviderKind, body: &[u8]) -> Result<u64> {
+    match kind {
+        ProviderKind::OpenAi => Err(bad_body(kind, "no token-counting endpoint")),
+        ProviderKind::Anthropic => anthropic::parse_count_tokens(body),
+    }
+}
+
 fn secret_header(prefix: &'static str, key: &Option<Secret>) -> HeaderValue {
     HeaderValue::Secret {
         prefix,

@@ -407,3 +407,38 @@ fn rpm_spaces_out_request_starts() {
     let reqs = mock.requests();
     assert!(reqs[3].at - reqs[0].at >= Duration::from_millis(290));
 }
+
+#[test]
+fn max_cost_covers_the_whole_run() {
+    let dir = tmp();
+    let mock = echo_server(0);
+    // gpt-4o: an item's worst case is ~11 input + 100 output tokens ≈ $0.00103 (see
+    // estimate-cost); the mock reports gpt-4o-mini usage, $0.00000885 a call. With $0.00112
+    // the run admits items while the spend so far plus one worst case fits: about ten.
+    let out = run(openai(dir.path(), &mock)
+        .args([
+            "complete",
+            "--each-line",
+            "-m",
+            "gpt-4o",
+            "--max-tokens",
+            "100",
+            "--max-cost",
+            "0.00112",
+            "--concurrency",
+            "1",
+        ])
+        .write_stdin(items(30)))
+    .expect(7);
+    let lines = check_all(&out, 30);
+    let sent = lines.iter().filter(|l| l.get("error").is_none()).count();
+    assert!((5..20).contains(&sent), "{sent}");
+    assert_eq!(mock.hits(), sent);
+    let skipped = &lines[sent];
+    assert_eq!(skipped["error"]["type"], "budget");
+    assert_eq!(skipped["error"]["exit_code"], 7);
+    assert!(lines[sent..].iter().all(|l| l["error"]["type"] == "budget"));
+    // spend never passes the budget
+    let spent: f64 = lines.iter().filter_map(|l| l["cost_usd"].as_f64()).sum();
+    assert!(spent <= 0.00112);
+}

@@ -11,6 +11,7 @@ mod input;
 mod memory;
 mod resilience;
 mod structured;
+mod tokens;
 
 use std::path::Path;
 

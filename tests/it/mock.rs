@@ -524,3 +524,15 @@ pub fn last_user_text(req: &Recorded) -> String {
 pub fn dynamic(f: impl Fn(&Recorded, usize) -> (Reply, Duration) + Send + Sync + 'static) -> Reply {
     Reply::Dynamic(Arc::new(f))
 }
+
+/// `POST /v1/messages/count_tokens` (PROTOCOLS.md B.7): `{"input_tokens": n}`.
+pub fn anthropic_count_tokens(n: u64) -> Reply {
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_count_tokens"),
+        ],
+        json!({ "input_tokens": n }).to_string(),
+    )
+}

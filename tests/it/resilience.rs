@@ -322,7 +322,8 @@ fn backoff_waits_grow_between_attempts() {
 #[test]
 fn retry_after_as_an_http_date_and_on_anthropic_429() {
     let dir = tmp();
-    let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+    // an HTTP date has one-second resolution: 2 s ahead is at least 1 s ahead once rounded
+    let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
     let limited = mock::full(
         429,
         &[

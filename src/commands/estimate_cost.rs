@@ -1,0 +1,209 @@
+//! `estimate-cost`: what the request `complete` would send will cost, for one model or a
+//! comparison, from the dated price table (or the config file's prices).
+
+use serde_json::Value;
+
+use crate::cli::EstimateArgs;
+use crate::config::Env;
+use crate::cost::{self, Estimate, InputCount};
+use crate::error::{Error, Result};
+use crate::models;
+use crate::output;
+use crate::provider::client::Client;
+use crate::provider::{Message, Request};
+use crate::tokens::default_threads;
+
+use super::count_tokens::{blocking, inputs, read_all, settings_for};
+
+pub async fn run(args: &EstimateArgs) -> Result<()> {
+    output::set_verbose(args.verbose);
+    let env = Env::load()?;
+    let base = settings_for(
+        args.model.clone(),
+        args.provider,
+        args.timeout,
+        args.max_tokens,
+        &env,
+    )?;
+    let output_tokens = args.output_tokens.unwrap_or(base.max_tokens);
+    let sources = inputs(&args.prompt, &args.files);
+    let text = blocking(move || read_all(&sources)).await?;
+    // The request `complete` would send. A prompt file (`--prompt`) would be applied here,
+    // building its system prompt, few-shot turns and templated user message.
+    let req = Request {
+        system: args.system.clone(),
+        messages: vec![Message::user_text(text.clone())],
+        max_tokens: output_tokens,
+        ..Default::default()
+    };
+
+    let models: Vec<String> = match args.compare.as_deref().map(str::trim) {
+        None => vec![base.targets[0].model.clone()],
+        Some("all") => models::MODELS.iter().map(|m| m.id.to_string()).collect(),
+        Some(list) => {
+            let mut names = vec![];
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+            if names.is_empty() {
+                return Err(Error::usage(
+                    "--compare needs model names separated by commas, or `all`",
+                ));
+            }
+            names
+        }
+    };
+
+    let threads = default_threads();
+    let mut client = None;
+    let mut estimates: Vec<Estimate> = Vec::new();
+    for name in &models {
+        let settings = if args.compare.is_some() {
+            settings_for(
+                Some(name.clone()),
+                None,
+                args.timeout,
+                args.max_tokens,
+                &env,
+            )?
+        } else {
+            settings_for(
+                args.model.clone(),
+                args.provider,
+                args.timeout,
+                args.max_tokens,
+                &env,
+            )?
+        };
+        let target = &settings.targets[0];
+        // The price first: an unpriced model is the error worth reporting.
+        cost::price_of(&settings.pricing, &target.model)?;
+        let (counter, _) = cost::estimate_counter(&target.model, target.kind);
+        let input = if text.is_empty() {
+            // Empty input counts as 0 tokens (the SPEC): there is no request to price.
+            InputCount {
+                tokens: 0,
+                exact: counter.exact(),
+                method: counter.method(true).to_string(),
+            }
+        } else if args.exact && !counter.exact() {
+            let client = match &client {
+                Some(c) => c,
+                None => client.insert(Client::new(settings.timeout, settings.policy.clone())?),
+            };
+            InputCount {
+                tokens: client.count_tokens(target, &req).await?,
+                exact: true,
+                method: format!("{}_count_tokens", target.kind.name()),
+            }
+        } else {
+            InputCount::offline(&target.model, target.kind, &req, threads).0
+        };
+        estimates.push(cost::estimate(
+            &target.model,
+            target.kind,
+            &settings.pricing,
+            input,
+            output_tokens,
+        )?);
+    }
+    estimates.sort_by(|a, b| {
+        a.total_cost
+            .total_cmp(&b.total_cost)
+            .then_with(|| a.model.cmp(&b.model))
+    });
+
+    if args.json {
+        let out = if args.compare.is_some() {
+            Value::Array(estimates.iter().map(Estimate::to_json).collect())
+        } else {
+            estimates[0].to_json()
+        };
+        output::out_line(&out.to_string());
+    } else {
+        print_table(&estimates);
+    }
+    Ok(())
+}
+
+/// A small table: estimated input counts are marked `~`, as is anything derived from them.
+fn print_table(rows: &[Estimate]) {
+    // Up to 8 decimals, trailing zeros trimmed: small requests cost fractions of a cent.
+    let usd = |x: f64| {
+        let s = format!("{x:.8}");
+        let s = s.trim_end_matches('0');
+        let s = if s.ends_with('.') {
+            format!("{s}00")
+        } else {
+            s.to_string()
+        };
+        format!("${s}")
+    };
+    let mut lines = vec![[
+        "MODEL".to_string(),
+        "INPUT TOK".into(),
+        "OUTPUT TOK".into(),
+        "INPUT".into(),
+        "OUTPUT".into(),
+        "TOTAL".into(),
+        "CACHED INPUT".into(),
+        "BATCH TOTAL".into(),
+        "PRICES AS OF".into(),
+    ]];
+    for e in rows {
+        let mark = if e.input.exact { "" } else { "~" };
+        lines.push([
+            e.model.clone(),
+            format!("{mark}{}", e.input.tokens),
+            e.output_tokens.to_string(),
+            usd(e.input_cost),
+            usd(e.output_cost),
+            usd(e.total_cost),
+            usd(e.cached_input_cost),
+            e.batch_total_cost.map_or("-".into(), usd),
+            e.prices_as_of.unwrap_or("config").to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for l in &lines {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 || i + 1 == l.len() {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        output::out_line(cells.join("  ").trim_end());
+    }
+    if rows.iter().any(|e| !e.input.exact) {
+        let methods: Vec<&str> = {
+            let mut m: Vec<&str> = rows
+                .iter()
+                .filter(|e| !e.input.exact)
+                .map(|e| e.input.method.as_str())
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        output::err_line(&format!(
+            "llmpipe: note: ~ marks estimated input tokens ({}); output is priced at {} tokens",
+            methods.join(", "),
+            rows[0].output_tokens
+        ));
+    }
+}
