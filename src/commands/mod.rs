@@ -168,8 +168,10 @@ impl Call {
         if self.history.is_empty() {
             return;
         }
-        let model = &self.settings.targets[0].model;
-        let count = |t: &str| count_tokens(model, t);
+        let target = &self.settings.targets[0];
+        // The same counter as count-tokens: exact for OpenAI models, an estimate for Claude.
+        let (counter, _) = crate::cost::estimate_counter(&target.model, target.kind);
+        let count = |t: &str| counter.count_text(t, 1);
         let fixed: u64 = req.system.as_deref().map_or(0, count)
             + req
                 .messages
@@ -318,18 +320,6 @@ fn conversation(
         )));
     }
     Ok((id, turns))
-}
-
-/// Tokens of `text` for `model`, as the conversation trimming counts them.
-fn count_tokens(model: &str, text: &str) -> u64 {
-    // ~4 characters a token (OpenAI's rule of thumb), ~3.5 for Claude (Anthropic's).
-    let chars = text.chars().count() as f64;
-    let per = if crate::models::infer_provider(model) == crate::provider::ProviderKind::Anthropic {
-        3.5
-    } else {
-        4.0
-    };
-    (chars / per).ceil() as u64
 }
 
 /// A message's tokens plus the chat format's few tokens of overhead.
