@@ -325,7 +325,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__count__subcmd__tokens)
-            opts="-f -m -p -s -j -v -h -V --file --model --provider --encoding --chat --system --exact --json --threads --timeout --verbose --help --version"
+            opts="-f -m -p -s -j -v -h -V --file --model --provider --encoding --chat --system --prompt --var --prompts-dir --exact --json --threads --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +367,18 @@ _llmpipe() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompts-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -387,7 +399,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__estimate__subcmd__cost)
-            opts="-f -m -p -s -v -h -V --file --model --provider --system --max-tokens --output-tokens --compare --exact --json --timeout --verbose --help --version"
+            opts="-f -m -p -s -v -h -V --file --model --provider --system --prompt --var --prompts-dir --max-tokens --output-tokens --compare --exact --json --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -422,6 +434,18 @@ _llmpipe() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompts-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -172,6 +172,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l encodin
 o200k_harmony\t''
 cl100k_base\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s s -l system -d 'System prompt (counted with --chat and --exact)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l prompt -d 'Count the request a prompt file makes of the input (system, few-shot turns, template)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l prompts-dir -d 'Look for prompt files here first' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s j -l threads -d 'Counting threads [default: one per core]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -l chat -d 'Count the request as the API sees it: system prompt, user message, per-message overhead'
@@ -185,6 +188,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s m -l m
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s p -l provider -d 'API to use [default: inferred from the model]' -r -f -a "openai\t''
 anthropic\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s s -l system -d 'System prompt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l prompt -d 'Price the request a prompt file makes of the input (system, few-shot turns, template)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l prompts-dir -d 'Look for prompt files here first' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l max-tokens -d 'Output token cap of the request [default: config, then 1024]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l output-tokens -d 'Output tokens to price [default: --max-tokens]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l compare -d 'Price the request for these models too, sorted by total (comma-separated, or `all`)' -r

@@ -220,6 +220,18 @@ pub struct CountArgs {
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
 
+    /// Count the request a prompt file makes of the input (system, few-shot turns, template)
+    #[arg(long = "prompt", value_name = "NAME[@vN]")]
+    pub prompt_name: Option<String>,
+
+    /// Template variable for the prompt file (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+
     /// Ask the provider's token-counting endpoint where the offline count is an estimate (Anthropic; needs the key)
     #[arg(long)]
     pub exact: bool,
@@ -263,6 +275,18 @@ pub struct EstimateArgs {
     /// System prompt
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
+
+    /// Price the request a prompt file makes of the input (system, few-shot turns, template)
+    #[arg(long = "prompt", value_name = "NAME[@vN]")]
+    pub prompt_name: Option<String>,
+
+    /// Template variable for the prompt file (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
 
     /// Output token cap of the request [default: config, then 1024]
     #[arg(long, value_name = "N")]

@@ -150,7 +150,21 @@ fn with_input(mut req: Request, text: String) -> Request {
 pub async fn run(args: &CountArgs) -> Result<()> {
     output::set_verbose(args.verbose);
     let env = Env::load()?;
-    let settings = settings_for(args.model.clone(), args.provider, args.timeout, None, &env)?;
+    let prompt = super::load_prompt(
+        args.prompt_name.as_deref(),
+        args.prompts_dir.as_deref(),
+        &env,
+    )?;
+    if prompt.is_none() && !args.vars.is_empty() {
+        return Err(Error::usage(
+            "--var fills a prompt file's template: add --prompt NAME",
+        ));
+    }
+    let model = args
+        .model
+        .clone()
+        .or_else(|| prompt.as_ref().and_then(|p| p.meta.model.clone()));
+    let settings = settings_for(model, args.provider, args.timeout, None, &env)?;
     let target = &settings.targets[0];
     let encoding = args.encoding.as_deref().and_then(Encoding::from_name);
     let counter = Counter::for_model(&target.model, target.kind, encoding)?;
@@ -160,57 +174,75 @@ pub async fn run(args: &CountArgs) -> Result<()> {
         None => default_threads(),
     };
     let use_endpoint = args.exact && !counter.exact();
-    let chat = args.chat || use_endpoint;
+    // A prompt file's request is counted whole, as the API would see it.
+    let chat = args.chat || use_endpoint || prompt.is_some();
     let frame = frame(args.system.clone(), settings.max_tokens);
 
     let all = inputs(&args.prompt, &args.files);
-    let per_source = args.files.len() >= 2;
-    let groups: Vec<(String, Vec<Input>)> = if per_source {
-        all.into_iter().map(|i| (i.label(), vec![i])).collect()
-    } else {
-        vec![("-".into(), all)]
-    };
-
+    let per_source = args.files.len() >= 2 && prompt.is_none();
     let client = if use_endpoint {
         Some(Client::new(settings.timeout, settings.policy.clone())?)
     } else {
         None
     };
     let mut rows: Vec<(String, u64)> = Vec::new();
-    for (label, group) in groups {
-        let optional = !matches!(group.first(), Some(Input::File(_)));
-        let (tokens, empty) = match &client {
-            Some(client) => {
-                let text = blocking(move || read_all(&group)).await?;
-                if text.is_empty() {
-                    (0, true)
-                } else {
-                    let req = with_input(frame.clone(), text);
-                    (client.count_tokens(target, &req).await?, false)
-                }
-            }
-            None => {
-                let sources = group.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
-                let t = blocking(move || {
-                    let units = move |c: &[u8]| counter.chunk_units(c);
-                    parallel::count_sources(sources, threads, &units)
-                })
-                .await?;
-                let overhead = if chat {
-                    counter.request_units(&frame, threads).units
-                } else {
-                    0
-                };
-                (counter.tokens(t.units + overhead), t.bytes == 0)
-            }
+    if let Some(p) = &prompt {
+        // Rendered in memory: the template places the input among its own text.
+        let text = blocking(move || read_all(&all)).await?;
+        let req = super::counted_request(
+            Some(p),
+            args.system.clone(),
+            &args.vars,
+            text,
+            settings.max_tokens,
+        )?;
+        let tokens = match &client {
+            Some(client) => client.count_tokens(target, &req).await?,
+            None => counter.tokens(counter.request_units(&req, threads).units),
         };
-        // Empty input counts as 0 (the SPEC): nothing would be sent. An empty stdin or
-        // words source adds no line of its own.
-        let tokens = if empty { 0 } else { tokens };
-        if per_source && empty && optional {
-            continue;
+        rows.push((p.label(), tokens));
+    } else {
+        let groups: Vec<(String, Vec<Input>)> = if per_source {
+            all.into_iter().map(|i| (i.label(), vec![i])).collect()
+        } else {
+            vec![("-".into(), all)]
+        };
+
+        for (label, group) in groups {
+            let optional = !matches!(group.first(), Some(Input::File(_)));
+            let (tokens, empty) = match &client {
+                Some(client) => {
+                    let text = blocking(move || read_all(&group)).await?;
+                    if text.is_empty() {
+                        (0, true)
+                    } else {
+                        let req = with_input(frame.clone(), text);
+                        (client.count_tokens(target, &req).await?, false)
+                    }
+                }
+                None => {
+                    let sources = group.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
+                    let t = blocking(move || {
+                        let units = move |c: &[u8]| counter.chunk_units(c);
+                        parallel::count_sources(sources, threads, &units)
+                    })
+                    .await?;
+                    let overhead = if chat {
+                        counter.request_units(&frame, threads).units
+                    } else {
+                        0
+                    };
+                    (counter.tokens(t.units + overhead), t.bytes == 0)
+                }
+            };
+            // Empty input counts as 0 (the SPEC): nothing would be sent. An empty stdin or
+            // words source adds no line of its own.
+            let tokens = if empty { 0 } else { tokens };
+            if per_source && empty && optional {
+                continue;
+            }
+            rows.push((label, tokens));
         }
-        rows.push((label, tokens));
     }
 
     let exact = use_endpoint || (counter.exact() && !chat);

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::models;
 use crate::output;
 use crate::provider::client::Client;
-use crate::provider::{Message, Request};
 use crate::tokens::default_threads;
 
 use super::count_tokens::{blocking, inputs, read_all, settings_for};
@@ -18,24 +17,33 @@ use super::count_tokens::{blocking, inputs, read_all, settings_for};
 pub async fn run(args: &EstimateArgs) -> Result<()> {
     output::set_verbose(args.verbose);
     let env = Env::load()?;
+    let prompt = super::load_prompt(
+        args.prompt_name.as_deref(),
+        args.prompts_dir.as_deref(),
+        &env,
+    )?;
+    let meta = prompt.as_ref().map(|p| &p.meta);
     let base = settings_for(
-        args.model.clone(),
+        args.model
+            .clone()
+            .or_else(|| meta.and_then(|m| m.model.clone())),
         args.provider,
         args.timeout,
-        args.max_tokens,
+        args.max_tokens.or_else(|| meta.and_then(|m| m.max_tokens)),
         &env,
     )?;
     let output_tokens = args.output_tokens.unwrap_or(base.max_tokens);
     let sources = inputs(&args.prompt, &args.files);
     let text = blocking(move || read_all(&sources)).await?;
-    // The request `complete` would send. A prompt file (`--prompt`) would be applied here,
-    // building its system prompt, few-shot turns and templated user message.
-    let req = Request {
-        system: args.system.clone(),
-        messages: vec![Message::user_text(text.clone())],
-        max_tokens: output_tokens,
-        ..Default::default()
-    };
+    // The request `complete` would send: a prompt file's system prompt, few-shot turns and
+    // templated user message, or the input alone.
+    let req = super::counted_request(
+        prompt.as_ref(),
+        args.system.clone(),
+        &args.vars,
+        text.clone(),
+        output_tokens,
+    )?;
 
     let models: Vec<String> = match args.compare.as_deref().map(str::trim) {
         None => vec![base.targets[0].model.clone()],

@@ -281,6 +281,46 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
     Ok(())
 }
 
+/// The prompt file `--prompt` names, for the commands that count or price a request
+/// without sending it.
+pub fn load_prompt(
+    spec: Option<&str>,
+    dir: Option<&std::path::Path>,
+    env: &Env,
+) -> Result<Option<PromptFile>> {
+    spec.map(|spec| crate::prompts::load(spec, &crate::prompts::search_dirs(dir, env)))
+        .transpose()
+}
+
+/// The request a prompt file (or none) makes of `text`, as `complete` would send it.
+pub fn counted_request(
+    prompt: Option<&PromptFile>,
+    system: Option<String>,
+    vars: &[String],
+    text: String,
+    max_tokens: u64,
+) -> Result<Request> {
+    let vars = crate::prompts::parse_vars(vars)?;
+    let (system, messages) = match prompt {
+        Some(p) => (
+            system.or_else(|| p.meta.system.clone()),
+            p.render(&text, &vars)?,
+        ),
+        None if !vars.is_empty() => {
+            return Err(Error::usage(
+                "--var fills a prompt file's template: add --prompt NAME",
+            ));
+        }
+        None => (system, vec![Message::user_text(text)]),
+    };
+    Ok(Request {
+        system,
+        messages,
+        max_tokens,
+        ..Default::default()
+    })
+}
+
 /// The conversation id for this call and its earlier turns.
 fn conversation(
     args: &RequestArgs,

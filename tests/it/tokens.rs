@@ -732,3 +732,47 @@ fn estimate_cost_exact_and_config_priced_local_models() {
     .expect(0);
     assert_eq!(local.hits(), 1);
 }
+
+#[test]
+fn prompt_files_are_counted_and_priced_as_they_would_be_sent() {
+    let dir = crate::tmp();
+    let prompts = format!("{}/prompts", env!("CARGO_MANIFEST_DIR"));
+    let count = |args: &[&str]| -> u64 {
+        let out = crate::run(
+            crate::base(dir.path())
+                .args(["count-tokens", "--json", "--prompts-dir", &prompts])
+                .args(args),
+        )
+        .expect(0);
+        out.json()["tokens"].as_u64().unwrap()
+    };
+    // v1 has no examples: the same request as its system prompt and templated input
+    let by_prompt = count(&["--prompt", "sentiment@v1", "Great value"]);
+    let by_hand = count(&[
+        "--chat",
+        "-s",
+        "You are a sentiment classifier for product reviews.",
+        "Review: Great value",
+    ]);
+    assert_eq!(by_prompt, by_hand);
+    // v2's few-shot turns are counted too
+    assert!(count(&["--prompt", "sentiment@v2", "Great value"]) > by_prompt + 30);
+
+    let out = crate::run(crate::base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "--prompts-dir",
+        &prompts,
+        "--prompt",
+        "contact",
+        "Jane Doe, CTO",
+    ]))
+    .expect(0);
+    let e = out.json();
+    assert_eq!(e["output_tokens"], 400, "the prompt file's max_tokens");
+    assert_eq!(
+        e["input_tokens"].as_u64().unwrap(),
+        count(&["--prompt", "contact", "Jane Doe, CTO"])
+    );
+    crate::run(crate::base(dir.path()).args(["count-tokens", "--var", "a=b", "x"])).expect(2);
+}
