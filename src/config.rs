@@ -420,10 +420,7 @@ fn target(
 /// Reasoning models reject a non-default temperature with a 400; say so before sending.
 fn check_temperature(t: f64, targets: &[Target]) -> Result<()> {
     for target in targets {
-        let max = match target.kind {
-            ProviderKind::OpenAi => 2.0,
-            ProviderKind::Anthropic => 1.0,
-        };
+        let max = target.kind.max_temperature();
         if !(0.0..=max).contains(&t) {
             return Err(Error::usage(format!(
                 "--temperature {t} is out of range for {} ({}): use 0 to {max}",

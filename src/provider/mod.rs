@@ -57,6 +57,14 @@ impl ProviderKind {
         }
     }
 
+    /// The top of the API's temperature range (OpenAI 0–2, Anthropic 0–1).
+    pub fn max_temperature(self) -> f64 {
+        match self {
+            ProviderKind::OpenAi => 2.0,
+            ProviderKind::Anthropic => 1.0,
+        }
+    }
+
     /// Anthropic refuses (in its SDKs) non-streaming requests that could run past ten
     /// minutes: `3600 * max_tokens / 128000 > 600`, i.e. above 21,333 output tokens.
     pub fn must_stream(self, max_tokens: u64) -> bool {
