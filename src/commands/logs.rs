@@ -33,7 +33,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                 return Ok(());
             }
             output::out_line(&format!(
-                "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:14}  REPLY",
+                "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:20}  REPLY",
                 "ID", "TIME", "MODEL", "TOKENS IN/OUT", "COST", "EXIT", "CONVERSATION"
             ));
             for r in &rows {
@@ -50,7 +50,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     (None, _) => "-".into(),
                 };
                 output::out_line(&format!(
-                    "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:14}  {short}{}",
+                    "{:>5}  {:20}  {:26}  {:>13}  {:>10}  {:>4}  {:20}  {short}{}",
                     r.id,
                     r.time,
                     model,
