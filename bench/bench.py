@@ -63,6 +63,7 @@ class Bench:
         self.notes = []
         self.ratios = []
         self.sections = []  # (title, [keys])
+        self.section_case = {}  # many-requests section title -> case
         self.env = {
             "PATH": os.path.join(HERE, ".venv", "bin") + os.pathsep + os.environ.get("PATH", ""),
             "HOME": self.work,
@@ -189,6 +190,10 @@ class Bench:
         self.measure("startup.ttok", "`ttok -m gpt-4o` (1 KB stdin)",
                      [self.venv("ttok"), "-m", "gpt-4o"], np_, 1, stdin=one_kb)
         keys += ["startup.llm", "startup.ttok"]
+        if shutil.which("curl"):
+            # Context for the curl floor below: how much of it is curl starting up.
+            self.measure("startup.curl", "`curl --version` (context for the curl floor)", ["curl", "--version"], n, 3)
+            keys.append("startup.curl")
         self.sections.append(("Start-up", keys))
         self.speedup("`llmpipe --version` vs `llm --version`", "startup.version", "startup.llm", 100)
         self.speedup("`llmpipe complete --dry-run` vs `llm --version`", "startup.dry_run", "startup.llm")
@@ -243,6 +248,10 @@ class Bench:
                     self.measure(k + ".curl", f"curl {mode} ({provider}) to /dev/null",
                                  self.curl_cmd(req, k), n, 2, port=port)
                     keys.append(k + ".curl")
+                req = self.dry_run_request(provider, port, mode == "stream")
+                self.measure(k + ".raw", f"raw Rust client ({mode}, {provider}): `benchmock load --conns 1 --requests 1`",
+                             self.load_cmd(port, req, 1, 1), n, 2, port=port)
+                keys.append(k + ".raw")
                 a, b = self.output(k + ".llmpipe"), self.output(k + ".sdk")
                 if not a.strip() or a != b:
                     self.note(f"{provider} {mode}: llmpipe printed {len(a)} bytes, the SDK script {len(b)}; they differ")
@@ -250,37 +259,46 @@ class Bench:
                 if have_curl and self.ok(k + ".llmpipe") and self.ok(k + ".curl"):
                     v = self.rows[k + ".llmpipe"]["wall"] / self.rows[k + ".curl"]["wall"]
                     self.ratio(f"`{mode}` {provider}: time ÷ curl floor", v, 1.5, False)
+                if self.ok(k + ".llmpipe") and self.ok(k + ".raw"):
+                    v = self.rows[k + ".llmpipe"]["wall"] / self.rows[k + ".raw"]["wall"]
+                    self.ratio(f"`{mode}` {provider}: time ÷ raw Rust client (no target; the true floor)", v, None, False)
         self.sections.append((f"One request: {REPLY_TOKENS}-token reply", keys))
+
+    # (name, tokens, first delay ms, token delay ms, target applies)
+    TTFB_CASES = [
+        ("paced: 50 tokens, 5 ms apart, like a model", 50, 20, 5, True),
+        ("burst: 2,000 tokens written at once after the first", REPLY_TOKENS, 20, 0, False),
+    ]
 
     def ttfb(self):
         print("Time to first printed byte (server writes the first text delta → first byte on the client's stdout)", flush=True)
-        n = self.runs(30)
         self.ttfb_rows = []
-        for provider in ("openai", "anthropic"):
-            model = MODELS[provider]
-            for who, cmd, runs in (
-                ("llmpipe stream", self.llmpipe("stream", "-m", model, PROMPT), n),
-                (f"{provider} SDK script, stream",
-                 [self.venv("python"), os.path.join(PY, "sdk_one.py"), provider, "stream", model, PROMPT],
-                 self.runs(10)),
-            ):
-                print(f"  {who} ({provider}, {runs} runs)…", flush=True)
-                r = subprocess.run([self.a.mock, "ttfb", "--tokens", str(REPLY_TOKENS), "--first-delay-ms", "20",
-                                    "--runs", str(runs), "--warmup", "2", "--"] + cmd,
-                                   env=self.env, cwd=self.work, capture_output=True, text=True)
-                row = {"label": f"{who} ({provider})", "runs": runs}
-                if r.returncode != 0:
-                    row["error"] = r.stderr.strip()[-400:]
-                    print("    FAILED: " + row["error"], flush=True)
-                else:
-                    lat = json.loads(r.stdout)["latency_us"]
-                    row.update(median=med(lat), min=min(lat), max=max(lat))
-                    print(f"    {row['median']:.0f} µs [{row['min']:.0f}–{row['max']:.0f}]", flush=True)
-                self.ttfb_rows.append(row)
-                if who == "llmpipe stream":
-                    v = row.get("median")
-                    self.ratio(f"`stream` {provider}: first printed byte after the server's (median)",
-                               v / 1000 if v is not None else None, 1.0, False, " ms")
+        for case, tokens, first, gap, target in self.TTFB_CASES:
+            for provider in ("openai", "anthropic"):
+                model = MODELS[provider]
+                clients = [("llmpipe stream", self.llmpipe("stream", "-m", model, PROMPT), self.runs(30))]
+                if target:
+                    clients.append((f"{provider} SDK script, stream",
+                                    [self.venv("python"), os.path.join(PY, "sdk_one.py"), provider, "stream", model, PROMPT],
+                                    self.runs(10)))
+                for who, cmd, runs in clients:
+                    print(f"  {case}: {who} ({provider}, {runs} runs)…", flush=True)
+                    r = subprocess.run([self.a.mock, "ttfb", "--tokens", str(tokens), "--first-delay-ms", str(first),
+                                        "--token-delay-ms", str(gap), "--runs", str(runs), "--warmup", "2", "--"] + cmd,
+                                       env=self.env, cwd=self.work, capture_output=True, text=True)
+                    row = {"label": f"{who} ({provider})", "case": case, "runs": runs}
+                    if r.returncode != 0:
+                        row["error"] = r.stderr.strip()[-400:]
+                        print("    FAILED: " + row["error"], flush=True)
+                    else:
+                        lat = json.loads(r.stdout)["latency_us"]
+                        row.update(median=med(lat), min=min(lat), max=max(lat))
+                        print(f"    {row['median']:.0f} µs [{row['min']:.0f}–{row['max']:.0f}]", flush=True)
+                    self.ttfb_rows.append(row)
+                    if who == "llmpipe stream":
+                        v = row.get("median")
+                        self.ratio(f"`stream` {provider}: first printed byte after the server's, median ({case.split(':')[0]})",
+                                   v / 1000 if v is not None else None, 1.0 if target else None, False, " ms")
 
     def items_file(self, name, count):
         path = self.path(name)
@@ -328,19 +346,24 @@ class Bench:
             rates.append(float(m.group(1)))
         return rates
 
-    def load(self, port, provider, body_req):
-        body = self.path(f"load-{provider}.json")
+    def load_cmd(self, port, body_req, conns, requests):
+        self.n_bodies = getattr(self, "n_bodies", 0) + 1
+        body = self.path(f"load-{self.n_bodies}.json")
         with open(body, "w") as f:
             json.dump(body_req["body"], f, separators=(",", ":"))
         path = "/" + body_req["url"].split("/", 3)[3]
         cmd = [self.a.mock, "load", "--port", str(port), "--path", path, "--body", body,
-               "--conns", str(CONCURRENCY), "--requests", str(ITEMS)]
+               "--conns", str(conns), "--requests", str(requests)]
         for k, v in body_req["headers"].items():
             if k == "content-type":
                 continue
             v = v.replace("[REDACTED]", self.env["OPENAI_API_KEY"] if k == "authorization"
                           else self.env["ANTHROPIC_API_KEY"])
             cmd += ["--header", f"{k}: {v}"]
+        return cmd
+
+    def load(self, port, provider, body_req):
+        cmd = self.load_cmd(port, body_req, CONCURRENCY, ITEMS)
         rates = []
         for _ in range(self.runs(5)):
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -350,53 +373,68 @@ class Bench:
             rates.append(json.loads(r.stdout)["rps"])
         return rates
 
+    # (key, description, first delay ms, token delay ms)
+    MANY_CASES = [
+        ("latency", "model-like latency: 16 tokens × 1 ms per reply", 0, 1),
+        ("zero", "zero-latency mock: client CPU is the limit", 0, 0),
+    ]
+
     def many(self):
-        print(f"Many requests: --each-line, {ITEMS} items, concurrency {CONCURRENCY}, "
-              f"{ITEM_REPLY_TOKENS}-token replies", flush=True)
-        port = self.start_mock(ITEM_REPLY_TOKENS)
         items = self.items_file("items.txt", ITEMS)
         n, np_ = self.runs(7), self.runs(5)
-        keys = []
         self.ceilings = []
-        for provider in ("openai", "anthropic"):
-            model = MODELS[provider]
-            k = f"many.{provider}"
-            self.measure(k + ".llmpipe", f"`llmpipe complete --each-line --concurrency {CONCURRENCY}` ({provider})",
-                         self.llmpipe("complete", "-m", model, "--each-line", "--concurrency", str(CONCURRENCY)),
-                         n, 1, stdin=items, port=port)
-            self.check_lines(k + ".llmpipe", ITEMS)
-            self.measure(k + ".python", f"Python AsyncOpenAI/AsyncAnthropic, gather + Semaphore({CONCURRENCY}) ({provider})",
-                         [self.venv("python"), os.path.join(PY, "sdk_many.py"), provider, model, str(CONCURRENCY)],
-                         np_, 1, stdin=items, port=port)
-            self.check_lines(k + ".python", ITEMS)
-            keys += [k + ".llmpipe", k + ".python"]
-            for key in (k + ".llmpipe", k + ".python"):
-                if self.ok(key):
-                    self.rows[key]["rps"] = ITEMS / self.rows[key]["wall"]
-            # The ceiling: the same request body llmpipe sends for an item, from a plain load generator.
-            r = subprocess.run(self.llmpipe("complete", "-m", model, "--each-line", "--dry-run"),
-                               input="Review 0: great product\n", env=self.env_for(port),
-                               capture_output=True, text=True, cwd=self.work, check=True)
-            req = json.loads(r.stdout.splitlines()[0])
-            print(f"  ceiling ({provider}): wrk -t1 -c{CONCURRENCY} -d5s, and benchmock load…", flush=True)
-            w = self.wrk(port, provider, req)
-            lo = self.load(port, provider, req)
-            if w is None and shutil.which("wrk") is None:
-                self.note("wrk not installed: the ceiling is benchmock load alone")
-            self.ceilings.append({"provider": provider, "wrk": w, "load": lo})
-            ceiling = med(w) if w else (med(lo) if lo else None)
-            if w:
-                print(f"    wrk {med(w):.0f} req/s [{min(w):.0f}–{max(w):.0f}]", flush=True)
-            if lo:
-                print(f"    benchmock load {med(lo):.0f} req/s [{min(lo):.0f}–{max(lo):.0f}]", flush=True)
-            self.speedup(f"`--each-line` {provider}: vs Python asyncio pattern", k + ".llmpipe", k + ".python", 5)
-            if ceiling and self.ok(k + ".llmpipe"):
-                self.ratio(f"`--each-line` {provider}: share of the raw ceiling ({'wrk' if w else 'benchmock load'})",
-                           self.rows[k + ".llmpipe"]["rps"] / ceiling * 100, 80, True, " %")
-        self.sections.append((f"Many requests: {ITEMS} items", keys))
+        for case, desc, first, gap in self.MANY_CASES:
+            print(f"Many requests ({desc}): --each-line, {ITEMS} items, concurrency {CONCURRENCY}, "
+                  f"{ITEM_REPLY_TOKENS}-token replies", flush=True)
+            port = self.start_mock(ITEM_REPLY_TOKENS, first_delay_ms=first, token_delay_ms=gap)
+            keys = []
+            for provider in ("openai", "anthropic"):
+                model = MODELS[provider]
+                k = f"many.{case}.{provider}"
+                self.measure(k + ".llmpipe", f"`llmpipe complete --each-line --concurrency {CONCURRENCY}` ({provider})",
+                             self.llmpipe("complete", "-m", model, "--each-line", "--concurrency", str(CONCURRENCY)),
+                             n, 1, stdin=items, port=port)
+                self.check_lines(k + ".llmpipe", ITEMS)
+                self.measure(k + ".python", f"Python Async{'OpenAI' if provider == 'openai' else 'Anthropic'}, "
+                             f"gather + Semaphore({CONCURRENCY}) ({provider})",
+                             [self.venv("python"), os.path.join(PY, "sdk_many.py"), provider, model, str(CONCURRENCY)],
+                             np_, 1, stdin=items, port=port)
+                self.check_lines(k + ".python", ITEMS)
+                keys += [k + ".llmpipe", k + ".python"]
+                for key in (k + ".llmpipe", k + ".python"):
+                    if self.ok(key):
+                        self.rows[key]["rps"] = ITEMS / self.rows[key]["wall"]
+                # The ceiling: the same request body llmpipe sends for an item, from a plain load generator.
+                r = subprocess.run(self.llmpipe("complete", "-m", model, "--each-line", "--dry-run"),
+                                   input="Review 0: great product\n", env=self.env_for(port),
+                                   capture_output=True, text=True, cwd=self.work, check=True)
+                req = json.loads(r.stdout.splitlines()[0])
+                print(f"  ceiling ({provider}): wrk -t1 -c{CONCURRENCY} -d5s, and benchmock load…", flush=True)
+                w = self.wrk(port, provider, req)
+                lo = self.load(port, provider, req)
+                if w is None and shutil.which("wrk") is None:
+                    self.note("wrk not installed: the ceiling is benchmock load alone")
+                self.ceilings.append({"case": case, "provider": provider, "wrk": w, "load": lo})
+                ceiling = med(w) if w else (med(lo) if lo else None)
+                if w:
+                    print(f"    wrk {med(w):.0f} req/s [{min(w):.0f}–{max(w):.0f}]", flush=True)
+                if lo:
+                    print(f"    benchmock load {med(lo):.0f} req/s [{min(lo):.0f}–{max(lo):.0f}]", flush=True)
+                short = "model-like latency" if case == "latency" else "zero-latency mock"
+                self.speedup(f"`--each-line` {provider}, {short}: vs Python asyncio pattern",
+                             k + ".llmpipe", k + ".python", 5)
+                if ceiling and self.ok(k + ".llmpipe"):
+                    self.ratio(f"`--each-line` {provider}, {short}: share of the raw ceiling "
+                               f"({'wrk' if w else 'benchmock load'})",
+                               self.rows[k + ".llmpipe"]["rps"] / ceiling * 100, 80, True, " %")
+            self.sections.append((f"Many requests, {desc}: {ITEMS} items", keys))
+            self.section_case[f"Many requests, {desc}: {ITEMS} items"] = case
+            if case == "zero":
+                self.zero_port = port
 
         print(f"Memory: --each-line with {BIG_ITEMS:,} items", flush=True)
         big = self.items_file("items-100k.txt", BIG_ITEMS)
+        port = self.zero_port
         self.measure("many.100k", f"`llmpipe complete --each-line` {BIG_ITEMS:,} items (openai)",
                      self.llmpipe("complete", "-m", OPENAI_MODEL, "--each-line", "--concurrency", str(CONCURRENCY)),
                      1, 0, stdin=big, port=port)
@@ -493,7 +531,7 @@ class Bench:
                 target = f"≥ {r['target']} %"
             elif r["unit"] == " ms":
                 shown = "–" if v is None else f"{v:.3f} ms"
-                target = f"≤ {r['target']} ms"
+                target = f"≤ {r['target']} ms" if r["target"] else ""
             else:
                 shown = "–" if v is None else ("yes" if v else "no")
                 target = "yes"
@@ -539,6 +577,8 @@ class Bench:
             if title.startswith("Many") and self.ceilings:
                 md += ["Raw ceiling of the mock (same request body, 64 keep-alive connections, one client thread):", ""]
                 for c in self.ceilings:
+                    if c["case"] != self.section_case.get(title):
+                        continue
                     parts = []
                     if c["wrk"]:
                         parts.append(f"wrk -t1 -c64 -d5s: {med(c['wrk']):.0f} req/s "
@@ -549,17 +589,19 @@ class Bench:
                     md.append(f"- {c['provider']}: " + "; ".join(parts or ["not measured"]))
                 md.append("")
             if title.startswith("One request") and getattr(self, "ttfb_rows", None):
+                cases = "; ".join(f"*{c[0]}*" for c in self.TTFB_CASES)
                 md += ["Time to first printed byte: from the mock writing the chunk with the first text delta "
                        "(after a 20 ms pause following the stream's preamble, like a model's time to first token) "
                        "to the first byte on the client's stdout pipe. `benchmock ttfb` runs the mock in its own "
                        "process and reads the client's stdout there, so both instants come from one monotonic "
                        "clock (CLOCK_MONOTONIC).", "",
-                       "| client | runs | median [min–max] |", "|---|---|---|"]
+                       f"Streams: {cases}.", "",
+                       "| stream | client | runs | median [min–max] |", "|---|---|---|---|"]
                 for r in self.ttfb_rows:
                     if "error" in r:
-                        md.append(f"| {r['label']} | {r['runs']} | failed: {r['error'][:150]!r} |")
+                        md.append(f"| {r['case']} | {r['label']} | {r['runs']} | failed: {r['error'][:150]!r} |")
                     else:
-                        md.append(f"| {r['label']} | {r['runs']} | {r['median'] / 1000:.3f} ms "
+                        md.append(f"| {r['case']} | {r['label']} | {r['runs']} | {r['median'] / 1000:.3f} ms "
                                   f"[{r['min'] / 1000:.3f}–{r['max'] / 1000:.3f}] |")
                 md.append("")
         if self.notes:
@@ -638,6 +680,9 @@ def main():
     p.add_argument("--only", default="startup,one,ttfb,many,tokens")
     p.add_argument("--readme", help="README whose ratio table (between the bench:ratios markers) is rewritten")
     a = p.parse_args()
+    for k in ("llmpipe", "mock", "tiktoken_cache", "out", "analysis", "readme"):
+        if getattr(a, k):
+            setattr(a, k, os.path.abspath(getattr(a, k)))
     b = Bench(a)
     started = time.time()
     load_before = open("/proc/loadavg").read().split()[:3]

@@ -1,7 +1,9 @@
 //! `benchmock load`: a plain HTTP/1.1 load generator (the ceiling when `wrk` is missing,
 //! and a second opinion when it is not): `--conns` keep-alive connections on one thread
 //! send `--requests` POSTs of `--body` in total, as fast as the server answers, and read
-//! each `Content-Length` response whole. Prints `{"requests","seconds","rps","errors"}`.
+//! each response whole (`Content-Length` or chunked, so SSE streams too). Prints
+//! `{"requests","seconds","rps","errors"}`. With `--conns 1 --requests 1` it is the
+//! smallest possible client: the floor of one request, start-up included.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,6 +16,15 @@ use crate::{die, Args};
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>, tmp: &mut [u8]) -> std::io::Result<()> {
+    let n = s.read(tmp).await?;
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&tmp[..n]);
+    Ok(())
 }
 
 async fn worker(
@@ -43,19 +54,40 @@ async fn worker(
         if !head.starts_with("http/1.1 200") {
             errors.fetch_add(1, Ordering::Relaxed);
         }
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .ok_or_else(|| std::io::Error::other("response without content-length"))?;
-        while buf.len() < head_end + len {
-            let n = s.read(&mut tmp).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
+        buf.drain(..head_end);
+        if head.contains("transfer-encoding: chunked") {
+            // Chunk after chunk until the zero chunk and its blank line.
+            loop {
+                let line_end = loop {
+                    if let Some(p) = find(&buf, b"\r\n") {
+                        break p;
+                    }
+                    read_more(&mut s, &mut buf, &mut tmp).await?;
+                };
+                let size_hex = String::from_utf8_lossy(&buf[..line_end]).to_string();
+                let size =
+                    usize::from_str_radix(size_hex.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| std::io::Error::other("bad chunk size"))?;
+                let need = line_end + 2 + size + 2;
+                while buf.len() < need {
+                    read_more(&mut s, &mut buf, &mut tmp).await?;
+                }
+                buf.drain(..need);
+                if size == 0 {
+                    break;
+                }
             }
-            buf.extend_from_slice(&tmp[..n]);
+        } else {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| std::io::Error::other("response without content-length"))?;
+            while buf.len() < len {
+                read_more(&mut s, &mut buf, &mut tmp).await?;
+            }
+            buf.drain(..len);
         }
-        buf.drain(..head_end + len);
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! a reply of a configurable number of tokens and a configurable delay per token.
 //!
 //! Routes: `POST /v1/chat/completions` (OpenAI, `Authorization: Bearer …` required) and
-//! `POST /v1/messages` (Anthropic, `x-api-key` and `anthropic-version` required). A body with
+//! `POST /v1/messages` (Anthropic, `x-api-key` or a bearer token, and `anthropic-version`
+//! required). A body with
 //! `"stream": true` gets SSE over chunked transfer encoding, each event its own chunk; the
 //! OpenAI usage chunk is sent when `stream_options.include_usage` is true. Everything the
 //! reply does not depend on is rendered once at start-up, so the server stays cheap.
@@ -32,7 +33,8 @@ const WORDS: &[&str] = &[
 pub struct Config {
     /// Output tokens per reply.
     pub tokens: usize,
-    /// Sleep before each streamed token (0: the whole stream is written at once).
+    /// Sleep before each streamed token (0: the whole stream is written at once); a whole
+    /// (non-streamed) reply waits for all of them before it is sent.
     pub token_delay: Duration,
     /// Sleep between the stream's preamble (headers, role chunk / message_start) and the
     /// first text delta: the model's time to first token.
@@ -388,7 +390,8 @@ async fn respond(s: &mut TcpStream, server: &Server, head: &Head, body: &[u8]) -
             let msg = "{\"error\":{\"message\":\"You didn't provide an API key.\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}";
             return s.write_all(&full(401, &hdrs, msg, head.close)).await;
         }
-        Api::Anthropic if !head.auth_anthropic => {
+        // Newer Anthropic SDKs (2.x) send the key as `Authorization: Bearer`; both work.
+        Api::Anthropic if !head.auth_anthropic && !head.auth_openai => {
             let msg = format!("{{\"type\":\"error\",\"error\":{{\"type\":\"authentication_error\",\"message\":\"x-api-key header is required\"}},\"request_id\":\"{rid}\"}}");
             return s.write_all(&full(401, &hdrs, &msg, head.close)).await;
         }
@@ -403,6 +406,12 @@ async fn respond(s: &mut TcpStream, server: &Server, head: &Head, body: &[u8]) -
     let r = &server.r;
     let n_out = server.cfg.tokens;
     if !json_true(body, "stream") {
+        // A whole reply comes when the model is done: after the time to first token and
+        // every token's time.
+        let wait = server.cfg.first_delay + server.cfg.token_delay * n_out as u32;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let json = match api {
             Api::OpenAi => format!(
                 "{}{prompt_tokens}{}{}{}",
