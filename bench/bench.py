@@ -267,7 +267,7 @@ class Bench:
     # (name, tokens, first delay ms, token delay ms, target applies)
     TTFB_CASES = [
         ("paced: 50 tokens, 5 ms apart, like a model", 50, 20, 5, True),
-        ("burst: 2,000 tokens written at once after the first", REPLY_TOKENS, 20, 0, False),
+        ("burst: the 2,000-token reply, the rest written at once after the first", REPLY_TOKENS, 20, 0, True),
     ]
 
     def ttfb(self):
@@ -479,7 +479,8 @@ class Bench:
     def versions(self):
         def out(cmd):
             try:
-                r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=self.work, timeout=60)
+                # The caller's environment: rustup and friends find their homes there.
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
                 return (r.stdout or r.stderr).strip().splitlines()[0]
             except (OSError, IndexError, subprocess.TimeoutExpired):
                 return "not found"
@@ -490,8 +491,12 @@ class Bench:
         git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
+        if os.path.dirname(os.path.dirname(os.path.dirname(self.a.llmpipe))) == ROOT:
+            where = f"git {git}{', uncommitted changes' if dirty else ''}"
+        else:
+            where = f"binary {self.a.llmpipe}" + (f", built from {self.a.llmpipe_source}" if self.a.llmpipe_source else "")
         return [
-            ("llmpipe", f"{out(self.llmpipe('--version'))} (git {git}{', uncommitted changes' if dirty else ''}), release build"),
+            ("llmpipe", f"{out(self.llmpipe('--version')).removeprefix('llmpipe ')} ({where}), release build"),
             ("rustc", out(["rustc", "--version"])),
             ("python", out([self.venv("python"), "--version"])),
             *[(p.split()[0], p.split()[1]) for p in pkgs if p.strip()],
@@ -677,6 +682,7 @@ def main():
     p.add_argument("--analysis", default=os.path.join(HERE, "analysis.md"),
                    help="hand-written findings appended to results.md")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--llmpipe-source", help="what --llmpipe was built from, for the report (another checkout)")
     p.add_argument("--only", default="startup,one,ttfb,many,tokens")
     p.add_argument("--readme", help="README whose ratio table (between the bench:ratios markers) is rewritten")
     a = p.parse_args()

@@ -494,6 +494,12 @@ async fn respond(s: &mut TcpStream, server: &Server, head: &Head, body: &[u8]) -
             if let Some(slot) = &server.first_delta {
                 *slot.lock().unwrap() = Some(Instant::now());
             }
+        } else if server.cfg.token_delay.is_zero() {
+            // No delay between tokens: the rest goes out at once, as a server that has it
+            // all would send it.
+            let mut rest: Vec<u8> = deltas[i..].concat();
+            rest.extend_from_slice(&tail);
+            return s.write_all(&rest).await;
         }
         s.write_all(d).await?;
     }
