@@ -149,6 +149,35 @@ class Bench:
                             "higher": higher_is_better, "unit": unit, "met": met,
                             "detail": detail})
 
+    def fact(self, label, shown):
+        """A row of the ratio table that is a statement, not a ratio (memory)."""
+        self.ratios.append({"label": label, "value": None, "target": None, "higher": True,
+                            "unit": "fact", "met": None, "detail": shown})
+
+    def rss(self, key):
+        return self.rows[key]["rss"] if self.ok(key) else None
+
+    def memory_facts(self):
+        mb = lambda k: fmt_mb(self.rss(k))  # noqa: E731
+        if self.ok("startup.version") and self.ok("startup.llm"):
+            self.fact("max RSS, start-up: `llmpipe --version` / `llm --version`",
+                      f"{mb('startup.version')} / {mb('startup.llm')}")
+        for mode in ("complete", "stream"):
+            ks = [f"one.{p}.{mode}" for p in ("openai", "anthropic")]
+            if all(self.ok(k + ".llmpipe") and self.ok(k + ".sdk") for k in ks):
+                self.fact(f"max RSS, one `{mode}`: llmpipe / SDK script (openai, anthropic)",
+                          f"{mb(ks[0] + '.llmpipe')}, {mb(ks[1] + '.llmpipe')} / "
+                          f"{mb(ks[0] + '.sdk')}, {mb(ks[1] + '.sdk')}")
+        k = "many.latency.openai"
+        if self.ok(k + ".llmpipe") and self.ok(k + ".python"):
+            self.fact(f"max RSS, `--each-line` {ITEMS:,} items: llmpipe / Python pattern (openai)",
+                      f"{mb(k + '.llmpipe')} / {mb(k + '.python')}")
+        if self.ok("many.100k"):
+            self.fact(f"max RSS, `--each-line` {BIG_ITEMS:,} items (llmpipe)", mb("many.100k"))
+        if self.ok("tokens.llmpipe") and self.ok("tokens.tiktoken1"):
+            self.fact("max RSS, 20 MB count: llmpipe / tiktoken 1 thread / batch 2 threads",
+                      f"{mb('tokens.llmpipe')} / {mb('tokens.tiktoken1')} / {mb('tokens.tiktoken2')}")
+
     def speedup(self, label, fast_key, slow_key, target=None, detail=""):
         if self.ok(fast_key) and self.ok(slow_key):
             v = self.rows[slow_key]["wall"] / self.rows[fast_key]["wall"]
@@ -521,10 +550,15 @@ class Bench:
             pass
         return f"{cpu}, {os.cpu_count()} CPUs, {mem} RAM, {platform.system()} {platform.release()}"
 
-    def ratio_table(self):
+    def ratio_table(self, short=False):
         lines = ["| measure | result | target | met |", "|---|---|---|---|"]
         for r in self.ratios:
             v = r["value"]
+            if short and r["target"] is None and r["unit"] != "fact":
+                continue
+            if r["unit"] == "fact":
+                lines.append(f"| {r['label']} | {r['detail']} | | |")
+                continue
             if r["unit"] == "×":
                 shown = "–" if v is None else (f"{v:.0f}× faster" if v >= 10 else f"{v:.2f}×")
                 target = f"≥ {r['target']}×" if r["target"] and r["higher"] else (
@@ -668,7 +702,8 @@ def update_readme(path, table, results):
         return
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    stamp = f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d} by `bench/run`; details in [{results}]({results})."
+    stamp = (f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d} by `bench/run` (rows without a "
+             f"target, and every number behind these, are in [{results}]({results})).")
     with open(path, "w") as f:
         f.write(head + start + "\n" + table + "\n\n" + stamp + "\n" + end + tail)
 
@@ -705,11 +740,12 @@ def main():
             b.many()
         if "tokens" in only:
             b.tokens()
+        b.memory_facts()
         b.report(started, load_before)
     finally:
         b.stop()
     if a.readme:
-        update_readme(a.readme, b.ratio_table(), os.path.relpath(a.out, os.path.dirname(a.readme)))
+        update_readme(a.readme, b.ratio_table(short=True), os.path.relpath(a.out, os.path.dirname(a.readme)))
     print()
     print(b.ratio_table())
     print()
