@@ -275,10 +275,42 @@ pub struct StreamState {
     tool: Option<(u64, String)>,
 }
 
+/// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
+#[derive(Deserialize)]
+struct TextDeltaEvent {
+    #[serde(rename = "type")]
+    ty: String,
+    delta: TextDelta,
+}
+
+#[derive(Deserialize)]
+struct TextDelta {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
 impl StreamState {
     pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
         if self.done {
             return Ok(String::new());
+        }
+        // Hot path: a text delta, most of every stream, read straight into a small struct.
+        // Anything else (or anything unusual about it) takes the general path below.
+        if let Ok(TextDeltaEvent {
+            ty,
+            delta:
+                TextDelta {
+                    ty: delta_ty,
+                    text: Some(text),
+                },
+        }) = serde_json::from_str::<TextDeltaEvent>(&ev.data)
+            && ty == "content_block_delta"
+            && delta_ty == "text_delta"
+        {
+            self.text.push_str(&text);
+            return Ok(text);
         }
         let v: Value = serde_json::from_str(&ev.data).map_err(|e| bad_body(KIND, e))?;
         // The data's `type` names the event; `event:` is only a fallback.
@@ -444,5 +476,39 @@ mod tests {
         assert_eq!(e.kind, Kind::Unavailable);
         assert!(e.retryable);
         assert!(e.message.contains("Overloaded"));
+    }
+
+    /// Text deltas take a fast path; whatever it does not take must behave as before.
+    #[test]
+    fn text_delta_fast_path_and_its_edges() {
+        let mut s = StreamState::default();
+        let delta = |t: &str| {
+            format!(
+                r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{t}}}}}"#
+            )
+        };
+        assert_eq!(
+            feed(&mut s, "content_block_delta", &delta(r#""a\"b\n""#)).unwrap(),
+            "a\"b\n"
+        );
+        // `type` missing from the data: the `event:` name still decides.
+        assert_eq!(
+            feed(
+                &mut s,
+                "content_block_delta",
+                r#"{"index":0,"delta":{"type":"text_delta","text":"c"}}"#
+            )
+            .unwrap(),
+            "c"
+        );
+        // A text delta without text, or with text that is not a string, is a broken body.
+        for bad in [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta"}}"#.to_string(),
+            delta("5"),
+        ] {
+            let e = feed(&mut s, "content_block_delta", &bad).unwrap_err();
+            assert_eq!(e.kind, Kind::Unavailable);
+        }
+        assert_eq!(s.text, "a\"b\nc");
     }
 }

@@ -268,6 +268,9 @@ pub struct StreamState {
 
 #[derive(Deserialize)]
 struct Chunk {
+    /// A mid-stream error (`{"error": {…}}`): only whether it is there (and not null).
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -304,11 +307,19 @@ impl StreamState {
             self.done = true;
             return Ok(String::new());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
-        if v.get("error").is_some_and(|e| !e.is_null()) {
-            return Err(stream_error(&v));
-        }
-        let chunk: Chunk = serde_json::from_value(v).map_err(|e| bad_body(KIND, e))?;
+        // Straight into the chunk struct: the common case, and the stream's hot path. An
+        // error event, or anything that does not fit, takes the general path through `Value`
+        // (same result and same messages as before, just slower).
+        let chunk: Chunk = match serde_json::from_str::<Chunk>(data) {
+            Ok(chunk) if chunk.error.is_none() => chunk,
+            _ => {
+                let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
+                if v.get("error").is_some_and(|e| !e.is_null()) {
+                    return Err(stream_error(&v));
+                }
+                serde_json::from_value(v).map_err(|e| bad_body(KIND, e))?
+            }
+        };
         if let Some(m) = chunk.model.filter(|m| !m.is_empty()) {
             self.model = Some(m);
         }
@@ -382,6 +393,37 @@ mod tests {
             let e = parse_response(bad).unwrap_err();
             assert_eq!(e.kind, Kind::Unavailable);
             assert!(e.retryable);
+        }
+    }
+
+    /// Chunks are read straight into the struct; an error event, or a chunk that does not
+    /// fit it, takes the general path and behaves as before.
+    #[test]
+    fn stream_fast_path_and_error_events() {
+        let ev = |d: &str| sse::Event {
+            event: None,
+            data: d.into(),
+        };
+        let mut s = StreamState::default();
+        let text = s
+            .on_event(&ev(
+                r#"{"choices":[{"delta":{"content":"x"}}],"error":null}"#,
+            ))
+            .unwrap();
+        assert_eq!(text, "x");
+        let e = s
+            .on_event(&ev(r#"{"error":{"message":"boom","type":"server_error"}}"#))
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Unavailable);
+        assert!(e.message.contains("boom"));
+        let e = s
+            .on_event(&ev(r#"{"choices":"not a list","error":{"message":"quota","type":"insufficient_quota"}}"#))
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Quota);
+        for bad in [r#"{"choices":"not a list"}"#, "{not json"] {
+            let e = s.on_event(&ev(bad)).unwrap_err();
+            assert_eq!(e.kind, Kind::Unavailable);
+            assert!(e.message.contains("not its API's JSON"));
         }
     }
 

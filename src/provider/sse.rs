@@ -38,24 +38,24 @@ impl Parser {
                 self.skip_lf = false;
             }
         }
-        self.buf.extend_from_slice(chunk);
+        // The buffer is taken out while its lines are handled, so they can be read in place.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(chunk);
         let mut start = 0;
         let mut i = 0;
-        while i < self.buf.len() {
-            match self.buf[i] {
+        while i < buf.len() {
+            match buf[i] {
                 b'\n' => {
-                    let line = self.buf[start..i].to_vec();
-                    self.line(&line, &mut out);
+                    self.line(&buf[start..i], &mut out);
                     i += 1;
                     start = i;
                 }
                 b'\r' => {
-                    let line = self.buf[start..i].to_vec();
-                    self.line(&line, &mut out);
+                    self.line(&buf[start..i], &mut out);
                     i += 1;
-                    if i == self.buf.len() {
+                    if i == buf.len() {
                         self.skip_lf = true;
-                    } else if self.buf[i] == b'\n' {
+                    } else if buf[i] == b'\n' {
                         i += 1;
                     }
                     start = i;
@@ -63,7 +63,8 @@ impl Parser {
                 _ => i += 1,
             }
         }
-        self.buf.drain(..start);
+        buf.drain(..start);
+        self.buf = buf;
         out
     }
 
@@ -95,7 +96,11 @@ impl Parser {
         if line[0] == b':' {
             return; // comment / keep-alive
         }
-        let line = String::from_utf8_lossy(line);
+        // Valid UTF-8 (the usual case) is checked by the fast validator and borrowed.
+        let line = match std::str::from_utf8(line) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         let (field, value) = match line.find(':') {
             Some(pos) => {
                 let v = &line[pos + 1..];
