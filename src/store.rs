@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::output;
 
+/// Bumped when `SCHEMA` changes; stored in the file's `user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -110,11 +113,16 @@ pub fn open(path: &Path) -> Result<Connection, String> {
     loop {
         let conn =
             Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let setup = conn
-            .busy_timeout(Duration::from_secs(10))
-            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
-            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
-            .and_then(|()| conn.execute_batch(SCHEMA));
+        let setup = conn.busy_timeout(Duration::from_secs(10)).and_then(|()| {
+            // Set up once per file (WAL mode persists), not on every start.
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version < SCHEMA_VERSION {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            conn.pragma_update(None, "synchronous", "NORMAL")
+        });
         match setup {
             Ok(()) => return Ok(conn),
             Err(e) if tries < 20 && is_busy(&e) => {
@@ -208,6 +216,11 @@ impl Logger {
                     ));
                 }
             }
+            // Closing the last connection checkpoints the WAL into the database, with an
+            // fsync: milliseconds on every run of a short-lived CLI. The committed rows are
+            // already durable in the WAL, so the connection is left for the process exit;
+            // SQLite's automatic checkpoints keep the WAL small.
+            std::mem::forget(conn);
         });
         Logger {
             tx: Some(tx),
