@@ -216,11 +216,6 @@ impl Logger {
                     ));
                 }
             }
-            // Closing the last connection checkpoints the WAL into the database, with an
-            // fsync: milliseconds on every run of a short-lived CLI. The committed rows are
-            // already durable in the WAL, so the connection is left for the process exit;
-            // SQLite's automatic checkpoints keep the WAL small.
-            std::mem::forget(conn);
         });
         Logger {
             tx: Some(tx),
