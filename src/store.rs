@@ -178,15 +178,20 @@ fn insert(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Records waiting for the writer thread, at most.
+const LOG_QUEUE: usize = 1024;
+
 /// Writes records on its own thread; `finish` waits for what is queued.
 pub struct Logger {
-    tx: Option<mpsc::Sender<Record>>,
+    tx: Option<mpsc::SyncSender<Record>>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Logger {
     pub fn start(path: PathBuf) -> Logger {
-        let (tx, rx) = mpsc::channel::<Record>();
+        // Bounded, so a run that outpaces the disk waits for it instead of growing without
+        // limit (an `--each-line` run of 100,000 items stays flat in memory).
+        let (tx, rx) = mpsc::sync_channel::<Record>(LOG_QUEUE);
         let handle = std::thread::spawn(move || {
             let mut conn = match open(&path) {
                 Ok(c) => c,
