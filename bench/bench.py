@@ -69,8 +69,8 @@ class Bench:
             "HOME": self.work,
             "XDG_CONFIG_HOME": os.path.join(self.work, "xdg"),
             "LANG": "C.UTF-8",
-            "OPENAI_API_KEY": "sk-bench-not-a-real-key",
-            "ANTHROPIC_API_KEY": "sk-ant-bench-not-a-real-key",
+            "OPENAI_API_KEY": "sk-bench-fake-key",
+            "ANTHROPIC_API_KEY": "sk-ant-bench-fake-key",
             "TIKTOKEN_CACHE_DIR": args.tiktoken_cache,
             "LLM_USER_PATH": os.path.join(self.work, "llm"),
         }
