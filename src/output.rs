@@ -79,3 +79,33 @@ pub fn debug(s: &str) {
         err_line(&format!("llmpipe: {s}"));
     }
 }
+
+/// Prints rows as aligned columns (two spaces apart); `right(i, n)` says whether column `i`
+/// of `n` is right-aligned (numbers).
+pub fn table<R: AsRef<[String]>>(rows: &[R], right: impl Fn(usize, usize) -> bool) {
+    let n = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let row = row.as_ref();
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if right(i, row.len()) {
+                    format!("{c:>w$}", w = widths[i])
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        out_line(cells.join("  ").trim_end());
+    }
+}

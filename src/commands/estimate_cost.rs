@@ -174,29 +174,8 @@ fn print_table(rows: &[Estimate]) {
             e.prices_as_of.unwrap_or("config").to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i == 0 || i + 1 == l.len() {
-                    format!("{c:<w$}", w = widths[i])
-                } else {
-                    format!("{c:>w$}", w = widths[i])
-                }
-            })
-            .collect();
-        output::out_line(cells.join("  ").trim_end());
-    }
+    // The first and last columns are text; the numbers between are right-aligned.
+    output::table(&lines, |i, n| i != 0 && i + 1 != n);
     if rows.iter().any(|e| !e.input.exact) {
         let methods: Vec<&str> = {
             let mut m: Vec<&str> = rows

@@ -115,28 +115,6 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
             text(&r["price_source"]),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if (3..=7).contains(&i) {
-                    format!("{c:>w$}", w = widths[i])
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
-            .collect();
-        output::out_line(cells.join("  ").trim_end());
-    }
+    output::table(&lines, |i, _| (3..=7).contains(&i));
     Ok(())
 }
