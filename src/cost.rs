@@ -8,11 +8,12 @@
 
 use serde_json::{Value, json};
 
+use crate::chat::Request;
 use crate::config::{Pricing, Settings};
 use crate::error::{Error, Kind, Result};
 use crate::models::{self, Price, Rates};
 use crate::output;
-use crate::provider::{ProviderKind, Request};
+use crate::provider::ProviderKind;
 use crate::tokens::{Counter, Encoding};
 
 /// A request's input tokens and how they were counted.
@@ -278,7 +279,7 @@ mod tests {
         for m in models::MODELS {
             for (i, o) in [(0, 0), (1234, 567), (300_000, 4096)] {
                 let e = estimate(m.id, m.provider, &Pricing::default(), count(i), o).unwrap();
-                let u = crate::provider::Usage {
+                let u = crate::chat::Usage {
                     input_tokens: i,
                     output_tokens: o,
                     ..Default::default()

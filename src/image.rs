@@ -3,9 +3,9 @@
 
 use base64::Engine;
 
+use crate::chat::ImageSource;
 use crate::error::{Error, Result};
 use crate::input::io_reason;
-use crate::provider::ImageSource;
 
 /// The formats both APIs accept.
 fn sniff(bytes: &[u8]) -> Option<&'static str> {

@@ -189,7 +189,7 @@ impl Price {
 
     /// Cost in USD of one request's usage. `input_tokens` is the whole prompt, including
     /// the cached and cache-write tokens, which are billed at their own rates.
-    pub fn cost(&self, usage: &crate::provider::Usage) -> f64 {
+    pub fn cost(&self, usage: &crate::chat::Usage) -> f64 {
         let (input_rate, output_rate) = match self.long_context {
             Some(t) if usage.input_tokens > t.above => (t.input, t.output),
             _ => (self.input, self.output),
@@ -213,7 +213,7 @@ impl Price {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::Usage;
+    use crate::chat::Usage;
 
     #[test]
     fn dated_ids_resolve() {

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::chat::{Message, Role};
 use crate::config::{Env, key_line, toml_error_line};
 use crate::error::{Error, Result};
-use crate::provider::{Message, Role};
 
 /// The front matter keys the SPEC defines; anything else is an error.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -324,7 +324,7 @@ impl PromptFile {
             messages.push(Message::user_text(self.fill(&ex.input, vars)?));
             messages.push(Message {
                 role: Role::Assistant,
-                content: vec![crate::provider::Part::Text(ex.output.clone())],
+                content: vec![crate::chat::Part::Text(ex.output.clone())],
             });
         }
         messages.push(Message::user_text(self.fill(input, vars)?));

@@ -233,7 +233,7 @@ impl Budget {
         })
     }
 
-    fn admit(&mut self, index: usize, call: &Call, req: &crate::provider::Request) -> Result<()> {
+    fn admit(&mut self, index: usize, call: &Call, req: &crate::chat::Request) -> Result<()> {
         let Some(limit) = self.limit else {
             return Ok(());
         };
@@ -310,7 +310,7 @@ struct Item {
 }
 
 impl Item {
-    fn request(&self, call: &Call, job: &Job) -> Result<crate::provider::Request> {
+    fn request(&self, call: &Call, job: &Job) -> Result<crate::chat::Request> {
         let (text, vars) = self.content.as_ref().map_err(Clone::clone)?;
         let mut req = call.request_for(text, vars.as_ref())?;
         job.shape(&mut req);

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use crate::chat::{Message, Request};
 use crate::cli::{CountArgs, RequestArgs};
 use crate::config::{Env, Settings};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::provider::client::Client;
-use crate::provider::{Message, Request};
 use crate::tokens::parallel::{self, Source};
 use crate::tokens::{Counter, Encoding, default_threads};
 

@@ -6,10 +6,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::Call;
+use crate::chat::{FinishReason, Format, Message, Part, Request, Response, Role};
 use crate::error::{Error, Kind, Result};
 use crate::jsonx::{self, Validator};
 use crate::output;
-use crate::provider::{FinishReason, Format, Message, Part, Request, Response, Role};
 
 pub enum Job {
     /// `complete` and `stream`: the text.

@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::chat::{Message, Part, Request, Usage};
 use crate::cli::{Cli, Command, RequestArgs};
 use crate::config::{Env, Settings};
 use crate::error::{Error, Result};
 use crate::prompts::PromptFile;
+use crate::provider::build_request;
 use crate::provider::client::{Client, Outcome, Sink};
-use crate::provider::{Message, Part, Request, Usage, build_request};
 
 use crate::{image, input, output};
 pub use job::Job;
@@ -199,7 +200,7 @@ impl Call {
         for t in &self.history[dropped..] {
             messages.push(Message::user_text(t.input.clone()));
             messages.push(Message {
-                role: crate::provider::Role::Assistant,
+                role: crate::chat::Role::Assistant,
                 content: vec![Part::Text(t.reply.clone())],
             });
         }
@@ -390,8 +391,8 @@ fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::sto
         .iter()
         .map(|m| {
             let role = match m.role {
-                crate::provider::Role::User => "user",
-                crate::provider::Role::Assistant => "assistant",
+                crate::chat::Role::User => "user",
+                crate::chat::Role::Assistant => "assistant",
             };
             json!({"role": role, "content": text_of(m)})
         })

@@ -3,11 +3,12 @@
 
 use serde_json::{Value, json};
 
+use crate::chat::{Part, Request, Role};
 use crate::cli::{PromptsAction, PromptsCommon};
 use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::prompts::{self, PromptFile};
-use crate::provider::{MaxTokensField, Part, ProviderKind, Request, Role, Target, build_request};
+use crate::provider::{MaxTokensField, ProviderKind, Target, build_request};
 use crate::{input, output};
 
 pub fn run(action: &PromptsAction) -> Result<()> {

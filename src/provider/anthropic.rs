@@ -64,7 +64,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         body["stop_sequences"] = json!(req.stop);
     }
     if let Format::Schema { name, schema } = &req.format {
-        let (schema, _) = Format::object_schema(schema);
+        let (schema, _) = super::object_schema(schema);
         if native_structured_output(&target.model) && strict_compatible(&schema) {
             crate::output::debug("anthropic structured output: native output_config.format");
             body["output_config"] = json!({"format": {"type": "json_schema", "schema": schema}});

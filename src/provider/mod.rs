@@ -20,6 +20,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+// The neutral types, re-exported while callers move to `crate::chat`.
+pub use crate::chat::{
+    FinishReason, Format, ImageSource, Message, Part, Request, Response, Role, Usage,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -113,80 +117,19 @@ pub struct Target {
     pub max_tokens_field: MaxTokensField,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Assistant,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ImageSource {
-    Base64 { media_type: String, data: String },
-    Url(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Part {
-    Text(String),
-    Image(ImageSource),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub role: Role,
-    pub content: Vec<Part>,
-}
-
-impl Message {
-    pub fn user_text(text: impl Into<String>) -> Self {
-        Message {
-            role: Role::User,
-            content: vec![Part::Text(text.into())],
-        }
+/// The schema both APIs can take: they need an object at the root, so anything else is
+/// wrapped as `{"value": …}` (and unwrapped again by [`finish`]).
+fn object_schema(schema: &Value) -> (Value, bool) {
+    if schema.get("type").and_then(Value::as_str) == Some("object") {
+        return (schema.clone(), false);
     }
-}
-
-/// A provider-neutral request. The model comes from the [`Target`] it is sent to, so one
-/// request can go to a fallback model unchanged.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub system: Option<String>,
-    pub messages: Vec<Message>,
-    /// Always sent: both APIs bill up to it, and Anthropic requires it.
-    pub max_tokens: u64,
-    pub temperature: Option<f64>,
-    pub stop: Vec<String>,
-    pub format: Format,
-}
-
-/// The shape the reply must take. Each adapter uses the strongest mechanism its API
-/// offers; after [`finish`], `Response::text` holds the JSON text whatever the mechanism.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Format {
-    #[default]
-    Text,
-    /// Any JSON value: OpenAI JSON mode, Anthropic prefill.
-    Json,
-    /// A JSON value valid against `schema`: OpenAI `json_schema`, Anthropic structured
-    /// output or a forced tool call.
-    Schema { name: String, schema: Value },
-}
-
-impl Format {
-    /// The schema both APIs can take: they need an object at the root, so anything else
-    /// is wrapped as `{"value": …}` (and unwrapped again by [`finish`]).
-    fn object_schema(schema: &Value) -> (Value, bool) {
-        if schema.get("type").and_then(Value::as_str) == Some("object") {
-            return (schema.clone(), false);
-        }
-        let wrapped = serde_json::json!({
-            "type": "object",
-            "properties": {"value": schema},
-            "required": ["value"],
-            "additionalProperties": false,
-        });
-        (wrapped, true)
-    }
+    let wrapped = serde_json::json!({
+        "type": "object",
+        "properties": {"value": schema},
+        "required": ["value"],
+        "additionalProperties": false,
+    });
+    (wrapped, true)
 }
 
 /// Whether a schema fits the strict subset both providers' constrained decoding takes:
@@ -263,7 +206,7 @@ pub fn finish(kind: ProviderKind, req: &Request, resp: &mut Response) {
             if let Some(input) = resp.tool_input.take() {
                 resp.text = input.to_string();
             }
-            if Format::object_schema(schema).1
+            if object_schema(schema).1
                 && let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(&resp.text)
                 && let Some(inner) = obj.remove("value")
             {
@@ -271,54 +214,6 @@ pub fn finish(kind: ProviderKind, req: &Request, resp: &mut Response) {
             }
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Usage {
-    /// The whole prompt, including cached and cache-write tokens (both providers).
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cached_input_tokens: u64,
-    pub cache_write_input_tokens: u64,
-    pub reasoning_tokens: Option<u64>,
-}
-
-/// Finish reasons normalised across providers (the SPEC's list).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    Stop,
-    Length,
-    ToolCalls,
-    ContentFilter,
-    Refusal,
-}
-
-impl FinishReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FinishReason::Stop => "stop",
-            FinishReason::Length => "length",
-            FinishReason::ToolCalls => "tool_calls",
-            FinishReason::ContentFilter => "content_filter",
-            FinishReason::Refusal => "refusal",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Response {
-    pub text: String,
-    pub finish_reason: FinishReason,
-    pub provider_finish_reason: Option<String>,
-    /// OpenAI's `message.refusal` (structured-output refusals).
-    pub refusal: Option<String>,
-    pub usage: Usage,
-    /// The model id the provider reports (often dated).
-    pub model: String,
-    pub request_id: Option<String>,
-    /// The input of a forced tool call (Anthropic's structured-output fallback).
-    pub tool_input: Option<Value>,
 }
 
 /// An HTTP request ready to send, or to print with `--dry-run`.

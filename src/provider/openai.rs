@@ -52,7 +52,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         Format::Text => {}
         Format::Json => body["response_format"] = json!({"type": "json_object"}),
         Format::Schema { name, schema } => {
-            let (schema, _) = Format::object_schema(schema);
+            let (schema, _) = super::object_schema(schema);
             let strict = strict_compatible(&schema);
             crate::output::debug(&format!(
                 "openai structured output: response_format json_schema, strict {strict}{}",

@@ -17,8 +17,9 @@ pub mod parallel;
 mod pretok;
 mod table_hash;
 
+use crate::chat::{Part, Request, Role};
 use crate::error::{Error, Result};
-use crate::provider::{Part, ProviderKind, Request, Role};
+use crate::provider::ProviderKind;
 
 /// A tiktoken encoding llmpipe can count exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

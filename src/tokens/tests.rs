@@ -463,7 +463,7 @@ fn chat_overhead_is_the_cookbooks() {
     let enc = Encoding::O200kBase;
     let req = Request {
         system: Some("You are terse.".into()),
-        messages: vec![crate::provider::Message::user_text("Hello there")],
+        messages: vec![crate::chat::Message::user_text("Hello there")],
         ..Default::default()
     };
     let c = Counter::Tiktoken(enc).request_units(&req, 1);

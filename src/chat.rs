@@ -1,0 +1,113 @@
+//! The provider-neutral conversation: what a command asks for ([`Request`]) and what comes
+//! back ([`Response`]). Prompt files, token counting, pricing and the call log work on
+//! these; only `provider/` turns them into one API's wire format and back.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Image(ImageSource),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+}
+
+impl Message {
+    pub fn user_text(text: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: vec![Part::Text(text.into())],
+        }
+    }
+}
+
+/// A provider-neutral request. The model comes from the `provider::Target` it is sent to,
+/// so one request can go to a fallback model unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    /// Always sent: both APIs bill up to it, and Anthropic requires it.
+    pub max_tokens: u64,
+    pub temperature: Option<f64>,
+    pub stop: Vec<String>,
+    pub format: Format,
+}
+
+/// The shape the reply must take. Each adapter uses the strongest mechanism its API
+/// offers; after `provider::finish`, `Response::text` holds the JSON text whatever the
+/// mechanism.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Format {
+    #[default]
+    Text,
+    /// Any JSON value: OpenAI JSON mode, Anthropic prefill.
+    Json,
+    /// A JSON value valid against `schema`: OpenAI `json_schema`, Anthropic structured
+    /// output or a forced tool call.
+    Schema { name: String, schema: Value },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// The whole prompt, including cached and cache-write tokens (both providers).
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_input_tokens: u64,
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// Finish reasons normalised across providers (the SPEC's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Refusal,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Refusal => "refusal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Response {
+    pub text: String,
+    pub finish_reason: FinishReason,
+    pub provider_finish_reason: Option<String>,
+    /// OpenAI's `message.refusal` (structured-output refusals).
+    pub refusal: Option<String>,
+    pub usage: Usage,
+    /// The model id the provider reports (often dated).
+    pub model: String,
+    pub request_id: Option<String>,
+    /// The input of a forced tool call (Anthropic's structured-output fallback).
+    pub tool_input: Option<Value>,
+}
