@@ -10,6 +10,16 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// The name both APIs (and the call log) use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageSource {
     Base64 { media_type: String, data: String },
@@ -34,6 +44,25 @@ impl Message {
             role: Role::User,
             content: vec![Part::Text(text.into())],
         }
+    }
+
+    pub fn assistant_text(text: impl Into<String>) -> Self {
+        Message {
+            role: Role::Assistant,
+            content: vec![Part::Text(text.into())],
+        }
+    }
+
+    /// The text parts joined by newlines, an image shown as `[image]` (the call log's view).
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Image(_) => "[image]",
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -71,6 +100,8 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cached_input_tokens: u64,
     pub cache_write_input_tokens: u64,
+    /// Only where the provider reports them (absent, not `null`, elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
 }
 

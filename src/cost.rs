@@ -81,8 +81,29 @@ pub struct Estimate {
 }
 
 /// USD rounded to 1e-10, as [`Price::cost`] rounds, so printed figures are exact decimals.
-fn usd(x: f64) -> f64 {
+/// The one rounding rule for every cost llmpipe reports.
+pub fn round_usd(x: f64) -> f64 {
     (x * 1e10).round() / 1e10
+}
+
+/// A cost for people: three significant digits however small (`$0.000027`, not `$0.0000`),
+/// and `cost unknown` for a model without a price, never `$0`.
+pub fn show_usd(cost: Option<f64>) -> String {
+    let Some(c) = cost.filter(|c| c.is_finite()) else {
+        return "cost unknown".into();
+    };
+    if c == 0.0 {
+        return "$0".into();
+    }
+    let magnitude = c.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(2, 10) as usize;
+    let shown = format!("{c:.decimals$}");
+    let trimmed = shown.trim_end_matches('0');
+    let trimmed = match trimmed.split_once('.') {
+        Some((_, frac)) if frac.len() < 2 => format!("{}{}", trimmed, "0".repeat(2 - frac.len())),
+        _ => trimmed.to_string(),
+    };
+    format!("${trimmed}")
 }
 
 /// The price of `model`: the config file's, else the table's, else a usage error.
@@ -103,9 +124,9 @@ pub fn estimate(
 ) -> Result<Estimate> {
     let price = price_of(pricing, model)?;
     let rates = price.rates(input.tokens);
-    let input_cost = usd(input.tokens as f64 * rates.input / 1e6);
-    let output_cost = usd(output_tokens as f64 * rates.output / 1e6);
-    let total_cost = usd(input_cost + output_cost);
+    let input_cost = round_usd(input.tokens as f64 * rates.input / 1e6);
+    let output_cost = round_usd(output_tokens as f64 * rates.output / 1e6);
+    let total_cost = round_usd(input_cost + output_cost);
     let row = models::find(model);
     let from_config = pricing.overrides(model);
     Ok(Estimate {
@@ -116,8 +137,8 @@ pub fn estimate(
         input_cost,
         output_cost,
         total_cost,
-        cached_input_cost: usd(input.tokens as f64 * rates.cached_input / 1e6),
-        batch_total_cost: row.map(|_| usd(total_cost * 0.5)),
+        cached_input_cost: round_usd(input.tokens as f64 * rates.cached_input / 1e6),
+        batch_total_cost: row.map(|_| round_usd(total_cost * 0.5)),
         prices_as_of: row.filter(|_| !from_config).map(|m| m.checked),
         price_source: match row {
             _ if from_config => "config file".to_string(),
@@ -213,13 +234,29 @@ pub fn worst_case(
     }
     let rates = price.rates(input.tokens);
     let cost =
-        usd((input.tokens as f64 * rates.input + req.max_tokens as f64 * rates.output) / 1e6);
+        round_usd((input.tokens as f64 * rates.input + req.max_tokens as f64 * rates.output) / 1e6);
     Ok((cost, input))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_shown_with_three_significant_digits() {
+        for (c, shown) in [
+            (Some(0.000027), "$0.000027"),
+            (Some(0.0000271234), "$0.0000271"),
+            (Some(1.5), "$1.50"),
+            (Some(0.0123456), "$0.0123"),
+            (Some(12.0), "$12.00"),
+            (Some(0.0), "$0"),
+            (None, "cost unknown"),
+            (Some(f64::NAN), "cost unknown"),
+        ] {
+            assert_eq!(show_usd(c), shown, "{c:?}");
+        }
+    }
 
     fn count(tokens: u64) -> InputCount {
         InputCount {

@@ -6,7 +6,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::result::CallResult;
 
 /// The SPEC's error categories (`error.type` in `--json` output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +75,9 @@ pub struct Error {
     pub retryable: bool,
     /// How long the server asked us to wait (`retry-after-ms` / `retry-after`).
     pub retry_after: Option<Duration>,
-    /// For exit 6: the paid-for result object, printed with this error under `--json`.
-    pub result: Option<Box<Value>>,
+    /// For exit 6 (and a budget stop after paid repairs): the paid-for result, printed with
+    /// this error under `--json`.
+    pub result: Option<Box<CallResult>>,
     /// The command already wrote its outcome to stdout (an `--each-line` run).
     pub stdout_written: bool,
 }
@@ -128,16 +132,39 @@ impl Error {
     }
 
     /// The body of the SPEC's `{"error": {...}}` object.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "type": self.kind.as_str(),
-            "message": self.message,
-            "status": self.status,
-            "provider": self.provider,
-            "request_id": self.request_id,
-            "exit_code": self.exit_code(),
-        })
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            kind: self.kind.as_str(),
+            message: &self.message,
+            status: self.status,
+            provider: self.provider,
+            request_id: self.request_id.as_deref(),
+            exit_code: self.exit_code(),
+        }
     }
+
+    /// [`Error::body`] as a JSON value.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.body()).unwrap_or(Value::Null)
+    }
+
+    /// Attaches the paid-for result that this error is about.
+    pub fn with_result(mut self, result: CallResult) -> Self {
+        self.result = Some(Box::new(result));
+        self
+    }
+}
+
+/// The SPEC's error object, member for member.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub message: &'a str,
+    pub status: Option<u16>,
+    pub provider: Option<&'static str>,
+    pub request_id: Option<&'a str>,
+    pub exit_code: i32,
 }
 
 impl fmt::Display for Error {

@@ -16,5 +16,6 @@ pub mod models;
 pub mod output;
 pub mod prompts;
 pub mod provider;
+pub mod result;
 pub mod store;
 pub mod tokens;

@@ -206,7 +206,7 @@ impl Price {
             + written as f64 * self.cache_write * scale
             + usage.output_tokens as f64 * output_rate;
         // Round away float noise (1e-10 USD) so printed costs read as exact decimals.
-        (micro / 1e6 * 1e10).round() / 1e10
+        crate::cost::round_usd(micro / 1e6)
     }
 }
 

@@ -407,6 +407,42 @@ pub fn parse_vars(pairs: &[String]) -> Result<HashMap<String, String>> {
         .collect()
 }
 
+/// The prompt file `--prompt` names, if any, for the commands that count or price a
+/// request without sending it.
+pub fn load_named(spec: Option<&str>, dir: Option<&Path>, env: &Env) -> Result<Option<PromptFile>> {
+    spec.map(|spec| load(spec, &search_dirs(dir, env)))
+        .transpose()
+}
+
+/// The request a prompt file (or none) makes of `text`, as `complete` would send it.
+pub fn counted_request(
+    prompt: Option<&PromptFile>,
+    system: Option<String>,
+    vars: &[String],
+    text: String,
+    max_tokens: u64,
+) -> Result<crate::chat::Request> {
+    let vars = parse_vars(vars)?;
+    let (system, messages) = match prompt {
+        Some(p) => (
+            system.or_else(|| p.meta.system.clone()),
+            p.render(&text, &vars)?,
+        ),
+        None if !vars.is_empty() => {
+            return Err(Error::usage(
+                "--var fills a prompt file's template: add --prompt NAME",
+            ));
+        }
+        None => (system, vec![Message::user_text(text)]),
+    };
+    Ok(crate::chat::Request {
+        system,
+        messages,
+        max_tokens,
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

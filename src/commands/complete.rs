@@ -1,12 +1,12 @@
-//! `complete` and `stream`: one request, the reply whole or as it arrives.
-//! (`complete`'s work is the `Job::Complete` in `job.rs`; streaming is here.)
+//! `complete` and `stream`: one request, the reply whole or as it arrives. `complete`'s
+//! work is `Job::Complete`; streaming is here.
 
 use std::time::Instant;
 
 use serde_json::json;
 
-use super::job::usable;
-use super::{Call, Job, run_job};
+use super::call::{Call, run_job, usable};
+use super::job::Job;
 use crate::cli::RequestArgs;
 use crate::error::Result;
 use crate::output;
@@ -40,29 +40,26 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
             return Err(e);
         }
     };
-    let usable = usable(&outcome.response, req.max_tokens);
+    let checked = usable(&outcome.response, req.max_tokens);
     let result = call.result(std::slice::from_ref(&outcome), started);
-    call.log(
-        &req,
-        &usable.clone().map(|()| result.clone()).map_err(|mut e| {
-            e.result = Some(Box::new(result.clone()));
-            e
-        }),
-    );
-    // `type` first, so each JSON line says what it is at a glance.
-    let mut typed = json!({"type": "result"});
-    if let (Some(t), Some(r)) = (typed.as_object_mut(), result.as_object()) {
-        t.extend(r.clone());
+    let outcome = match checked {
+        Ok(()) => Ok(result),
+        Err(e) => Err(e.with_result(result)),
+    };
+    call.log(&req, &outcome);
+    let shown = match &outcome {
+        Ok(r) => Some(r),
+        Err(e) => e.result.as_deref(),
+    };
+    if let Some(r) = shown
+        && (output::verbose() || output::stderr_is_terminal())
+    {
+        output::end_open_line();
+        output::err_line(&r.summary());
     }
-    if output::verbose() || output::stderr_is_terminal() {
-        super::summary(&typed);
-    }
-    if let Err(mut e) = usable {
-        e.result = Some(Box::new(typed));
-        return Err(e);
-    }
+    let result = outcome?;
     if json {
-        output::out_line(&typed.to_string());
+        output::out_line(&result.typed_line());
     } else {
         output::out("\n");
     }

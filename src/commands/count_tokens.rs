@@ -150,7 +150,7 @@ fn with_input(mut req: Request, text: String) -> Request {
 pub async fn run(args: &CountArgs) -> Result<()> {
     output::set_verbose(args.verbose);
     let env = Env::load()?;
-    let prompt = super::load_prompt(
+    let prompt = crate::prompts::load_named(
         args.prompt_name.as_deref(),
         args.prompts_dir.as_deref(),
         &env,
@@ -189,7 +189,7 @@ pub async fn run(args: &CountArgs) -> Result<()> {
     if let Some(p) = &prompt {
         // Rendered in memory: the template places the input among its own text.
         let text = blocking(move || read_all(&all)).await?;
-        let req = super::counted_request(
+        let req = crate::prompts::counted_request(
             Some(p),
             args.system.clone(),
             &args.vars,

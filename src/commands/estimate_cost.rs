@@ -17,7 +17,7 @@ use super::count_tokens::{blocking, inputs, read_all, settings_for};
 pub async fn run(args: &EstimateArgs) -> Result<()> {
     output::set_verbose(args.verbose);
     let env = Env::load()?;
-    let prompt = super::load_prompt(
+    let prompt = crate::prompts::load_named(
         args.prompt_name.as_deref(),
         args.prompts_dir.as_deref(),
         &env,
@@ -37,7 +37,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
     let text = blocking(move || read_all(&sources)).await?;
     // The request `complete` would send: a prompt file's system prompt, few-shot turns and
     // templated user message, or the input alone.
-    let req = super::counted_request(
+    let req = crate::prompts::counted_request(
         prompt.as_ref(),
         args.system.clone(),
         &args.vars,

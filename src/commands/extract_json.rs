@@ -1,13 +1,19 @@
-//! `extract-json`: where the schema comes from (the work is in `job.rs`).
+//! `extract-json`: a reply that must be JSON (valid against the schema when there is one):
+//! where the schema comes from, how the request asks for it, and the repair rounds.
 
 use std::path::Path;
+use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{Call, Job, run_job};
+use super::call::{Call, run_job, usable};
+use super::job::Job;
+use crate::chat::{Format, Message, Request};
 use crate::cli::ExtractArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::jsonx::{self, Validator};
+use crate::output;
+use crate::result::CallResult;
 
 pub async fn run(args: &ExtractArgs) -> Result<()> {
     let call = Call::new(&args.request, "extract-json")?;
@@ -26,13 +32,114 @@ pub async fn run(args: &ExtractArgs) -> Result<()> {
         .as_ref()
         .map(|s| Validator::new(s, &source))
         .transpose()?;
-    let job = Job::Extract {
+    let job = Job::Extract(Extract {
         name: schema_name(call.prompt.as_ref().map(|p| p.name.as_str())),
         schema,
         validator,
         repair: args.repair,
-    };
+    });
     run_job(&args.request, call, job, args.pretty).await
+}
+
+pub struct Extract {
+    schema: Option<Value>,
+    /// The name the APIs see (`^[a-zA-Z0-9_-]{1,64}$`).
+    name: String,
+    validator: Option<Validator>,
+    /// Follow-up requests allowed after an invalid reply (`--repair`).
+    repair: u32,
+}
+
+impl Extract {
+    /// The JSON output format (with the schema when there is one), and the instruction in
+    /// the system prompt.
+    pub fn shape(&self, req: &mut Request) {
+        let instruction = match &self.schema {
+            Some(schema) => {
+                req.format = Format::Schema {
+                    name: self.name.clone(),
+                    schema: schema.clone(),
+                };
+                format!(
+                    "Reply with only a JSON value that matches this JSON Schema, without prose or code fences:\n{schema}"
+                )
+            }
+            None => {
+                req.format = Format::Json;
+                "Reply with only a JSON object, without prose or code fences.".into()
+            }
+        };
+        req.system = Some(match req.system.take() {
+            Some(sys) => format!("{sys}\n\n{instruction}"),
+            None => instruction,
+        });
+    }
+
+    /// Sends `req`, then up to `--repair` follow-ups that show the model its invalid reply
+    /// and the errors, until a reply is valid.
+    pub async fn answer(&self, call: &Call, mut req: Request) -> Result<CallResult> {
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        loop {
+            let outcome = call.send(&req, None).await?;
+            let reply = outcome.response.text.clone();
+            let checked = usable(&outcome.response, req.max_tokens);
+            calls.push(outcome);
+            let mut result = call.result(&calls, started);
+            if let Err(e) = checked {
+                return Err(e.with_result(result));
+            }
+            let repairs_done = calls.len() as u32 - 1;
+            let problems = match jsonx::extract(&reply) {
+                Ok(value) => {
+                    let errors = self
+                        .validator
+                        .as_ref()
+                        .map(|v| v.errors(&value))
+                        .unwrap_or_default();
+                    if errors.is_empty() {
+                        result.json = Some(value);
+                        result.repairs = Some(repairs_done);
+                        return Ok(result);
+                    }
+                    errors
+                }
+                Err(e) => vec![e],
+            };
+            if repairs_done >= self.repair {
+                output::err_line(&format!("llmpipe: the model's last reply was:\n{reply}"));
+                let what = if self.validator.is_some() {
+                    "a JSON value valid against the schema"
+                } else {
+                    "a JSON value"
+                };
+                let e = Error::new(
+                    Kind::UnusableAnswer,
+                    format!(
+                        "the reply is not {what} after {repairs_done} repair(s): {}",
+                        problems[0]
+                    ),
+                )
+                .with_hint("raise --repair, simplify the schema, or try a stronger model");
+                return Err(e.with_result(result));
+            }
+            output::debug(&format!(
+                "repair {} after: {}",
+                repairs_done + 1,
+                problems.join("; ")
+            ));
+            req.messages.push(Message::assistant_text(reply));
+            req.messages.push(Message::user_text(format!(
+                "That reply cannot be used:\n- {}\nReply again with only the corrected JSON value.",
+                problems
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n- ")
+            )));
+        }
+    }
 }
 
 /// `--schema`: a file, inline JSON, or the short field list.

@@ -480,15 +480,28 @@ impl Client {
                 }
                 None => sse.finish(),
             };
+            // All the text one network read decoded goes to the sink at once: one write and
+            // one flush per read, not per delta, and a reader still sees it on arrival.
+            let mut text = String::new();
+            let mut failed = None;
             for ev in &events {
-                let text = parser.on_event(ev).map_err(with_rid)?;
-                if !text.is_empty() {
-                    *printed = true;
-                    sink(&text)?;
+                match parser.on_event(ev) {
+                    Ok(t) => text.push_str(&t),
+                    Err(e) => {
+                        failed = Some(with_rid(e));
+                        break;
+                    }
                 }
                 if parser.is_done() {
                     break;
                 }
+            }
+            if !text.is_empty() {
+                *printed = true;
+                sink(&text)?;
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
             if chunk.is_none() || parser.is_done() {
                 break;

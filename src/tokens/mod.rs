@@ -17,7 +17,7 @@ pub mod parallel;
 mod pretok;
 mod table_hash;
 
-use crate::chat::{Part, Request, Role};
+use crate::chat::{Part, Request};
 use crate::error::{Error, Result};
 use crate::provider::ProviderKind;
 
@@ -254,33 +254,38 @@ impl Counter {
     /// estimate, the characters of every text. Images are not counted (see
     /// [`RequestCount::images`]).
     pub fn request_units(self, req: &Request, threads: usize) -> RequestCount {
-        let mut units = 0;
-        let mut images = 0;
-        let mut message = |role: &str, parts: &mut dyn Iterator<Item = &Part>| {
-            if let Counter::Tiktoken(e) = self {
-                units += TOKENS_PER_MESSAGE + e.count(role);
-            }
-            for part in parts {
-                match part {
-                    Part::Text(t) => units += self.units(t, threads),
-                    Part::Image(_) => images += 1,
-                }
-            }
-        };
+        let mut total = RequestCount::default();
         if let Some(system) = &req.system {
-            message("system", &mut std::iter::once(&Part::Text(system.clone())));
+            let part = Part::Text(system.clone());
+            total.add(self.message_units("system", std::iter::once(&part), threads));
         }
         for m in &req.messages {
-            let role = match m.role {
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            message(role, &mut m.content.iter());
+            total.add(self.message_units(m.role.as_str(), m.content.iter(), threads));
         }
         if let Counter::Tiktoken(_) = self {
-            units += REPLY_PRIMING;
+            total.units += REPLY_PRIMING;
         }
-        RequestCount { units, images }
+        total
+    }
+
+    /// Units of one message: its parts plus, for tiktoken, the per-message overhead.
+    pub fn message_units<'a>(
+        self,
+        role: &str,
+        parts: impl Iterator<Item = &'a Part>,
+        threads: usize,
+    ) -> RequestCount {
+        let mut count = RequestCount::default();
+        if let Counter::Tiktoken(e) = self {
+            count.units += TOKENS_PER_MESSAGE + e.count(role);
+        }
+        for part in parts {
+            match part {
+                Part::Text(t) => count.units += self.units(t, threads),
+                Part::Image(_) => count.images += 1,
+            }
+        }
+        count
     }
 
     /// Short machine-readable name of how the number was made (`method` in the JSON).
@@ -293,11 +298,18 @@ impl Counter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestCount {
     pub units: u64,
     /// Images in the request: neither counter prices them (they are tile-priced).
     pub images: usize,
+}
+
+impl RequestCount {
+    fn add(&mut self, other: RequestCount) {
+        self.units += other.units;
+        self.images += other.images;
+    }
 }
 
 pub fn pick_encoding_hint() -> String {

@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::{Call, Job};
+use super::call::Call;
+use super::job::Job;
 use crate::cli::{LineFormat, RequestArgs};
 use crate::error::{Error, Kind, Result};
 use crate::output;
-use crate::provider::build_request;
+use crate::result::{CallResult, Line as OutLine};
 
 /// How long in-flight requests may finish after Ctrl-C before they are written as
 /// interrupted.
@@ -34,7 +35,7 @@ struct Line {
     text: std::result::Result<String, Error>,
 }
 
-type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<Value>)> + 'a>>;
+type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<CallResult>)> + 'a>>;
 
 pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     if args.concurrency == 0 {
@@ -141,9 +142,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     Ok(req) if !args.dry_run => req,
                     other => {
                         let line = match other {
-                            Ok(req) => build_request(&call.settings.targets[0], &req, false)
-                                .redacted()
-                                .to_string(),
+                            Ok(req) => call.dry_run(&req, false),
                             Err(e) => {
                                 progress.record(index, &Err(e.clone()));
                                 item_line(index, &item.input, &Err(e))
@@ -263,13 +262,13 @@ impl Budget {
         Ok(())
     }
 
-    fn settle(&mut self, index: usize, outcome: &Result<Value>) {
+    fn settle(&mut self, index: usize, outcome: &Result<CallResult>) {
         self.in_flight.remove(&index);
         let result = match outcome {
             Ok(r) => Some(r),
             Err(e) => e.result.as_deref(),
         };
-        self.spent += result.and_then(|r| r["cost_usd"].as_f64()).unwrap_or(0.0);
+        self.spent += result.and_then(|r| r.cost_usd).unwrap_or(0.0);
     }
 }
 
@@ -282,23 +281,19 @@ fn flush(finished: &mut BTreeMap<usize, String>, next_write: &mut usize) {
 }
 
 /// `{"index","input",…result…}` or `{"index","input",…,"error":{…}}`.
-fn item_line(index: usize, input: &Value, outcome: &Result<Value>) -> String {
-    let mut line = Map::new();
-    line.insert("index".into(), json!(index));
-    line.insert("input".into(), input.clone());
-    match outcome {
-        Ok(Value::Object(result)) => line.extend(result.clone()),
-        Ok(other) => {
-            line.insert("result".into(), other.clone());
-        }
-        Err(e) => {
-            if let Some(Value::Object(result)) = e.result.as_deref() {
-                line.extend(result.clone());
-            }
-            line.insert("error".into(), e.to_json());
-        }
+fn item_line(index: usize, input: &Value, outcome: &Result<CallResult>) -> String {
+    let (result, error) = match outcome {
+        Ok(r) => (Some(r), None),
+        Err(e) => (e.result.as_deref(), Some(e.body())),
+    };
+    OutLine {
+        index: Some(index),
+        input: Some(input),
+        result,
+        error,
+        ..OutLine::default()
     }
-    Value::Object(line).to_string()
+    .to_json()
 }
 
 /// An item ready to become a request.
@@ -559,7 +554,7 @@ impl Progress {
         }
     }
 
-    fn record(&mut self, index: usize, outcome: &Result<Value>) {
+    fn record(&mut self, index: usize, outcome: &Result<CallResult>) {
         let result = match outcome {
             Ok(r) => {
                 self.ok += 1;
@@ -574,9 +569,9 @@ impl Progress {
             }
         };
         if let Some(r) = result {
-            self.input_tokens += r["usage"]["input_tokens"].as_u64().unwrap_or(0);
-            self.output_tokens += r["usage"]["output_tokens"].as_u64().unwrap_or(0);
-            self.cost += r["cost_usd"].as_f64().unwrap_or(0.0);
+            self.input_tokens += r.usage.input_tokens;
+            self.output_tokens += r.usage.output_tokens;
+            self.cost += r.cost_usd.unwrap_or(0.0);
         }
         self.update();
     }

@@ -1,0 +1,250 @@
+//! A request command, resolved once (settings, prompt file, variables, images, conversation,
+//! call log, HTTP client) and then used for one request or for every `--each-line` item:
+//! building the request for an input, sending it, logging it, and running a job once.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::conversation::Conversation;
+use super::job::Job;
+use super::record::{self, CallInfo};
+use crate::chat::{FinishReason, Message, Part, Request, Response};
+use crate::cli::RequestArgs;
+use crate::config::{Env, Settings};
+use crate::error::{Error, Kind, Result};
+use crate::prompts::PromptFile;
+use crate::provider::build_request;
+use crate::provider::client::{Client, Outcome, Sink};
+use crate::result::CallResult;
+use crate::{image, input, output};
+
+pub struct Call {
+    pub settings: Settings,
+    pub prompt: Option<PromptFile>,
+    /// `complete`, `stream`, `extract-json`, `classify`: what the log records.
+    pub command: &'static str,
+    vars: HashMap<String, String>,
+    images: Vec<Part>,
+    conversation: Conversation,
+    logger: Option<crate::store::Logger>,
+    client: std::cell::OnceCell<Client>,
+}
+
+impl Call {
+    pub fn new(args: &RequestArgs, command: &'static str) -> Result<Call> {
+        output::set_verbose(args.verbose);
+        let env = Env::load()?;
+        let prompt = match &args.prompt_name {
+            Some(spec) => {
+                let dirs = crate::prompts::search_dirs(args.prompts_dir.as_deref(), &env);
+                Some(crate::prompts::load(spec, &dirs)?)
+            }
+            None => None,
+        };
+        let settings = Settings::resolve(args, &env, prompt.as_ref().map(|p| &p.meta))?;
+        let vars = crate::prompts::parse_vars(&args.vars)?;
+        if prompt.is_none() && !vars.is_empty() {
+            return Err(Error::usage(
+                "--var fills a prompt file's template: add --prompt NAME",
+            ));
+        }
+        let images = args
+            .images
+            .iter()
+            .map(|spec| image::load(spec).map(Part::Image))
+            .collect::<Result<Vec<_>>>()?;
+        let conversation = Conversation::resolve(args, &settings, &env)?;
+        let logger = if args.dry_run {
+            None
+        } else {
+            settings.log_path.clone().map(crate::store::Logger::start)
+        };
+        Ok(Call {
+            settings,
+            prompt,
+            command,
+            vars,
+            images,
+            conversation,
+            logger,
+            client: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The request for one input text; `extra` variables (from a JSONL item) add to and
+    /// override `--var`.
+    pub fn request_for(
+        &self,
+        text: &str,
+        extra: Option<&HashMap<String, String>>,
+    ) -> Result<Request> {
+        let mut messages = match &self.prompt {
+            Some(p) => {
+                if p.uses_input() {
+                    input::require_text(text)?;
+                }
+                match extra {
+                    Some(extra) => {
+                        let mut vars = self.vars.clone();
+                        vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        p.render(text, &vars)?
+                    }
+                    None => p.render(text, &self.vars)?,
+                }
+            }
+            None => {
+                input::require_text(text)?;
+                vec![Message::user_text(text)]
+            }
+        };
+        if let Some(Part::Text(t)) = messages.last().and_then(|m| m.content.last()) {
+            input::require_text(t)?;
+        }
+        if let Some(last) = messages.last_mut() {
+            last.content.splice(0..0, self.images.iter().cloned());
+        }
+        let system = self
+            .settings
+            .system
+            .clone()
+            .or_else(|| self.conversation.system().map(str::to_owned));
+        let mut request = Request {
+            system,
+            messages,
+            max_tokens: self.settings.max_tokens,
+            temperature: self.settings.temperature,
+            stop: self.settings.stop.clone(),
+            format: Default::default(),
+        };
+        self.conversation.prepend_to(&mut request, &self.settings);
+        Ok(request)
+    }
+
+    /// The request for a single run: the SPEC's input (words, files, stdin).
+    pub fn single_request(&self, args: &RequestArgs) -> Result<Request> {
+        let text = input::gather(&args.prompt, &args.files)?;
+        self.request_for(&text, None)
+    }
+
+    /// Records one answered (or failed) request in the call log.
+    pub fn log(&self, req: &Request, outcome: &Result<CallResult>) {
+        let Some(logger) = &self.logger else { return };
+        let primary = &self.settings.targets[0];
+        let info = CallInfo {
+            command: self.command,
+            requested_model: &primary.model,
+            provider: primary.kind.name(),
+            prompt: self.prompt_label(),
+            conversation_id: &self.conversation.id,
+        };
+        logger.log(record::record(&info, req, outcome));
+    }
+
+    pub fn client(&self) -> Result<&Client> {
+        if self.client.get().is_none() {
+            let mut client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
+            if let Some((cache, ttl)) = &self.settings.cache {
+                client = client.with_cache(cache.clone(), *ttl);
+            }
+            let _ = self.client.set(client);
+        }
+        Ok(self.client.get().expect("client was just built"))
+    }
+
+    /// `--dry-run`: the exact request to the first model, instead of sending it.
+    pub fn dry_run(&self, req: &Request, stream: bool) -> String {
+        build_request(&self.settings.targets[0], req, stream)
+            .redacted()
+            .to_string()
+    }
+
+    /// `--dry-run` for a single request: printed indented.
+    pub fn print_dry_run(&self, req: &Request, stream: bool) -> Result<()> {
+        let http = build_request(&self.settings.targets[0], req, stream);
+        let shown = serde_json::to_string_pretty(&http.redacted())
+            .map_err(|e| Error::internal(e.to_string()))?;
+        output::out_line(&shown);
+        Ok(())
+    }
+
+    /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
+    pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
+        self.client()?.send(&self.settings.targets, req, sink).await
+    }
+
+    /// The result for one or more calls that made one answer (a first reply and its
+    /// repairs): the answer is the last call's; usage, cost and attempts add up.
+    pub fn result(&self, calls: &[Outcome<'_>], started: Instant) -> CallResult {
+        CallResult::from_calls(
+            calls,
+            started.elapsed(),
+            &self.settings.pricing,
+            self.prompt_label(),
+        )
+    }
+
+    fn prompt_label(&self) -> Option<String> {
+        self.prompt.as_ref().map(PromptFile::label)
+    }
+}
+
+/// Runs a job once, or per input line with `--each-line`, and prints its result.
+pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> Result<()> {
+    if args.each_line {
+        return super::each_line::run(args, &call, &job).await;
+    }
+    let mut req = call.single_request(args)?;
+    job.shape(&mut req);
+    if args.dry_run {
+        return call.print_dry_run(&req, false);
+    }
+    crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
+    let outcome = job.answer(&call, req.clone()).await;
+    call.log(&req, &outcome);
+    let result = outcome?;
+    if output::verbose() {
+        output::end_open_line();
+        output::err_line(&result.summary());
+    }
+    if args.json {
+        output::out_line(&result.to_json_line());
+    } else {
+        output::out_line(&job.plain(&result, pretty));
+    }
+    Ok(())
+}
+
+/// Exit 6: the model answered (and was paid) but there is nothing to use.
+pub fn usable(r: &Response, max_tokens: u64) -> Result<()> {
+    let unusable = |msg: String| Err(Error::new(Kind::UnusableAnswer, msg));
+    if r.finish_reason == FinishReason::Refusal {
+        let why = r.refusal.as_deref().unwrap_or(r.text.as_str()).trim();
+        return unusable(if why.is_empty() {
+            "the model refused to answer".into()
+        } else {
+            format!("the model refused to answer: {why}")
+        });
+    }
+    if r.text.trim().is_empty() {
+        if r.finish_reason == FinishReason::Length {
+            let reasoning = r
+                .usage
+                .reasoning_tokens
+                .filter(|n| *n > 0)
+                .map(|n| format!(" ({n} of them on reasoning)"))
+                .unwrap_or_default();
+            return Err(Error::new(
+                Kind::UnusableAnswer,
+                format!(
+                    "the model used all {max_tokens} output tokens{reasoning} before writing any text"
+                ),
+            )
+            .with_hint("raise --max-tokens"));
+        }
+        if r.finish_reason == FinishReason::ContentFilter {
+            return unusable("the reply was withheld by the provider's content filter".into());
+        }
+        return unusable("the model returned an empty answer".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `-c` / `--cid`: the conversation a call belongs to, its earlier turns from the call log,
+//! and how many of them fit the model's context window.
+
+use crate::chat::{Message, Request};
+use crate::cli::RequestArgs;
+use crate::config::{Env, Settings};
+use crate::error::{Error, Result};
+use crate::output;
+use crate::store::{self, Turn};
+
+pub struct Conversation {
+    pub id: String,
+    /// Earlier successful turns, oldest first (empty for a new conversation).
+    history: Vec<Turn>,
+}
+
+impl Conversation {
+    /// A new conversation, or the one `-c` / `--cid` names with its turns.
+    pub fn resolve(args: &RequestArgs, settings: &Settings, env: &Env) -> Result<Conversation> {
+        if !args.continue_last && args.cid.is_none() {
+            return Ok(Conversation {
+                id: store::new_conversation_id(),
+                history: Vec::new(),
+            });
+        }
+        let path = settings
+            .log_path
+            .clone()
+            .or_else(|| store::default_path(env))
+            .ok_or_else(|| {
+                Error::config("no call log to continue from: set HOME or XDG_DATA_HOME")
+            })?;
+        let no_log = || {
+            Error::usage(format!(
+                "no earlier conversation to continue in the call log {}",
+                path.display()
+            ))
+        };
+        if !path.exists() {
+            return Err(no_log());
+        }
+        let unreadable =
+            |e: rusqlite::Error| Error::config(format!("cannot read the call log: {e}"));
+        let conn = store::open(&path).map_err(Error::config)?;
+        let id = match &args.cid {
+            Some(id) => id.clone(),
+            None => store::last_conversation(&conn)
+                .map_err(unreadable)?
+                .ok_or_else(no_log)?,
+        };
+        let history = store::turns(&conn, &id).map_err(unreadable)?;
+        if history.is_empty() && args.cid.is_some() {
+            return Err(Error::usage(format!(
+                "conversation {id} has no successful turns in {}",
+                path.display()
+            )));
+        }
+        Ok(Conversation { id, history })
+    }
+
+    /// The system prompt of the latest turn, which a continuation keeps unless `-s` or a
+    /// prompt file sets one.
+    pub fn system(&self) -> Option<&str> {
+        self.history.last().and_then(|t| t.system.as_deref())
+    }
+
+    /// Puts the earlier turns before the new messages, dropping the oldest turns (never the
+    /// system prompt or the new message) until the request fits the context window minus
+    /// `--max-tokens`. Counted with the count-tokens counter: exact for OpenAI models, an
+    /// estimate for Claude.
+    pub fn prepend_to(&self, req: &mut Request, settings: &Settings) {
+        if self.history.is_empty() {
+            return;
+        }
+        let target = &settings.targets[0];
+        let (counter, _) = crate::cost::estimate_counter(&target.model, target.kind);
+        let turns: Vec<[Message; 2]> = self
+            .history
+            .iter()
+            .map(|t| {
+                [
+                    Message::user_text(t.input.clone()),
+                    Message::assistant_text(t.reply.clone()),
+                ]
+            })
+            .collect();
+        let mut first = 0;
+        if let Some(window) = settings.context_window {
+            let budget = window.saturating_sub(req.max_tokens);
+            let units = |pair: &[Message; 2]| -> u64 {
+                pair.iter()
+                    .map(|m| {
+                        counter
+                            .message_units(m.role.as_str(), m.content.iter(), 1)
+                            .units
+                    })
+                    .sum()
+            };
+            let costs: Vec<u64> = turns.iter().map(units).collect();
+            let mut total = counter.request_units(req, 1).units + costs.iter().sum::<u64>();
+            while counter.tokens(total) > budget && first < turns.len() {
+                total -= costs[first];
+                first += 1;
+            }
+        }
+        output::debug(&format!(
+            "conversation {}: {} earlier turn(s) sent, {first} dropped to fit the context window",
+            self.id,
+            turns.len() - first,
+        ));
+        let mut messages: Vec<Message> = turns.into_iter().skip(first).flatten().collect();
+        messages.append(&mut req.messages);
+        req.messages = messages;
+    }
+}

@@ -1,0 +1,94 @@
+//! The call-log record of one request: what was sent, and the result or the error exactly as
+//! the command reported it.
+
+use serde_json::{Value, json};
+
+use crate::chat::Request;
+use crate::error::Result;
+use crate::result::CallResult;
+use crate::store::Record;
+
+/// Everything about the call that is not in the request or its outcome.
+pub struct CallInfo<'a> {
+    /// `complete`, `stream`, `extract-json`, `classify`.
+    pub command: &'static str,
+    /// The model asked for (alias resolved): what a failed call is logged under.
+    pub requested_model: &'a str,
+    pub provider: &'static str,
+    pub prompt: Option<String>,
+    pub conversation_id: &'a str,
+}
+
+pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) -> Record {
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| json!({"role": m.role.as_str(), "content": m.text()}))
+        .collect();
+    let input = req.messages.last().map(|m| m.text()).unwrap_or_default();
+    let (result, error, exit_code, printed) = match outcome {
+        Ok(r) => (
+            Some(r),
+            None,
+            0,
+            serde_json::to_value(r).unwrap_or_default(),
+        ),
+        Err(e) => {
+            let mut printed = e
+                .result
+                .as_deref()
+                .and_then(|r| serde_json::to_value(r).ok())
+                .unwrap_or_else(|| json!({}));
+            printed["error"] = e.to_json();
+            (
+                e.result.as_deref(),
+                Some(e.message.clone()),
+                e.exit_code(),
+                printed,
+            )
+        }
+    };
+    Record {
+        time: crate::store::rfc3339(std::time::SystemTime::now()),
+        command: info.command.to_string(),
+        provider: Some(
+            result
+                .map(|r| r.provider)
+                .or_else(|| outcome.as_ref().err().and_then(|e| e.provider))
+                .unwrap_or(info.provider)
+                .to_string(),
+        ),
+        // A call that failed before the provider named a model is logged under the one
+        // asked for, never as "-".
+        model: Some(
+            result
+                .map_or(info.requested_model, |r| r.model.as_str())
+                .to_string(),
+        ),
+        requested_model: Some(
+            result
+                .map_or(info.requested_model, |r| r.requested_model.as_str())
+                .to_string(),
+        ),
+        prompt: info.prompt.clone(),
+        system: req.system.clone(),
+        messages: Value::Array(messages),
+        input,
+        reply: result.map(|r| r.text.clone()),
+        finish_reason: result.map(|r| r.finish_reason.as_str().to_string()),
+        input_tokens: result.map_or(0, |r| r.usage.input_tokens),
+        output_tokens: result.map_or(0, |r| r.usage.output_tokens),
+        cached_input_tokens: result.map_or(0, |r| r.usage.cached_input_tokens),
+        cost_usd: result.and_then(|r| r.cost_usd),
+        latency_ms: result.map(|r| r.latency_ms),
+        attempts: result.map(|r| u64::from(r.attempts)),
+        request_id: result
+            .and_then(|r| r.request_id.clone())
+            .or_else(|| outcome.as_ref().err().and_then(|e| e.request_id.clone())),
+        conversation_id: info.conversation_id.to_string(),
+        exit_code,
+        error,
+        cached: result.is_some_and(|r| r.cached),
+        output: printed,
+    }
+}
