@@ -23,27 +23,83 @@ pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 #[derive(Debug, Default)]
 pub struct Env {
     dotenv: HashMap<String, String>,
+    /// `.env` lines that were not loaded (never their content: a line may hold a key).
+    problems: Vec<crate::dotenv::Problem>,
 }
 
 impl Env {
+    /// Reads `.env` and warns about each line that could not be loaded; for the commands
+    /// that send no request with a key.
+    pub fn load() -> Result<Env> {
+        let env = Env::read();
+        env.warn_problems();
+        Ok(env)
+    }
+
     /// Reads `.env` in the working directory if there is one. It never overrides a
     /// variable that is already set, and is not written into the process environment.
-    pub fn load() -> Result<Env> {
-        let mut dotenv = HashMap::new();
-        match dotenvy::from_path_iter(".env") {
-            Ok(iter) => {
-                for item in iter {
-                    let (k, v) = item.map_err(|e| {
-                        Error::config(format!("cannot read .env: {e}"))
-                            .with_hint("each line should be KEY=value")
-                    })?;
-                    dotenv.insert(k, v);
+    /// Lines that cannot be parsed are skipped and remembered (see [`Env::check`]). The
+    /// keys and base-URL passwords found are registered with [`crate::secrets`].
+    pub fn read() -> Env {
+        let mut env = Env::default();
+        match std::fs::read(".env") {
+            Ok(bytes) => {
+                let parsed = crate::dotenv::parse(&bytes);
+                env.dotenv = parsed.vars.into_iter().collect();
+                env.problems = parsed.problems;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => env.problems.push(crate::dotenv::Problem {
+                line: 0,
+                what: "the file cannot be read",
+            }),
+        }
+        for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+            if let Some(key) = env.get(kind.key_var()) {
+                crate::secrets::register(&key);
+            }
+            if let Some(url) = env.get(kind.base_url_var()) {
+                for s in crate::secrets::url_secrets(url.trim()) {
+                    crate::secrets::register(&s);
                 }
             }
-            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::config(format!("cannot read .env: {e}"))),
         }
-        Ok(Env { dotenv })
+        env
+    }
+
+    fn describe(p: &crate::dotenv::Problem) -> String {
+        if p.line == 0 {
+            format!(".env: {}", p.what)
+        } else {
+            format!(
+                ".env:{}: {} (the line is not shown: it may hold a key)",
+                p.line, p.what
+            )
+        }
+    }
+
+    /// One warning per `.env` line that was not loaded.
+    pub fn warn_problems(&self) {
+        for p in &self.problems {
+            crate::output::warn(&format!("{}; the line is ignored", Self::describe(p)));
+        }
+    }
+
+    /// For commands that send a request with a key: a `.env` with a line that could not
+    /// be loaded is a configuration error (the line may be the key, or the base URL).
+    pub fn check(&self) -> Result<()> {
+        let Some(first) = self.problems.first() else {
+            return Ok(());
+        };
+        let more = match self.problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more line(s))", n - 1),
+        };
+        Err(Error::config(format!(
+            "{}{more}: no request was sent",
+            Self::describe(first)
+        ))
+        .with_hint(format!("fix .env: {}", crate::dotenv::EXPECTED)))
     }
 
     /// A variable's value; empty counts as unset.
@@ -402,12 +458,7 @@ fn target(
     let base_url = env
         .get(kind.base_url_var())
         .unwrap_or_else(|| kind.default_base_url().to_string());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(Error::config(format!(
-            "{} is `{base_url}`: it must start with http:// or https://",
-            kind.base_url_var()
-        )));
-    }
+    check_base_url(kind, &base_url)?;
     Ok(Target {
         kind,
         model,
@@ -415,6 +466,44 @@ fn target(
         api_key: env.get(kind.key_var()).map(Secret::new),
         max_tokens_field: field,
     })
+}
+
+/// A base URL is parsed before anything is sent: one that is not a valid http(s) URL is a
+/// configuration error (exit 3), never a connection failure to retry. Its password is
+/// never shown. OpenAI authenticates with `Authorization: Bearer`, so a `user:password@`
+/// (which would go out as a second, Basic, `Authorization` header) is refused there;
+/// Anthropic's key travels in `x-api-key`, so there the userinfo is sent as Basic auth for
+/// a gateway in front of the API.
+fn check_base_url(kind: ProviderKind, base_url: &str) -> Result<()> {
+    let var = kind.base_url_var();
+    let shown = crate::secrets::redact_url(base_url);
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(Error::config(format!(
+            "{var} is `{shown}`: it must start with http:// or https://"
+        )));
+    }
+    let url = reqwest::Url::parse(base_url).map_err(|e| {
+        // The text is shown only when it holds no userinfo (which could be a password).
+        let what = if base_url.contains('@') {
+            String::new()
+        } else {
+            format!(" `{base_url}`")
+        };
+        Error::config(format!("{var}{what} is not a valid URL: {e}")).with_hint(format!(
+            "set {var} to an address such as {}",
+            kind.default_base_url()
+        ))
+    })?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(format!("{var} `{shown}` has no host")));
+    }
+    if kind == ProviderKind::OpenAi && (!url.username().is_empty() || url.password().is_some()) {
+        return Err(Error::config(format!(
+            "{var} `{shown}` carries a user name or password: the OpenAI API takes the key as `Authorization: Bearer`, and a URL's user:password would be sent as a second, conflicting `Authorization` header"
+        ))
+        .with_hint(format!("remove the `user:password@` part from {var}; put the key in OPENAI_API_KEY")));
+    }
+    Ok(())
 }
 
 /// Reasoning models reject a non-default temperature with a 400; say so before sending.

@@ -10,6 +10,7 @@ mod errors;
 mod input;
 mod memory;
 mod resilience;
+mod secrets;
 mod structured;
 mod tokens;
 
