@@ -116,7 +116,9 @@ impl Env {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub model: Option<String>,
+    #[serde(default, deserialize_with = "check::max_tokens")]
     pub max_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "check::timeout")]
     pub timeout: Option<f64>,
     pub retries: Option<u32>,
     #[serde(default)]
@@ -133,6 +135,7 @@ pub struct FileConfig {
     /// Write the call log (default true).
     pub log: Option<bool>,
     /// The call log's path (default `$XDG_DATA_HOME/llmpipe/log.db`).
+    #[serde(default, deserialize_with = "check::log_db")]
     pub log_db: Option<PathBuf>,
     /// Use the response cache without `--cache`.
     pub cache: Option<bool>,
@@ -143,11 +146,74 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriceOverride {
+    #[serde(deserialize_with = "check::price")]
     pub input: f64,
+    #[serde(deserialize_with = "check::price")]
     pub output: f64,
+    #[serde(default, deserialize_with = "check::opt_price")]
     pub cached_input: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_price")]
     pub cache_write: Option<f64>,
 }
+
+/// Config values checked as they are read, so a bad one is reported at its own line
+/// (`llmpipe.toml:LINE: …`, exit 3) rather than later against a flag nobody passed.
+mod check {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use std::path::PathBuf;
+
+    /// A price must be finite and not negative: `nan`, `inf` or `-1` would disable
+    /// `--max-cost` (every comparison with NaN is false).
+    pub fn price<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(D::Error::custom(format!(
+                "a price must be a finite number of dollars per million tokens, 0 or more, not {v}"
+            )))
+        }
+    }
+
+    pub fn opt_price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        price(d).map(Some)
+    }
+
+    pub fn max_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match u64::deserialize(d)? {
+            0 => Err(D::Error::custom("max_tokens must be at least 1")),
+            n => Ok(Some(n)),
+        }
+    }
+
+    pub fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let secs = f64::deserialize(d)?;
+        match std::time::Duration::try_from_secs_f64(secs) {
+            Ok(t) if !t.is_zero() => Ok(Some(secs)),
+            _ => Err(D::Error::custom(format!(
+                "timeout must be a positive number of seconds, not {secs}"
+            ))),
+        }
+    }
+
+    pub fn log_db<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        let p = PathBuf::deserialize(d)?;
+        if p.as_os_str().is_empty() {
+            return Err(D::Error::custom(
+                "log_db is empty: give the call log's path, or set `log = false` to turn the log off",
+            ));
+        }
+        Ok(Some(p))
+    }
+}
+
+/// A cache TTL at or above this (100 years) means "forever" and is capped here, so that
+/// adding it to the clock can never wrap.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The most `LLMPIPE_RETRY_BASE_MS` may be (one minute): the first retry waits about this.
+pub const MAX_RETRY_BASE_MS: u64 = 60_000;
 
 impl FileConfig {
     fn locate(env: &Env) -> Option<PathBuf> {
@@ -354,11 +420,16 @@ impl Settings {
         };
         // Tests and impatient users shorten the backoff; the SPEC's 0.5 s is the default.
         if let Some(ms) = env.get("LLMPIPE_RETRY_BASE_MS") {
-            let ms: u64 = ms.parse().map_err(|_| {
-                Error::config(format!(
-                    "LLMPIPE_RETRY_BASE_MS is `{ms}`, not a whole number of milliseconds"
-                ))
-            })?;
+            let ms: u64 = ms
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n| n <= MAX_RETRY_BASE_MS)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "LLMPIPE_RETRY_BASE_MS is `{ms}`: it must be a whole number of milliseconds from 0 to {MAX_RETRY_BASE_MS}"
+                    ))
+                })?;
             policy.base_delay = Duration::from_millis(ms);
             policy.max_delay = policy.max_delay.max(policy.base_delay);
         }
@@ -367,12 +438,19 @@ impl Settings {
         } else {
             log_db(env, &file)
         };
-        let ttl = env
-            .get("LLMPIPE_CACHE_TTL")
-            .and_then(|v| v.parse().ok())
+        let env_ttl = match env.get("LLMPIPE_CACHE_TTL") {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                Error::config(format!(
+                    "LLMPIPE_CACHE_TTL is `{v}`: it must be a whole number of seconds, 0 or more"
+                ))
+            })?),
+            None => None,
+        };
+        let ttl = env_ttl
             .or(file.cache_ttl)
             .map(Duration::from_secs)
-            .unwrap_or(crate::store::DEFAULT_CACHE_TTL);
+            .unwrap_or(crate::store::DEFAULT_CACHE_TTL)
+            .min(MAX_CACHE_TTL);
         let cache = if args.cache || file.cache == Some(true) {
             match env.get("LLMPIPE_CACHE_URL") {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {

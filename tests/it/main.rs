@@ -13,6 +13,7 @@ mod resilience;
 mod secrets;
 mod structured;
 mod tokens;
+mod validation;
 
 use std::path::Path;
 
