@@ -106,3 +106,59 @@ fn a_huge_cache_ttl_means_forever() {
     }
     assert_eq!(mock.hits(), 1, "the second and later runs are cache hits");
 }
+
+fn write(dir: &std::path::Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn prompt_file_versions_are_unambiguous_and_never_hang() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::openai_completion("hi")]);
+    write(dir.path(), "prompts/lead/v1.md", "one {{input}}");
+    write(dir.path(), "prompts/lead/v01.md", "zero-one {{input}}");
+    for spec in ["lead", "lead@v1"] {
+        let out =
+            run(openai(dir.path(), &mock).args(["complete", "--json", "--prompt", spec, "x"]))
+                .expect(2);
+        assert!(out.stderr.contains("v01.md"), "{spec}: {}", out.stderr);
+    }
+    std::fs::remove_file(dir.path().join("prompts/lead/v01.md")).unwrap();
+    // A FIFO named like a version is not a prompt file: `prompts list` does not open it.
+    let fifo = dir.path().join("prompts/lead/v2.md");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        let out = run(crate::base(dir.path())
+            .args(["prompts", "list", "--json"])
+            .timeout(std::time::Duration::from_secs(10)))
+        .expect(0);
+        assert!(out.stdout.contains("\"lead\""), "{}", out.stdout);
+        run(openai(dir.path(), &mock)
+            .args(["complete", "--prompt", "lead", "x"])
+            .timeout(std::time::Duration::from_secs(10)))
+        .expect(0);
+    }
+    // Front matter missing its opening +++, and an empty model, are exit 2 at FILE:LINE.
+    write(
+        dir.path(),
+        "prompts/half/v1.md",
+        "system = \"s\"\n+++\nhi {{input}}",
+    );
+    write(
+        dir.path(),
+        "prompts/nomodel/v1.md",
+        "+++\nmodel = \"\"\n+++\nhi {{input}}",
+    );
+    for (spec, at) in [("half", "v1.md:2: "), ("nomodel", "v1.md:2: ")] {
+        let out =
+            run(openai(dir.path(), &mock).args(["complete", "--json", "--prompt", spec, "x"]))
+                .expect(2);
+        assert!(out.stderr.contains(at), "{spec}: {}", out.stderr);
+    }
+    assert_eq!(mock.hits(), 1);
+}
