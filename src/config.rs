@@ -58,7 +58,9 @@ impl Env {
             if let Some(key) = env.get(kind.key_var()) {
                 crate::secrets::register(&key);
             }
-            if let Some(url) = env.get(kind.base_url_var()) {
+        }
+        for var in ["OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "LLMPIPE_CACHE_URL"] {
+            if let Some(url) = env.get(var) {
                 for s in crate::secrets::url_secrets(url.trim()) {
                     crate::secrets::register(&s);
                 }
@@ -464,7 +466,8 @@ impl Settings {
                 }
                 Some(other) => {
                     crate::output::warn(&format!(
-                        "response cache off: LLMPIPE_CACHE_URL must be redis://…, not `{other}`"
+                        "response cache off: LLMPIPE_CACHE_URL must be redis://…, not `{}`",
+                        crate::secrets::redact_url(&other)
                     ));
                     None
                 }

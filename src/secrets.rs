@@ -72,6 +72,49 @@ pub fn mask_json(v: &mut serde_json::Value) {
     }
 }
 
+/// Masks a text that arrives in pieces (a stream's deltas), where a secret may be split
+/// across two pieces: the end of a piece that could be the start of a secret is held back
+/// until the next piece (or [`StreamMask::finish`]) shows whether it is one.
+#[derive(Debug, Default)]
+pub struct StreamMask {
+    held: String,
+}
+
+impl StreamMask {
+    /// What of `piece` (and the text held so far) can be written now, masked.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.held.push_str(piece);
+        let masked = mask(&self.held).into_owned();
+        let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
+        let mut keep = 0;
+        for k in known.iter() {
+            // The longest proper prefix of `k` that ends the text.
+            for (len, _) in k
+                .char_indices()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                if len > keep && masked.ends_with(&k[..len]) {
+                    keep = len;
+                    break;
+                }
+            }
+        }
+        let split = masked.len() - keep;
+        self.held = masked[split..].to_string();
+        let mut out = masked;
+        out.truncate(split);
+        out
+    }
+
+    /// The text still held back (not a secret after all).
+    pub fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// `url` with the password of any `user:password@` part replaced by [`MASK`], for display.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
@@ -154,6 +197,22 @@ mod tests {
         let mut v = serde_json::json!({"e": ["x sk-unit-test-secret-value-123"]});
         mask_json(&mut v);
         assert_eq!(v["e"][0], "x [REDACTED]");
+    }
+
+    #[test]
+    fn a_secret_split_across_pieces_is_masked() {
+        register("sk-stream-secret-0123456789");
+        let text = "key: sk-stream-secret-0123456789, and so sk-str on";
+        for step in 1..8 {
+            let mut m = StreamMask::default();
+            let mut out = String::new();
+            let chars: Vec<char> = text.chars().collect();
+            for piece in chars.chunks(step) {
+                out.push_str(&m.push(&piece.iter().collect::<String>()));
+            }
+            out.push_str(&m.finish());
+            assert_eq!(out, "key: [REDACTED], and so sk-str on", "step {step}");
+        }
     }
 
     #[test]

@@ -318,3 +318,34 @@ fn an_invalid_base_url_is_a_config_error_never_sent() {
         );
     }
 }
+
+#[test]
+fn a_key_split_across_stream_deltas_is_masked() {
+    let dir = tmp();
+    let half = OPENAI_KEY.len() / 2;
+    let deltas = [
+        "your key is ",
+        &OPENAI_KEY[..half],
+        &OPENAI_KEY[half..],
+        ". Bye s",
+    ];
+    for json in [false, true] {
+        let mock = Mock::start(vec![mock::openai_stream(&deltas)]);
+        let mut cmd = openai(dir.path(), &mock);
+        cmd.args(["stream", "--no-log", "hello"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = run(&mut cmd).expect(0);
+        let text = if json {
+            out.lines()
+                .iter()
+                .filter(|l| l["type"] == "delta")
+                .map(|l| l["text"].as_str().unwrap().to_string())
+                .collect::<String>()
+        } else {
+            out.stdout.clone()
+        };
+        assert_eq!(text.trim_end(), "your key is [REDACTED]. Bye s", "{out:?}");
+    }
+}
