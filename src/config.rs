@@ -42,7 +42,17 @@ impl Env {
     /// keys and base-URL passwords found are registered with [`crate::secrets`].
     pub fn read() -> Env {
         let mut env = Env::default();
-        match std::fs::read(".env") {
+        // Never opened unless it is a regular file of sane size (a FIFO would hang).
+        let read = std::fs::metadata(".env").and_then(|m| {
+            if !m.is_file() {
+                Err(std::io::Error::other("not a regular file"))
+            } else if m.len() > crate::dotenv::MAX_BYTES {
+                Err(std::io::Error::other("too large"))
+            } else {
+                std::fs::read(".env")
+            }
+        });
+        match read {
             Ok(bytes) => {
                 let parsed = crate::dotenv::parse(&bytes);
                 env.dotenv = parsed.vars.into_iter().collect();
@@ -51,7 +61,7 @@ impl Env {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) => env.problems.push(crate::dotenv::Problem {
                 line: 0,
-                what: "the file cannot be read",
+                what: "the file cannot be read (it must be a readable regular file of at most 1 MiB)",
             }),
         }
         for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {

@@ -21,6 +21,9 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
 }
 
+/// A larger `.env` is not read (it is reported instead).
+pub const MAX_BYTES: u64 = 1 << 20;
+
 /// What each line must look like, for hints.
 pub const EXPECTED: &str = "each line must be KEY=value (letters, digits, `_` and `.` in the name; quote a value that has spaces, e.g. KEY=\"a b\"), `export KEY=value`, or a `#` comment";
 

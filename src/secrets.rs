@@ -23,12 +23,17 @@ pub fn register(value: &str) {
     if value.chars().count() < MIN_LEN {
         return;
     }
+    // As it reads inside a JSON string too (a `"` or `\\` in it is escaped there).
+    let escaped = serde_json::to_string(value).unwrap_or_default();
+    let escaped = &escaped[1..escaped.len().saturating_sub(1).max(1)];
     let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
-    if !known.iter().any(|k| k == value) {
-        known.push(value.to_string());
-        // Longest first, so a secret that contains another is masked whole.
-        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    for v in [value, escaped] {
+        if !v.is_empty() && !known.iter().any(|k| k == v) {
+            known.push(v.to_string());
+        }
     }
+    // Longest first, so a secret that contains another is masked whole.
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
 }
 
 /// `text` with every known secret replaced by [`MASK`]; borrowed when there is none.
@@ -194,6 +199,9 @@ mod tests {
         let m = mask("a sk-unit-test-secret-value-123 b short");
         assert_eq!(m, "a [REDACTED] b short");
         assert!(matches!(mask("nothing here"), Cow::Borrowed(_)));
+        register("sk-quote\"and\\slash-1");
+        let shown = serde_json::json!({"m": "k=sk-quote\"and\\slash-1"}).to_string();
+        assert_eq!(mask(&shown), r#"{"m":"k=[REDACTED]"}"#);
         let mut v = serde_json::json!({"e": ["x sk-unit-test-secret-value-123"]});
         mask_json(&mut v);
         assert_eq!(v["e"][0], "x [REDACTED]");

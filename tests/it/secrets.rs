@@ -349,3 +349,20 @@ fn a_key_split_across_stream_deltas_is_masked() {
         assert_eq!(text.trim_end(), "your key is [REDACTED]. Bye s", "{out:?}");
     }
 }
+
+#[test]
+fn a_dotenv_that_is_not_a_regular_file_is_never_opened() {
+    let dir = tmp();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join(".env"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        return;
+    }
+    let out = run(base(dir.path())
+        .args(["count-tokens", "hello"])
+        .timeout(std::time::Duration::from_secs(10)))
+    .expect(0);
+    assert!(out.stderr.contains("warning: .env:"), "{}", out.stderr);
+}
