@@ -83,17 +83,19 @@ impl Env {
         if p.line == 0 {
             format!(".env: {}", p.what)
         } else {
-            format!(
-                ".env:{}: {} (the line is not shown: it may hold a key)",
-                p.line, p.what
-            )
+            format!(".env:{}: {}", p.line, p.what)
         }
     }
 
     /// One warning per `.env` line that was not loaded.
     pub fn warn_problems(&self) {
         for p in &self.problems {
-            crate::output::warn(&format!("{}; the line is ignored", Self::describe(p)));
+            let note = if p.line == 0 {
+                "it is ignored"
+            } else {
+                "the line is ignored (not shown: it may hold a key)"
+            };
+            crate::output::warn(&format!("{}; {note}", Self::describe(p)));
         }
     }
 
@@ -105,13 +107,17 @@ impl Env {
         };
         let more = match self.problems.len() {
             1 => String::new(),
-            n => format!(" (and {} more line(s))", n - 1),
+            2 => " (1 more line has a problem)".to_string(),
+            n => format!(" ({} more lines have problems)", n - 1),
         };
         Err(Error::config(format!(
-            "{}{more}: no request was sent",
+            "{}; no request was sent{more}",
             Self::describe(first)
         ))
-        .with_hint(format!("fix .env: {}", crate::dotenv::EXPECTED)))
+        .with_hint(format!(
+            "fix .env (its lines are not shown: they may hold keys): {}",
+            crate::dotenv::EXPECTED
+        )))
     }
 
     /// A variable's value; empty counts as unset.
