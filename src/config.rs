@@ -69,7 +69,17 @@ impl Env {
                 crate::secrets::register(&key);
             }
         }
-        for var in ["OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "LLMPIPE_CACHE_URL"] {
+        for var in [
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_BASE_URL",
+            "LLMPIPE_CACHE_URL",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
             if let Some(url) = env.get(var) {
                 for s in crate::secrets::url_secrets(url.trim()) {
                     crate::secrets::register(&s);

@@ -112,6 +112,7 @@ fn versions_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         return Ok(Vec::new());
     };
     let mut out: Vec<(u64, PathBuf)> = Vec::new();
+    let mut padded: Option<(u64, PathBuf)> = None;
     for entry in entries.flatten() {
         let path = entry.path();
         let Some(digits) = path
@@ -131,12 +132,7 @@ fn versions_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         let canonical = digits == "0" || !digits.starts_with('0');
         match version_number(digits) {
             Some(n) if canonical => out.push((n, path)),
-            Some(n) => {
-                return Err(Error::usage(format!(
-                    "{}: a version file is named v<N>.md without leading zeros: rename it to v{n}.md",
-                    path.display()
-                )));
-            }
+            Some(n) => padded = Some((n, path)),
             None => {
                 return Err(Error::usage(format!(
                     "{}: the version number is larger than {}",
@@ -145,6 +141,20 @@ fn versions_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
                 )));
             }
         }
+    }
+    if let Some((n, path)) = padded {
+        let msg = match out.iter().find(|(m, _)| *m == n) {
+            Some((_, other)) => format!(
+                "{} and {} are both version {n}: remove one (version files are v<N>.md without leading zeros)",
+                path.display(),
+                other.display()
+            ),
+            None => format!(
+                "{}: version files are v<N>.md without leading zeros: rename it to v{n}.md",
+                path.display()
+            ),
+        };
+        return Err(Error::usage(msg));
     }
     out.sort_by_key(|(n, _)| *n);
     Ok(out)
@@ -573,7 +583,7 @@ mod tests {
             let e = load(spec, &dirs).unwrap_err();
             assert_eq!(e.exit_code(), 2);
             assert!(
-                e.message.contains("v01.md") && e.message.contains("rename it to v1.md"),
+                e.message.contains("v01.md") && e.message.contains("v1.md are both version 1"),
                 "{}",
                 e.message
             );
