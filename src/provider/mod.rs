@@ -442,7 +442,7 @@ fn redirected(kind: ProviderKind, status: u16, headers: &reqwest::header::Header
         .get(reqwest::header::LOCATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .map(|l| {
-            let l = crate::secrets::redact_url(l.trim());
+            let l = crate::secrets::mask(&crate::secrets::redact_url(l.trim())).into_owned();
             let mut short: String = l.chars().filter(|c| !c.is_control()).take(300).collect();
             if short.len() < l.len() {
                 short.push('…');
@@ -471,6 +471,8 @@ fn describe_unparsed_body(body: &[u8]) -> String {
     if text.starts_with('<') {
         return format!("non-JSON response body (HTML, {} bytes)", body.len());
     }
+    // Masked before it is cut short, so no part of a key can survive the cut.
+    let text = crate::secrets::mask(text);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut short: String = one_line.chars().take(200).collect();
     if short.len() < one_line.len() {

@@ -366,3 +366,23 @@ fn a_dotenv_that_is_not_a_regular_file_is_never_opened() {
     .expect(0);
     assert!(out.stderr.contains("warning: .env:"), "{}", out.stderr);
 }
+
+#[test]
+fn a_key_at_the_cut_of_a_shortened_error_body_is_masked_whole() {
+    let dir = tmp();
+    // The plain-text body is shown cut to 200 characters; the key straddles the cut.
+    let body = format!("{}{OPENAI_KEY} trailing", "x".repeat(190));
+    let mock = Mock::start(vec![mock::full(
+        401,
+        &[("content-type", "text/plain")],
+        body,
+    )]);
+    let out =
+        run(openai(dir.path(), &mock).args(["complete", "--json", "--no-log", "hello"])).expect(3);
+    let head = &OPENAI_KEY[..8];
+    assert!(
+        !out.stderr.contains(head) && !out.stdout.contains(head),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("[REDACTED]"), "{}", out.stderr);
+}
