@@ -23,27 +23,111 @@ pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 #[derive(Debug, Default)]
 pub struct Env {
     dotenv: HashMap<String, String>,
+    /// `.env` lines that were not loaded (never their content: a line may hold a key).
+    problems: Vec<crate::dotenv::Problem>,
 }
 
 impl Env {
+    /// Reads `.env` and warns about each line that could not be loaded; for the commands
+    /// that send no request with a key.
+    pub fn load() -> Result<Env> {
+        let env = Env::read();
+        env.warn_problems();
+        Ok(env)
+    }
+
     /// Reads `.env` in the working directory if there is one. It never overrides a
     /// variable that is already set, and is not written into the process environment.
-    pub fn load() -> Result<Env> {
-        let mut dotenv = HashMap::new();
-        match dotenvy::from_path_iter(".env") {
-            Ok(iter) => {
-                for item in iter {
-                    let (k, v) = item.map_err(|e| {
-                        Error::config(format!("cannot read .env: {e}"))
-                            .with_hint("each line should be KEY=value")
-                    })?;
-                    dotenv.insert(k, v);
+    /// Lines that cannot be parsed are skipped and remembered (see [`Env::check`]). The
+    /// keys and base-URL passwords found are registered with [`crate::secrets`].
+    pub fn read() -> Env {
+        let mut env = Env::default();
+        // Never opened unless it is a regular file of sane size (a FIFO would hang).
+        let read = std::fs::metadata(".env").and_then(|m| {
+            if !m.is_file() {
+                Err(std::io::Error::other("not a regular file"))
+            } else if m.len() > crate::dotenv::MAX_BYTES {
+                Err(std::io::Error::other("too large"))
+            } else {
+                std::fs::read(".env")
+            }
+        });
+        match read {
+            Ok(bytes) => {
+                let parsed = crate::dotenv::parse(&bytes);
+                env.dotenv = parsed.vars.into_iter().collect();
+                env.problems = parsed.problems;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => env.problems.push(crate::dotenv::Problem {
+                line: 0,
+                what: "the file cannot be read (it must be a readable regular file of at most 1 MiB)",
+            }),
+        }
+        for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+            if let Some(key) = env.get(kind.key_var()) {
+                crate::secrets::register(&key);
+            }
+        }
+        for var in [
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_BASE_URL",
+            "LLMPIPE_CACHE_URL",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            if let Some(url) = env.get(var) {
+                for s in crate::secrets::url_secrets(url.trim()) {
+                    crate::secrets::register(&s);
                 }
             }
-            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::config(format!("cannot read .env: {e}"))),
         }
-        Ok(Env { dotenv })
+        env
+    }
+
+    fn describe(p: &crate::dotenv::Problem) -> String {
+        if p.line == 0 {
+            format!(".env: {}", p.what)
+        } else {
+            format!(".env:{}: {}", p.line, p.what)
+        }
+    }
+
+    /// One warning per `.env` line that was not loaded.
+    pub fn warn_problems(&self) {
+        for p in &self.problems {
+            let note = if p.line == 0 {
+                "it is ignored"
+            } else {
+                "the line is ignored (not shown: it may hold a key)"
+            };
+            crate::output::warn(&format!("{}; {note}", Self::describe(p)));
+        }
+    }
+
+    /// For commands that send a request with a key: a `.env` with a line that could not
+    /// be loaded is a configuration error (the line may be the key, or the base URL).
+    pub fn check(&self) -> Result<()> {
+        let Some(first) = self.problems.first() else {
+            return Ok(());
+        };
+        let more = match self.problems.len() {
+            1 => String::new(),
+            2 => " (1 more line has a problem)".to_string(),
+            n => format!(" ({} more lines have problems)", n - 1),
+        };
+        Err(Error::config(format!(
+            "{}; no request was sent{more}",
+            Self::describe(first)
+        ))
+        .with_hint(format!(
+            "fix .env (its lines are not shown: they may hold keys): {}",
+            crate::dotenv::EXPECTED
+        )))
     }
 
     /// A variable's value; empty counts as unset.
@@ -60,7 +144,9 @@ impl Env {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub model: Option<String>,
+    #[serde(default, deserialize_with = "check::max_tokens")]
     pub max_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "check::timeout")]
     pub timeout: Option<f64>,
     pub retries: Option<u32>,
     #[serde(default)]
@@ -77,6 +163,7 @@ pub struct FileConfig {
     /// Write the call log (default true).
     pub log: Option<bool>,
     /// The call log's path (default `$XDG_DATA_HOME/llmpipe/log.db`).
+    #[serde(default, deserialize_with = "check::log_db")]
     pub log_db: Option<PathBuf>,
     /// Use the response cache without `--cache`.
     pub cache: Option<bool>,
@@ -87,11 +174,74 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriceOverride {
+    #[serde(deserialize_with = "check::price")]
     pub input: f64,
+    #[serde(deserialize_with = "check::price")]
     pub output: f64,
+    #[serde(default, deserialize_with = "check::opt_price")]
     pub cached_input: Option<f64>,
+    #[serde(default, deserialize_with = "check::opt_price")]
     pub cache_write: Option<f64>,
 }
+
+/// Config values checked as they are read, so a bad one is reported at its own line
+/// (`llmpipe.toml:LINE: …`, exit 3) rather than later against a flag nobody passed.
+mod check {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use std::path::PathBuf;
+
+    /// A price must be finite and not negative: `nan`, `inf` or `-1` would disable
+    /// `--max-cost` (every comparison with NaN is false).
+    pub fn price<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(D::Error::custom(format!(
+                "a price must be a finite number of dollars per million tokens, 0 or more, not {v}"
+            )))
+        }
+    }
+
+    pub fn opt_price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        price(d).map(Some)
+    }
+
+    pub fn max_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match u64::deserialize(d)? {
+            0 => Err(D::Error::custom("max_tokens must be at least 1")),
+            n => Ok(Some(n)),
+        }
+    }
+
+    pub fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let secs = f64::deserialize(d)?;
+        match std::time::Duration::try_from_secs_f64(secs) {
+            Ok(t) if !t.is_zero() => Ok(Some(secs)),
+            _ => Err(D::Error::custom(format!(
+                "timeout must be a positive number of seconds, not {secs}"
+            ))),
+        }
+    }
+
+    pub fn log_db<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        let p = PathBuf::deserialize(d)?;
+        if p.as_os_str().is_empty() {
+            return Err(D::Error::custom(
+                "log_db is empty: give the call log's path, or set `log = false` to turn the log off",
+            ));
+        }
+        Ok(Some(p))
+    }
+}
+
+/// A cache TTL at or above this (100 years) means "forever" and is capped here, so that
+/// adding it to the clock can never wrap.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The most `LLMPIPE_RETRY_BASE_MS` may be (one minute): the first retry waits about this.
+pub const MAX_RETRY_BASE_MS: u64 = 60_000;
 
 impl FileConfig {
     fn locate(env: &Env) -> Option<PathBuf> {
@@ -298,11 +448,16 @@ impl Settings {
         };
         // Tests and impatient users shorten the backoff; the SPEC's 0.5 s is the default.
         if let Some(ms) = env.get("LLMPIPE_RETRY_BASE_MS") {
-            let ms: u64 = ms.parse().map_err(|_| {
-                Error::config(format!(
-                    "LLMPIPE_RETRY_BASE_MS is `{ms}`, not a whole number of milliseconds"
-                ))
-            })?;
+            let ms: u64 = ms
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n| n <= MAX_RETRY_BASE_MS)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "LLMPIPE_RETRY_BASE_MS is `{ms}`: it must be a whole number of milliseconds from 0 to {MAX_RETRY_BASE_MS}"
+                    ))
+                })?;
             policy.base_delay = Duration::from_millis(ms);
             policy.max_delay = policy.max_delay.max(policy.base_delay);
         }
@@ -311,12 +466,19 @@ impl Settings {
         } else {
             log_db(env, &file)
         };
-        let ttl = env
-            .get("LLMPIPE_CACHE_TTL")
-            .and_then(|v| v.parse().ok())
+        let env_ttl = match env.get("LLMPIPE_CACHE_TTL") {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                Error::config(format!(
+                    "LLMPIPE_CACHE_TTL is `{v}`: it must be a whole number of seconds, 0 or more"
+                ))
+            })?),
+            None => None,
+        };
+        let ttl = env_ttl
             .or(file.cache_ttl)
             .map(Duration::from_secs)
-            .unwrap_or(crate::store::DEFAULT_CACHE_TTL);
+            .unwrap_or(crate::store::DEFAULT_CACHE_TTL)
+            .min(MAX_CACHE_TTL);
         let cache = if args.cache || file.cache == Some(true) {
             match env.get("LLMPIPE_CACHE_URL") {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
@@ -330,7 +492,8 @@ impl Settings {
                 }
                 Some(other) => {
                     crate::output::warn(&format!(
-                        "response cache off: LLMPIPE_CACHE_URL must be redis://…, not `{other}`"
+                        "response cache off: LLMPIPE_CACHE_URL must be redis://…, not `{}`",
+                        crate::secrets::redact_url(&other)
                     ));
                     None
                 }
@@ -402,12 +565,7 @@ fn target(
     let base_url = env
         .get(kind.base_url_var())
         .unwrap_or_else(|| kind.default_base_url().to_string());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(Error::config(format!(
-            "{} is `{base_url}`: it must start with http:// or https://",
-            kind.base_url_var()
-        )));
-    }
+    check_base_url(kind, &base_url)?;
     Ok(Target {
         kind,
         model,
@@ -415,6 +573,44 @@ fn target(
         api_key: env.get(kind.key_var()).map(Secret::new),
         max_tokens_field: field,
     })
+}
+
+/// A base URL is parsed before anything is sent: one that is not a valid http(s) URL is a
+/// configuration error (exit 3), never a connection failure to retry. Its password is
+/// never shown. OpenAI authenticates with `Authorization: Bearer`, so a `user:password@`
+/// (which would go out as a second, Basic, `Authorization` header) is refused there;
+/// Anthropic's key travels in `x-api-key`, so there the userinfo is sent as Basic auth for
+/// a gateway in front of the API.
+fn check_base_url(kind: ProviderKind, base_url: &str) -> Result<()> {
+    let var = kind.base_url_var();
+    let shown = crate::secrets::redact_url(base_url);
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(Error::config(format!(
+            "{var} is `{shown}`: it must start with http:// or https://"
+        )));
+    }
+    let url = reqwest::Url::parse(base_url).map_err(|e| {
+        // The text is shown only when it holds no userinfo (which could be a password).
+        let what = if base_url.contains('@') {
+            String::new()
+        } else {
+            format!(" `{base_url}`")
+        };
+        Error::config(format!("{var}{what} is not a valid URL: {e}")).with_hint(format!(
+            "set {var} to an address such as {}",
+            kind.default_base_url()
+        ))
+    })?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(format!("{var} `{shown}` has no host")));
+    }
+    if kind == ProviderKind::OpenAi && (!url.username().is_empty() || url.password().is_some()) {
+        return Err(Error::config(format!(
+            "{var} `{shown}` carries a user name or password: the OpenAI API takes the key as `Authorization: Bearer`, and a URL's user:password would be sent as a second, conflicting `Authorization` header"
+        ))
+        .with_hint(format!("remove the `user:password@` part from {var}; put the key in OPENAI_API_KEY")));
+    }
+    Ok(())
 }
 
 /// Reasoning models reject a non-default temperature with a 400; say so before sending.

@@ -3,6 +3,9 @@
 //! A closed stdout (`llmpipe … | head -c 10`) is the reader saying it has enough, not an
 //! error: the process ends quietly with exit 0 (the SPEC), as ripgrep does. Writes to
 //! stderr never fail the run.
+//!
+//! Every write masks the process's known secrets ([`crate::secrets`]): a key a server
+//! echoes back can never reach stdout or stderr.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +30,7 @@ pub fn stderr_is_terminal() -> bool {
 
 /// Writes `s` to stdout and flushes it, so each streamed delta appears as it arrives.
 pub fn out(s: &str) {
+    let s = &*crate::secrets::mask(s);
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|()| stdout.flush()) {
         fail_stdout(e);
@@ -38,6 +42,7 @@ pub fn out(s: &str) {
 
 /// Writes one line (a JSON object, a reply) to stdout.
 pub fn out_line(s: &str) {
+    let s = &*crate::secrets::mask(s);
     let mut stdout = io::stdout().lock();
     let r = stdout
         .write_all(s.as_bytes())
@@ -66,6 +71,7 @@ fn fail_stdout(e: io::Error) -> ! {
 
 /// One diagnostic line on stderr; errors writing it are ignored.
 pub fn err_line(s: &str) {
+    let s = crate::secrets::mask(s);
     let _ = writeln!(io::stderr().lock(), "{s}");
 }
 

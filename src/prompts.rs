@@ -40,7 +40,7 @@ pub struct Example {
 #[derive(Debug, Clone)]
 pub struct PromptFile {
     pub name: String,
-    pub version: u32,
+    pub version: u64,
     pub path: PathBuf,
     pub meta: FrontMatter,
     /// The loaded schema file, when `schema` is set.
@@ -72,11 +72,11 @@ pub fn search_dirs(cli_dir: Option<&Path>, env: &Env) -> Vec<PathBuf> {
 }
 
 /// `NAME`, `NAME@v2` or `NAME@2`.
-pub fn parse_ref(spec: &str) -> Result<(&str, Option<u32>)> {
+pub fn parse_ref(spec: &str) -> Result<(&str, Option<u64>)> {
     let (name, version) = match spec.split_once('@') {
         Some((n, v)) => {
             let digits = v.strip_prefix('v').unwrap_or(v);
-            let n_ver = digits.parse::<u32>().map_err(|_| {
+            let n_ver = version_number(digits).ok_or_else(|| {
                 Error::usage(format!(
                     "--prompt {spec}: the version must be like @v2 or @2"
                 ))
@@ -93,28 +93,78 @@ pub fn parse_ref(spec: &str) -> Result<(&str, Option<u32>)> {
     Ok((name, version))
 }
 
+/// A version number: ASCII digits only (no sign, no spaces), up to u64.
+fn version_number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The versions of one prompt in one directory, sorted by number (v10 after v9).
-fn versions_in(dir: &Path) -> Vec<(u32, PathBuf)> {
+///
+/// A version file is `v<N>.md` with `N` in ASCII digits, written without leading zeros,
+/// so that one number names one file: `v01.md` or a number beyond 2^64 is an error naming
+/// the file, not a second `v1`. Names that are not `v<digits>.md` (`notes.md`, `v+3.md`)
+/// are not versions. Only regular files count (a FIFO named `v1.md` is never opened).
+fn versions_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut out: Vec<(u32, PathBuf)> = entries
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let file = path.file_name()?.to_str()?;
-            let n = file.strip_prefix('v')?.strip_suffix(".md")?.parse().ok()?;
-            Some((n, path))
-        })
-        .collect();
+    let mut out: Vec<(u64, PathBuf)> = Vec::new();
+    let mut padded: Option<(u64, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(digits) = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.strip_prefix('v')?.strip_suffix(".md"))
+        else {
+            continue;
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // Follows symlinks; never opens the file.
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let canonical = digits == "0" || !digits.starts_with('0');
+        match version_number(digits) {
+            Some(n) if canonical => out.push((n, path)),
+            Some(n) => padded = Some((n, path)),
+            None => {
+                return Err(Error::usage(format!(
+                    "{}: the version number is larger than {}",
+                    path.display(),
+                    u64::MAX
+                )));
+            }
+        }
+    }
+    if let Some((n, path)) = padded {
+        let msg = match out.iter().find(|(m, _)| *m == n) {
+            Some((_, other)) => format!(
+                "{} and {} are both version {n}: remove one (version files are v<N>.md without leading zeros)",
+                path.display(),
+                other.display()
+            ),
+            None => format!(
+                "{}: version files are v<N>.md without leading zeros: rename it to v{n}.md",
+                path.display()
+            ),
+        };
+        return Err(Error::usage(msg));
+    }
     out.sort_by_key(|(n, _)| *n);
-    out
+    Ok(out)
 }
 
 /// Finds and loads `NAME[@vN]` from the first directory that has the prompt.
 pub fn load(spec: &str, dirs: &[PathBuf]) -> Result<PromptFile> {
     let (name, version) = parse_ref(spec)?;
     for dir in dirs {
-        let versions = versions_in(&dir.join(name));
+        let versions = versions_in(&dir.join(name))?;
         if versions.is_empty() {
             continue;
         }
@@ -145,7 +195,7 @@ pub fn load(spec: &str, dirs: &[PathBuf]) -> Result<PromptFile> {
 #[derive(Debug)]
 pub struct Summary {
     pub name: String,
-    pub versions: Vec<u32>,
+    pub versions: Vec<u64>,
     pub description: Option<String>,
     pub path: PathBuf,
 }
@@ -163,7 +213,13 @@ pub fn list(dirs: &[PathBuf]) -> Vec<Summary> {
             .collect();
         names.sort();
         for name in names {
-            let versions = versions_in(&dir.join(&name));
+            let versions = match versions_in(&dir.join(&name)) {
+                Ok(v) => v,
+                Err(e) => {
+                    crate::output::warn(&format!("{}; prompt {name} is not listed", e.message));
+                    continue;
+                }
+            };
             let Some((_, latest)) = versions.last() else {
                 continue;
             };
@@ -207,9 +263,12 @@ fn split_front_matter(text: &str) -> std::result::Result<Option<(&str, &str, usi
     Err(1)
 }
 
-fn parse_file(name: &str, version: u32, path: &Path) -> Result<PromptFile> {
+fn parse_file(name: &str, version: u64, path: &Path) -> Result<PromptFile> {
     let shown = path.display().to_string();
     let at = |line: usize, msg: String| Error::usage(format!("{shown}:{line}: {msg}"));
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::usage(format!("{shown} is not a regular file")));
+    }
     let bytes = std::fs::read(path).map_err(|e| {
         Error::usage(format!(
             "cannot read {shown}: {}",
@@ -226,7 +285,18 @@ fn parse_file(name: &str, version: u32, path: &Path) -> Result<PromptFile> {
     })?;
     let (fm_text, template, template_line) = match split_front_matter(&text) {
         Ok(Some(parts)) => parts,
-        Ok(None) => ("", text.as_str(), 1),
+        Ok(None) => {
+            // A `+++` line with none opening the file: front matter whose first line was
+            // lost, which would otherwise be sent as the prompt, TOML and all.
+            let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            if let Some(i) = body.lines().position(|l| l.trim_end() == "+++") {
+                return Err(at(
+                    i + 1,
+                    "a +++ line closes front matter that was never opened: the file must start with a +++ line (or drop this one)".into(),
+                ));
+            }
+            ("", text.as_str(), 1)
+        }
         Err(line) => {
             return Err(at(
                 line,
@@ -257,6 +327,12 @@ fn parse_file(name: &str, version: u32, path: &Path) -> Result<PromptFile> {
             ));
         }
     }
+    if meta.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+        return Err(at(
+            fm_line("model"),
+            "model is empty: name a model, or drop the line".into(),
+        ));
+    }
     if let Some(t) = meta.max_tokens
         && t == 0
     {
@@ -270,6 +346,12 @@ fn parse_file(name: &str, version: u32, path: &Path) -> Result<PromptFile> {
         Some(rel) => {
             let schema_path = path.parent().unwrap_or(Path::new(".")).join(rel);
             let line = fm_line("schema");
+            if std::fs::metadata(&schema_path).is_ok_and(|m| !m.is_file()) {
+                return Err(at(
+                    line,
+                    format!("schema {} is not a regular file", schema_path.display()),
+                ));
+            }
             let raw = std::fs::read(&schema_path).map_err(|e| {
                 at(
                     line,
@@ -525,6 +607,52 @@ mod tests {
         );
         assert!(parse_ref("s@x").is_err());
         assert!(parse_ref("../s").is_err());
+    }
+
+    #[test]
+    fn one_number_names_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [dir.path().to_path_buf()];
+        write(dir.path(), "lead/v1.md", "one {{input}}");
+        write(dir.path(), "lead/v01.md", "zero-one {{input}}");
+        for spec in ["lead", "lead@v1", "lead@1"] {
+            let e = load(spec, &dirs).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(
+                e.message.contains("v01.md") && e.message.contains("v1.md are both version 1"),
+                "{}",
+                e.message
+            );
+        }
+        std::fs::remove_file(dir.path().join("lead/v01.md")).unwrap();
+        write(dir.path(), "lead/v+3.md", "plus three");
+        write(dir.path(), "lead/v 4.md", "space four");
+        write(dir.path(), "lead/v4294967296.md", "big {{input}}");
+        let p = load("lead", &dirs).unwrap();
+        assert_eq!(p.label(), "lead@v4294967296");
+        assert_eq!(load("lead@v1", &dirs).unwrap().template, "one {{input}}");
+        assert!(load("lead@+3", &dirs).is_err());
+        assert!(load("lead@v3", &dirs).is_err());
+        write(dir.path(), "lead/v99999999999999999999.md", "huge");
+        let e = load("lead", &dirs).unwrap_err().message;
+        assert!(e.contains("v99999999999999999999.md"), "{e}");
+    }
+
+    #[test]
+    fn front_matter_mistakes_have_a_line() {
+        for (text, want) in [
+            (
+                "description = \"x\"\nmodel = \"gpt-4o\"\n+++\nhi {{input}}",
+                "v1.md:3: a +++ line closes front matter that was never opened",
+            ),
+            (
+                "+++\ndescription = \"x\"\nmodel = \"\"\n+++\nhi",
+                "v1.md:3: model is empty",
+            ),
+        ] {
+            let got = err_of(text);
+            assert!(got.contains(want), "{text:?}: got {got:?}");
+        }
     }
 
     #[test]

@@ -93,6 +93,40 @@ pub struct Record {
     pub output: Value,
 }
 
+impl Record {
+    /// Masks the known secrets ([`crate::secrets`]) in every text column: a key a server
+    /// echoed in an error or a reply is never written to the log.
+    pub fn mask_secrets(&mut self) {
+        use crate::secrets::{mask_json, mask_string};
+        for s in [
+            &mut self.time,
+            &mut self.command,
+            &mut self.input,
+            &mut self.conversation_id,
+        ] {
+            mask_string(s);
+        }
+        for s in [
+            &mut self.provider,
+            &mut self.model,
+            &mut self.requested_model,
+            &mut self.prompt,
+            &mut self.system,
+            &mut self.reply,
+            &mut self.finish_reason,
+            &mut self.request_id,
+            &mut self.error,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            mask_string(s);
+        }
+        mask_json(&mut self.messages);
+        mask_json(&mut self.output);
+    }
+}
+
 /// The default database: `$XDG_DATA_HOME/llmpipe/log.db` (`~/.local/share/…`).
 pub fn default_path(env: &crate::config::Env) -> Option<PathBuf> {
     let base = env
@@ -228,7 +262,8 @@ impl Logger {
         }
     }
 
-    pub fn log(&self, record: Record) {
+    pub fn log(&self, mut record: Record) {
+        record.mask_secrets();
         if let Some(tx) = &self.tx {
             let _ = tx.send(record);
         }

@@ -33,7 +33,14 @@ pub struct Call {
 impl Call {
     pub fn new(args: &RequestArgs, command: &'static str) -> Result<Call> {
         output::set_verbose(args.verbose);
-        let env = Env::load()?;
+        // A `.env` line that cannot be parsed stops a request (it may be the key) but not
+        // a --dry-run, which sends nothing.
+        let env = Env::read();
+        if args.dry_run {
+            env.warn_problems();
+        } else {
+            env.check()?;
+        }
         let prompt = match &args.prompt_name {
             Some(spec) => {
                 let dirs = crate::prompts::search_dirs(args.prompts_dir.as_deref(), &env);

@@ -25,15 +25,25 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
     let started = Instant::now();
     let json = args.json;
-    let mut sink = |delta: &str| {
+    // A key the server echoes is masked even when split across deltas.
+    let mut masker = crate::secrets::StreamMask::default();
+    let emit = move |delta: &str| {
+        if delta.is_empty() {
+            return;
+        }
         if json {
             output::out_line(&json!({"type": "delta", "text": delta}).to_string());
         } else {
             output::out(delta);
         }
+    };
+    let mut sink = |delta: &str| {
+        emit(&masker.push(delta));
         Ok(())
     };
-    let outcome = match call.send(&req, Some(&mut sink)).await {
+    let sent = call.send(&req, Some(&mut sink)).await;
+    emit(&masker.finish());
+    let outcome = match sent {
         Ok(o) => o,
         Err(e) => {
             call.log(&req, &Err(e.clone()));

@@ -181,6 +181,7 @@ pub async fn run(args: &CountArgs) -> Result<()> {
     let all = inputs(&args.prompt, &args.files);
     let per_source = args.files.len() >= 2 && prompt.is_none();
     let client = if use_endpoint {
+        env.check()?; // the provider's count sends the key
         Some(Client::new(settings.timeout, settings.policy.clone())?)
     } else {
         None

@@ -99,7 +99,10 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
         } else if args.exact && !counter.exact() {
             let client = match &client {
                 Some(c) => c,
-                None => client.insert(Client::new(settings.timeout, settings.policy.clone())?),
+                None => {
+                    env.check()?; // the provider's count sends the key
+                    client.insert(Client::new(settings.timeout, settings.policy.clone())?)
+                }
             };
             InputCount {
                 tokens: client.count_tokens(target, &req).await?,

@@ -42,6 +42,8 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     (Some(t), None) => t.clone(),
                     (None, None) => String::new(),
                 };
+                // Masked before it is cut short (rows logged before keys were masked).
+                let text = crate::secrets::mask(&text);
                 let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
                 let short: String = one_line.chars().take(60).collect();
                 let model = match (&r.model, &r.prompt) {

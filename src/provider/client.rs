@@ -128,6 +128,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .user_agent(concat!("llmpipe/", env!("CARGO_PKG_VERSION")))
+            // Never follow a redirect: the next host would receive the key. A 3xx becomes
+            // a configuration error (provider::parse_error).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
@@ -234,6 +237,7 @@ impl Client {
                         super::finish(target.kind, req, &mut response);
                         if let (Some((cache, ttl)), Some(key)) = (cache, &key) {
                             let stored = serde_json::to_string(&response).unwrap_or_default();
+                            let stored = crate::secrets::mask(&stored);
                             if let Err(e) = cache.put(key, &stored, *ttl) {
                                 self.cache_trouble(&e);
                             }
@@ -353,7 +357,7 @@ impl Client {
         if output::verbose() {
             output::debug(&format!(
                 "> POST {} ({}, model {}, {} byte body)",
-                http.url,
+                crate::secrets::redact_url(&http.url),
                 target.kind.name(),
                 target.model,
                 body.len()
@@ -593,6 +597,7 @@ fn timed_out(kind: ProviderKind, limit: Duration, what: &str) -> Error {
 
 /// Connection-level failures: refused, reset, DNS, TLS. All retryable.
 fn transport(kind: ProviderKind, url: &str, e: reqwest::Error) -> Error {
+    let url = &crate::secrets::redact_url(url);
     let what = if e.is_connect() {
         format!("cannot connect to {url}")
     } else {

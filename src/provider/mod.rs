@@ -247,7 +247,7 @@ impl HttpRequest {
         }
         serde_json::json!({
             "method": "POST",
-            "url": self.url,
+            "url": crate::secrets::redact_url(&self.url),
             "headers": headers,
             "body": self.body,
         })
@@ -307,6 +307,9 @@ pub fn parse_error(
     headers: &reqwest::header::HeaderMap,
     body: &[u8],
 ) -> Error {
+    if (300..400).contains(&status) {
+        return redirected(kind, status, headers);
+    }
     let (err_type, message, code) = match kind {
         ProviderKind::OpenAi => openai::error_fields(body),
         ProviderKind::Anthropic => anthropic::error_fields(body),
@@ -326,6 +329,33 @@ pub fn parse_error(
     err
 }
 
+/// Redirects are never followed: the next host would receive the key (reqwest keeps
+/// `x-api-key` across origins). A 3xx is a configuration error (exit 3), as with the
+/// official SDKs, which do not follow redirects either.
+fn redirected(kind: ProviderKind, status: u16, headers: &reqwest::header::HeaderMap) -> Error {
+    let to = headers
+        .get(reqwest::header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|l| {
+            let l = crate::secrets::mask(&crate::secrets::redact_url(l.trim())).into_owned();
+            let mut short: String = l.chars().filter(|c| !c.is_control()).take(300).collect();
+            if short.len() < l.len() {
+                short.push('…');
+            }
+            format!(" to {short}")
+        })
+        .unwrap_or_default();
+    let mut err = Error::config(format!(
+        "{} answered {status} redirect{to}; llmpipe does not follow redirects with your key",
+        kind.name()
+    ))
+    .with_provider(kind.name())
+    .with_hint(format!("set {} to the final address", kind.base_url_var()));
+    err.status = Some(status);
+    err.request_id = request_id(headers);
+    err
+}
+
 /// A short, safe description of an error body that is not the API's JSON.
 fn describe_unparsed_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -336,6 +366,8 @@ fn describe_unparsed_body(body: &[u8]) -> String {
     if text.starts_with('<') {
         return format!("non-JSON response body (HTML, {} bytes)", body.len());
     }
+    // Masked before it is cut short, so no part of a key can survive the cut.
+    let text = crate::secrets::mask(text);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut short: String = one_line.chars().take(200).collect();
     if short.len() < one_line.len() {

@@ -10,8 +10,10 @@ mod errors;
 mod input;
 mod memory;
 mod resilience;
+mod secrets;
 mod structured;
 mod tokens;
+mod validation;
 
 use std::path::Path;
 
