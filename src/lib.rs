@@ -8,6 +8,8 @@ pub mod commands;
 pub mod config;
 pub mod cost;
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod image;
 pub mod input;
 pub mod jsonx;

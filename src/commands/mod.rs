@@ -8,6 +8,8 @@ mod complete;
 mod count_tokens;
 mod estimate_cost;
 mod extract_json;
+#[cfg(test)]
+mod fuzz_tests;
 mod job;
 mod logs;
 mod models;
