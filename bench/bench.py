@@ -473,6 +473,9 @@ class Bench:
         self.sections.append(("Memory: 100,000 items", ["many.100k"]))
 
     def tokens(self):
+        """count-tokens on 20 MB against Python tiktoken, whole processes, both encodings:
+        llmpipe on every core and on one (`-j 1`), tiktoken `encode_ordinary` (one thread)
+        and `encode_ordinary_batch` (two threads). All counts of one encoding must be equal."""
         if not self.count_tokens:
             return
         print("Tokens: count-tokens on 20 MB", flush=True)
@@ -480,24 +483,38 @@ class Bench:
         with open(big, "w") as f:
             f.write(make_text(20 * 1024 * 1024, seed=2))
         n = self.runs(5)
-        keys = ["tokens.llmpipe", "tokens.tiktoken1", "tokens.tiktoken2"]
+        tiktoken = [self.venv("python"), os.path.join(PY, "tiktoken_count.py")]
+        keys = ["tokens.llmpipe", "tokens.llmpipe1", "tokens.tiktoken1", "tokens.tiktoken2"]
         self.measure("tokens.llmpipe", "`llmpipe count-tokens -m gpt-4o` (20 MB stdin)",
                      self.llmpipe("count-tokens", "-m", "gpt-4o"), n, 1, stdin=big)
-        self.measure("tokens.tiktoken1", "Python tiktoken `encode_ordinary`, 1 thread",
-                     [self.venv("python"), os.path.join(PY, "tiktoken_count.py"), "o200k_base", big], n, 1)
-        self.measure("tokens.tiktoken2", "Python tiktoken `encode_ordinary_batch`, 2 threads",
-                     [self.venv("python"), os.path.join(PY, "tiktoken_count.py"), "o200k_base", big,
-                      "--threads", "2"], n, 1)
-        counts = {k: first_int(self.output(k)) for k in keys}
-        for k in keys:
-            if k in self.rows:
-                self.rows[k]["tokens"] = counts[k]
-        if len(set(counts.values())) != 1:
-            self.note(f"token counts differ on 20 MB: {counts}")
-        self.sections.append(("Tokens: 20 MB", keys))
+        self.measure("tokens.llmpipe1", "`llmpipe count-tokens -m gpt-4o -j 1` (20 MB stdin, one thread)",
+                     self.llmpipe("count-tokens", "-m", "gpt-4o", "-j", "1"), n, 1, stdin=big)
+        self.measure("tokens.tiktoken1", "Python tiktoken `encode_ordinary`, 1 thread (o200k_base)",
+                     tiktoken + ["o200k_base", big], n, 1)
+        self.measure("tokens.tiktoken2", "Python tiktoken `encode_ordinary_batch`, 2 threads (o200k_base)",
+                     tiktoken + ["o200k_base", big, "--threads", "2"], n, 1)
+        cl_keys = ["tokens.cl100k.llmpipe", "tokens.cl100k.tiktoken1"]
+        self.measure("tokens.cl100k.llmpipe", "`llmpipe count-tokens --encoding cl100k_base` (20 MB stdin)",
+                     self.llmpipe("count-tokens", "--encoding", "cl100k_base"), n, 1, stdin=big)
+        self.measure("tokens.cl100k.tiktoken1", "Python tiktoken `encode_ordinary`, 1 thread (cl100k_base)",
+                     tiktoken + ["cl100k_base", big], n, 1)
+        same = True
+        for group in (keys, cl_keys):
+            counts = {k: first_int(self.output(k)) for k in group}
+            for k in group:
+                if k in self.rows:
+                    self.rows[k]["tokens"] = counts[k]
+            if len(set(counts.values())) != 1:
+                same = False
+                self.note(f"token counts differ on 20 MB: {counts}")
+        self.sections.append(("Tokens: 20 MB", keys + cl_keys))
         self.speedup("`count-tokens` 20 MB vs tiktoken, 1 thread", "tokens.llmpipe", "tokens.tiktoken1", 2.5)
         self.speedup("`count-tokens` 20 MB vs tiktoken batch, 2 threads", "tokens.llmpipe", "tokens.tiktoken2", 1.5)
-        self.ratio("`count-tokens` 20 MB: counts identical to tiktoken", 1.0 if len(set(counts.values())) == 1 else 0.0,
+        self.speedup("`count-tokens -j 1` 20 MB vs tiktoken, both on 1 thread", "tokens.llmpipe1",
+                     "tokens.tiktoken1")
+        self.speedup("`count-tokens` 20 MB vs tiktoken, 1 thread (cl100k_base)", "tokens.cl100k.llmpipe",
+                     "tokens.cl100k.tiktoken1")
+        self.ratio("`count-tokens` 20 MB: counts identical to tiktoken (both encodings)", 1.0 if same else 0.0,
                    1.0, True, "")
 
     def venv(self, name):

@@ -10,6 +10,8 @@ pub mod config;
 pub mod cost;
 pub mod dotenv;
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod image;
 pub mod input;
 pub mod jsonx;

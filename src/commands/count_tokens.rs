@@ -128,9 +128,10 @@ pub(super) fn settings_for(
     Settings::resolve(&args, env, None)
 }
 
-/// The request the input is counted in, with an empty user message where the input goes.
-/// This is where a prompt file (`--prompt NAME@vN`: system, few-shot turns, template) would
-/// be applied: build its `Request` and mark the message that takes `{{input}}`.
+/// The request the input is counted in when there is no prompt file: the `--system` prompt
+/// and an empty user message where the input goes. With `--prompt NAME@vN`, `run` builds
+/// the prompt file's whole request instead (`counted_request`: system, few-shot turns,
+/// the template with the input in place).
 fn frame(system: Option<String>, max_tokens: u64) -> Request {
     Request {
         system,

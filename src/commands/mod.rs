@@ -12,6 +12,8 @@ mod count_tokens;
 mod each_line;
 mod estimate_cost;
 mod extract_json;
+#[cfg(test)]
+mod fuzz_tests;
 mod job;
 mod logs;
 mod models;

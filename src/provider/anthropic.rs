@@ -478,7 +478,9 @@ mod tests {
         assert!(e.message.contains("Overloaded"));
     }
 
-    /// Text deltas take a fast path; whatever it does not take must behave as before.
+    /// Text deltas take the fast path; a delta it does not take (no `type` in the data, no
+    /// text, text that is not a string) goes through `Value`: the `event:` name decides the
+    /// type, and a delta without string text is a broken body.
     #[test]
     fn text_delta_fast_path_and_its_edges() {
         let mut s = StreamState::default();

@@ -307,9 +307,10 @@ impl StreamState {
             self.done = true;
             return Ok(String::new());
         }
-        // Straight into the chunk struct: the common case, and the stream's hot path. An
-        // error event, or anything that does not fit, takes the general path through `Value`
-        // (same result and same messages as before, just slower).
+        // Straight into the chunk struct: the common case, and the stream's hot path. A
+        // chunk with an `error`, or anything that does not fit the struct, is read as a
+        // `Value`: an error object becomes the stream's error (its type decides the kind),
+        // anything else is a body that is not the API's JSON.
         let chunk: Chunk = match serde_json::from_str::<Chunk>(data) {
             Ok(chunk) if chunk.error.is_none() => chunk,
             _ => {
@@ -397,7 +398,7 @@ mod tests {
     }
 
     /// Chunks are read straight into the struct; an error event, or a chunk that does not
-    /// fit it, takes the general path and behaves as before.
+    /// fit it, goes through `Value`: errors keep their kind, wrong shapes are broken bodies.
     #[test]
     fn stream_fast_path_and_error_events() {
         let ev = |d: &str| sse::Event {

@@ -30,13 +30,12 @@ impl Parser {
     /// Feeds a chunk; returns the events it completes.
     pub fn push(&mut self, mut chunk: &[u8]) -> Vec<Event> {
         let mut out = Vec::new();
-        if self.skip_lf {
+        // Only the first byte after the `\r` can complete it (an empty chunk decides nothing).
+        if self.skip_lf && !chunk.is_empty() {
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
             }
-            if !chunk.is_empty() {
-                self.skip_lf = false;
-            }
+            self.skip_lf = false;
         }
         // The buffer is taken out while its lines are handled, so they can be read in place.
         let mut buf = std::mem::take(&mut self.buf);

@@ -9,7 +9,8 @@ The unit tests in src/tokens/tests.rs compare llmpipe's counts with these commit
 
 tiktoken downloads its BPE files on first use; offline, point TIKTOKEN_CACHE_DIR at a folder
 holding tiktoken-rs's copies (assets/*.tiktoken in the crate) named as tiktoken's cache names
-them, the sha1 hex of the download URL (bench/tiktoken_cache.sh does that).
+them, the sha1 hex of the download URL (`python3 bench/py/tiktoken_offline.py DIR
+~/.cargo/registry` does that; `bench/run` leaves one in bench/.venv/tiktoken-cache).
 """
 
 import json

@@ -7,6 +7,7 @@ mod completions;
 mod config;
 mod core;
 mod errors;
+mod hygiene;
 mod input;
 mod memory;
 mod resilience;
@@ -59,31 +60,19 @@ impl Out {
     }
 }
 
-/// The binary with a clean environment: no keys, no base URLs, no config from the host,
-/// the working directory in `dir`, and short retry waits.
+/// The binary in an environment of its own: the host's variables are cleared (no keys, base
+/// URLs, proxies, config, call log, cache or XDG directories from the machine running the
+/// tests), HOME and the XDG directories point into `dir`, which is also the working
+/// directory, and retry waits are short. Tests add what they need on top.
 pub fn base_std(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_llmpipe"));
-    for var in [
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "OPENAI_BASE_URL",
-        "ANTHROPIC_BASE_URL",
-        "LLMPIPE_MODEL",
-        "LLMPIPE_CONFIG",
-        "LLMPIPE_PROMPTS",
-        "LLMPIPE_OPENAI_MAX_TOKENS_FIELD",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.current_dir(dir)
+    cmd.env_clear()
+        .current_dir(dir)
         .env("HOME", dir)
         .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("XDG_DATA_HOME", dir.join(".local/share"))
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .env("TMPDIR", dir)
         .env("LLMPIPE_RETRY_BASE_MS", "5");
     cmd
 }

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -68,6 +69,23 @@ struct State {
     script: VecDeque<Reply>,
     fallback: Option<Reply>,
     requests: Vec<Recorded>,
+    /// Panics inside the server (a handler's assertion, a missing reply): the test that owns
+    /// the mock fails with them when it next asks for requests, or when the mock is dropped.
+    panics: Vec<String>,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".into())
 }
 
 pub struct Mock {
@@ -89,6 +107,7 @@ impl Mock {
             script,
             fallback,
             requests: Vec::new(),
+            panics: Vec::new(),
         }));
         let st = state.clone();
         thread::spawn(move || {
@@ -96,7 +115,11 @@ impl Mock {
                 let Ok(conn) = conn else { continue };
                 let st = st.clone();
                 thread::spawn(move || {
-                    let _ = serve(conn, &st);
+                    // An I/O error is the client going away (resets, timeouts): not a failure.
+                    let served = catch_unwind(AssertUnwindSafe(|| serve(conn, &st)));
+                    if let Err(payload) = served {
+                        lock(&st).panics.push(panic_message(&*payload));
+                    }
                 });
             }
         });
@@ -104,17 +127,35 @@ impl Mock {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().unwrap().requests.clone()
+        self.check();
+        lock(&self.state).requests.clone()
     }
 
     pub fn hits(&self) -> usize {
-        self.state.lock().unwrap().requests.len()
+        self.check();
+        lock(&self.state).requests.len()
+    }
+
+    /// Fails the calling test if the server panicked while answering.
+    fn check(&self) {
+        let panics = lock(&self.state).panics.clone();
+        if !panics.is_empty() {
+            panic!("the mock server panicked: {}", panics.join("; "));
+        }
     }
 
     pub fn only_request(&self) -> Recorded {
         let r = self.requests();
         assert_eq!(r.len(), 1, "expected exactly one request, got {}", r.len());
         r.into_iter().next().unwrap()
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            self.check();
+        }
     }
 }
 
@@ -151,7 +192,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         at: Instant::now(),
     };
     let (reply, number) = {
-        let mut st = state.lock().unwrap();
+        let mut st = lock(state);
         st.requests.push(recorded.clone());
         let reply = st
             .script
@@ -162,9 +203,18 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     };
     let reply = match reply {
         Reply::Dynamic(handler) => {
-            let (reply, delay) = handler(&recorded, number);
-            thread::sleep(delay);
-            reply
+            // Recorded while the connection is still open: a client that saw it close
+            // finds the panic when it asks for the requests.
+            match catch_unwind(AssertUnwindSafe(|| handler(&recorded, number))) {
+                Ok((reply, delay)) => {
+                    thread::sleep(delay);
+                    reply
+                }
+                Err(payload) => {
+                    lock(state).panics.push(panic_message(&*payload));
+                    Reply::Reset
+                }
+            }
         }
         other => other,
     };

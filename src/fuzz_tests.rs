@@ -1,0 +1,471 @@
+//! Properties of the parsers that read what others wrote: server event streams, prompt
+//! files, config files, JSON in model replies and the `--schema` field list (label matching
+//! is in `commands/fuzz_tests.rs`, next to the private `job` module).
+//!
+//! Each runs PROPTEST_CASES cases (256 by default) in the normal `cargo test`; `fuzz/run`
+//! runs them for minutes with many more. A failure is shrunk to a small input and saved in
+//! `proptest-regressions/` beside this file: commit it, it is replayed first from then on.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+use serde_json::Value;
+
+use crate::config::{FileConfig, toml_error_line};
+use crate::jsonx::{extract, schema_from_fields};
+use crate::provider::sse::{Event, Parser};
+
+// ---- SSE ----
+
+fn parse_chunks(chunks: &[&[u8]]) -> Vec<Event> {
+    let mut p = Parser::new();
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(p.push(c));
+    }
+    out.extend(p.finish());
+    out
+}
+
+/// Bytes that look like an event stream often enough to reach every branch: field names,
+/// comments, all three line endings, multi-byte UTF-8 (to be split), and raw noise.
+fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"data: ".to_vec()),
+        Just(b"data:".to_vec()),
+        Just(b"data".to_vec()),
+        Just(b"event: ".to_vec()),
+        Just(b"id: 7".to_vec()),
+        Just(b"retry: 10".to_vec()),
+        Just(b": keep-alive".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\n\n".to_vec()),
+        Just("h\u{e9}llo \u{1F600}".as_bytes().to_vec()),
+        Just(b"{\"type\":\"ping\"}".to_vec()),
+        Just(b"[DONE]".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ];
+    prop::collection::vec(piece, 0..48).prop_map(|v| v.concat())
+}
+
+/// The input cut at the given points (any number, anywhere, repeated points allowed).
+fn cut<'a>(input: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = points.iter().map(|i| i.index(input.len() + 1)).collect();
+    at.sort_unstable();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for p in at {
+        out.push(&input[last..p]);
+        last = p;
+    }
+    out.push(&input[last..]);
+    out
+}
+
+/// One event as a server would frame it, with a chosen line ending.
+fn frame_event(name: &Option<String>, lines: &[String], eol: &str, comment: bool) -> String {
+    let mut s = String::new();
+    if comment {
+        s += &format!(": ping{eol}");
+    }
+    if let Some(n) = name {
+        s += &format!("event: {n}{eol}");
+    }
+    for l in lines {
+        s += &format!("data: {l}{eol}");
+    }
+    s + eol
+}
+
+/// Found by `sse_any_chunking_gives_the_events_of_the_whole`: a `\r` ending one chunk and a
+/// `\n` alone in the next made the parser also swallow the `\n` after it, the blank line
+/// that ends the event, so two events came out as one.
+#[test]
+fn sse_a_crlf_split_across_chunks_keeps_the_next_blank_line() {
+    let input = b"data: a\r\n\ndata: b\n\n";
+    let want = vec![
+        Event {
+            event: None,
+            data: "a".into(),
+        },
+        Event {
+            event: None,
+            data: "b".into(),
+        },
+    ];
+    assert_eq!(parse_chunks(&[input]), want);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(parse_chunks(&bytes), want);
+    assert_eq!(
+        parse_chunks(&[b"data: a\r", b"", b"\n", b"\ndata: b\n\n"]),
+        want
+    );
+}
+
+proptest! {
+    #[test]
+    fn sse_any_chunking_gives_the_events_of_the_whole(
+        input in sse_bytes(),
+        points in prop::collection::vec(any::<Index>(), 0..12),
+    ) {
+        let whole = parse_chunks(&[&input]);
+        prop_assert_eq!(&parse_chunks(&cut(&input, &points)), &whole);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        prop_assert_eq!(&parse_chunks(&bytes), &whole);
+    }
+
+    #[test]
+    fn sse_arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..512)) {
+        let whole = parse_chunks(&[&input]);
+        let halves = input.split_at(input.len() / 2);
+        prop_assert_eq!(parse_chunks(&[halves.0, halves.1]), whole);
+    }
+
+    /// What a server frames comes back: name, and data lines joined with `\n`, whatever the
+    /// line endings, comments and chunking.
+    #[test]
+    fn sse_framed_events_come_back(
+        events in prop::collection::vec(
+            (
+                prop::option::of("[a-z_]{1,16}"),
+                prop::collection::vec("[^\r\n]{0,24}", 1..4),
+                prop::sample::select(vec!["\n", "\r\n", "\r"]),
+                any::<bool>(),
+            ),
+            0..8,
+        ),
+        points in prop::collection::vec(any::<Index>(), 0..8),
+    ) {
+        let text: String = events
+            .iter()
+            .map(|(name, lines, eol, comment)| frame_event(name, lines, eol, *comment))
+            .collect();
+        let want: Vec<Event> = events
+            .iter()
+            .map(|(name, lines, _, _)| Event { event: name.clone(), data: lines.join("\n") })
+            .collect();
+        prop_assert_eq!(parse_chunks(&cut(text.as_bytes(), &points)), want);
+    }
+}
+
+// ---- prompt files ----
+
+/// `FILE:LINE: ` at the start of an error, with LINE inside the file.
+fn assert_file_line(message: &str, path: &Path, text: &[u8]) -> Result<(), TestCaseError> {
+    let shown = path.display().to_string();
+    let rest = message.strip_prefix(&format!("{shown}:"));
+    prop_assert!(rest.is_some(), "no FILE: in {:?}", message);
+    let digits: String = rest
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let line: usize = digits.parse().unwrap_or(0);
+    let lines = text.iter().filter(|b| **b == b'\n').count() + 1;
+    prop_assert!(
+        (1..=lines).contains(&line),
+        "line {} of a {}-line file: {:?}",
+        line,
+        lines,
+        message
+    );
+    Ok(())
+}
+
+fn prompt_text() -> impl Strategy<Value = String> {
+    let fm_line = prop_oneof![
+        Just("description = \"d\"".to_string()),
+        Just("system = \"be brief\"".to_string()),
+        Just("system = \"unterminated".to_string()),
+        Just("model = \"gpt-4o\"".to_string()),
+        Just("model = \"\"".to_string()),
+        Just("temperature = 0.5".to_string()),
+        Just("temperature = \"hot\"".to_string()),
+        Just("max_tokens = 0".to_string()),
+        Just("max_tokens = 12".to_string()),
+        Just("max_tokens = -1".to_string()),
+        Just("labels = [\"a\", \"b\"]".to_string()),
+        Just("labels = []".to_string()),
+        Just("labels = [\"a\", \"A\"]".to_string()),
+        Just("labels = [\" \"]".to_string()),
+        Just("schema = \"missing.json\"".to_string()),
+        Just("[[examples]]".to_string()),
+        Just("input = \"in {{input}}\"".to_string()),
+        Just("output = \"out\"".to_string()),
+        Just("colour = 1".to_string()),
+        Just("+++".to_string()),
+        Just(String::new()),
+        "[ -~]{0,24}",
+    ];
+    let template_piece = prop_oneof![
+        Just("{{input}}".to_string()),
+        Just("{{ input }}".to_string()),
+        Just("{{ name }}".to_string()),
+        Just("{{ x.y }}".to_string()),
+        Just("{{".to_string()),
+        Just("}}".to_string()),
+        Just("\n".to_string()),
+        Just("+++\n".to_string()),
+        "\\PC{0,16}",
+    ];
+    (
+        prop::sample::select(vec!["+++\n", "+++\r\n", "\u{feff}+++\n", ""]),
+        prop::collection::vec(fm_line, 0..10),
+        prop::sample::select(vec!["+++\n", "+++\n\n", "+++", ""]),
+        prop::collection::vec(template_piece, 0..8),
+    )
+        .prop_map(|(open, fm, close, template)| {
+            let fm: String = fm.iter().map(|l| format!("{l}\n")).collect();
+            format!("{open}{fm}{close}{}", template.concat())
+        })
+}
+
+/// Loads `bytes` as prompt `p` version 1; errors must name the file and a line of it, and a
+/// loaded prompt renders or fails the same way.
+fn check_prompt(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p").join("v1.md");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    match crate::prompts::load("p", &[dir.path().to_path_buf()]) {
+        Err(e) => assert_file_line(&e.message, &path, bytes)?,
+        Ok(p) => {
+            if let Err(e) = p.render("the input", &HashMap::new()) {
+                assert_file_line(&e.message, &path, bytes)?;
+            }
+            let vars = HashMap::from([("name".to_string(), "v".to_string())]);
+            let _ = p.render("", &vars);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn prompt_files_never_panic_and_errors_carry_file_and_line(text in prompt_text()) {
+        check_prompt(text.as_bytes())?;
+    }
+
+    #[test]
+    fn arbitrary_prompt_text_never_panics(text in "\\PC{0,200}") {
+        check_prompt(text.as_bytes())?;
+    }
+
+    #[test]
+    fn arbitrary_prompt_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        check_prompt(&bytes)?;
+    }
+}
+
+// ---- config files ----
+
+fn config_text() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        Just("model = \"gpt-4o\"".to_string()),
+        Just("model = \"\"".to_string()),
+        Just("max_tokens = 0".to_string()),
+        Just("max_tokens = 18446744073709551615".to_string()),
+        Just("max_tokens = -3".to_string()),
+        Just("timeout = 0".to_string()),
+        Just("timeout = nan".to_string()),
+        Just("timeout = -inf".to_string()),
+        Just("timeout = 1e308".to_string()),
+        Just("retries = 4294967296".to_string()),
+        Just("fallback = [\"claude-haiku-4-5\", 3]".to_string()),
+        Just("openai_max_tokens_field = \"max_tokens\"".to_string()),
+        Just("log = true".to_string()),
+        Just("log_db = \"\"".to_string()),
+        Just("cache = \"yes\"".to_string()),
+        Just("cache_ttl = 9223372036854775807".to_string()),
+        Just("cache_ttl = 9223372036854775808".to_string()),
+        Just("[aliases]".to_string()),
+        Just("fast = \"gpt-4o-mini\"".to_string()),
+        Just("[prices.my-model]".to_string()),
+        Just("input = 1.5".to_string()),
+        Just("output = nan".to_string()),
+        Just("cached_input = -1".to_string()),
+        Just("[context_windows]".to_string()),
+        Just("my-model = 128000".to_string()),
+        Just("colour = 1".to_string()),
+        Just("[[fallback]]".to_string()),
+        Just("model = \"unterminated".to_string()),
+        "[ -~]{0,24}",
+    ];
+    prop::collection::vec(line, 0..12).prop_map(|l| l.join("\n"))
+}
+
+fn check_config(text: &str) -> Result<(), TestCaseError> {
+    if let Err(e) = toml::from_str::<FileConfig>(text) {
+        let line = toml_error_line(text, &e);
+        let lines = text.matches('\n').count() + 1;
+        prop_assert!(
+            line.is_some_and(|l| (1..=lines).contains(&l)),
+            "line {:?} of {} for {:?}",
+            line,
+            lines,
+            e.message()
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn config_files_never_panic_and_errors_carry_a_line(text in config_text()) {
+        check_config(&text)?;
+    }
+
+    #[test]
+    fn arbitrary_config_text_never_panics(text in "\\PC{0,200}") {
+        check_config(&text)?;
+    }
+}
+
+// ---- JSON salvage ----
+
+/// JSON values whose floats survive a text round trip exactly (serde_json without
+/// `float_roundtrip` may differ in the last bit on arbitrary doubles) and whose strings
+/// hold no backquote (a ``` inside a fenced value ends the fence, in Markdown too).
+fn json_value() -> impl Strategy<Value = Value> {
+    let text = "[^`]{0,12}";
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1_000_000i64..1_000_000).prop_map(|n| Value::from(n as f64 / 4.0)),
+        text.prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::vec((text, inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// Words around a value in a reply: no brackets and no fences of their own.
+fn prose() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("Sure! Here it is:".to_string()),
+        Just("Here is the JSON you asked for.\n".to_string()),
+        Just("\n\nHope this helps!".to_string()),
+        "[^`{}\\[\\]]{0,40}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn extract_never_panics(text in "\\PC{0,300}") {
+        let _ = extract(&text);
+    }
+
+    #[test]
+    fn extract_never_panics_on_bracket_soup(text in "[{}\\[\\]\",:`a-z0-9 \\\\\n]{0,200}") {
+        let _ = extract(&text);
+    }
+
+    /// Any value in a ```json fence, with words around it, pretty or compact.
+    #[test]
+    fn extract_finds_a_fenced_value(
+        v in json_value(),
+        pretty in any::<bool>(),
+        tag in prop::sample::select(vec!["json", "JSON", ""]),
+        before in prose(),
+        after in prose(),
+    ) {
+        let body = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+        let text = format!("{before}\n```{tag}\n{body}\n```\n{after}");
+        prop_assert_eq!(extract(&text), Ok(v));
+    }
+
+    /// An object or array in prose, with no fence: found from its opening bracket.
+    #[test]
+    fn extract_finds_a_value_in_prose(
+        v in json_value().prop_filter("an object or array", |v| v.is_object() || v.is_array()),
+        pretty in any::<bool>(),
+        before in prose(),
+        after in prose(),
+    ) {
+        let body = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+        let text = format!("{before} {body} {after}");
+        prop_assert_eq!(extract(&text), Ok(v));
+    }
+}
+
+// ---- the --schema field list ----
+
+fn field_type() -> impl Strategy<Value = (String, Value)> {
+    let base = prop::sample::select(vec![
+        ("str", "string"),
+        ("string", "string"),
+        ("int", "integer"),
+        ("num", "number"),
+        ("bool", "boolean"),
+    ])
+    .prop_map(|(t, j)| (t.to_string(), serde_json::json!({ "type": j })));
+    (base, 0usize..5).prop_map(|((t, j), depth)| {
+        let mut text = t;
+        let mut schema = j;
+        for _ in 0..depth {
+            text = format!("[{text}]");
+            schema = serde_json::json!({"type": "array", "items": schema});
+        }
+        (text, schema)
+    })
+}
+
+proptest! {
+    #[test]
+    fn schema_field_list_never_panics(spec in "\\PC{0,200}") {
+        let _ = schema_from_fields(&spec);
+    }
+
+    #[test]
+    fn schema_field_list_never_panics_on_its_own_syntax(spec in "[a-z?,\\[\\] ]{0,200}") {
+        let _ = schema_from_fields(&spec);
+    }
+
+    /// A well-formed list gives every field, in order, with its type.
+    #[test]
+    fn schema_field_lists_build_their_schema(
+        fields in prop::collection::btree_map("[a-z_][a-z0-9_-]{0,10}", (field_type(), any::<bool>()), 1..8),
+    ) {
+        let spec: Vec<String> = fields
+            .iter()
+            .map(|(name, ((ty, _), optional))| format!("{name}{} {ty}", if *optional { "?" } else { "" }))
+            .collect();
+        let schema = schema_from_fields(&spec.join(", ")).unwrap();
+        let names: Vec<&String> = fields.keys().collect();
+        prop_assert_eq!(
+            schema["required"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect::<Vec<_>>(),
+            names.iter().map(|n| n.as_str()).collect::<Vec<_>>()
+        );
+        for (name, ((_, want), optional)) in &fields {
+            let mut want = want.clone();
+            if *optional {
+                want["type"] = serde_json::json!([want["type"].clone(), "null"]);
+            }
+            prop_assert_eq!(&schema["properties"][name], &want);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Nesting deeper than any real schema is an error, not a stack overflow (which would
+    /// abort the whole test run).
+    #[test]
+    #[ignore = "aborts the test process (stack overflow in field_type) until schema_from_fields gets its depth limit"]
+    fn schema_field_list_deep_nesting_is_an_error(depth in 1_000usize..200_000) {
+        let spec = format!("a {}str{}", "[".repeat(depth), "]".repeat(depth));
+        prop_assert!(schema_from_fields(&spec).is_err());
+    }
+}
