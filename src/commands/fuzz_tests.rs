@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::job::match_label;
+use super::classify::match_label;
 
 /// Label sets as a prompt file allows them: non-empty, unique ignoring case.
 fn labels() -> impl Strategy<Value = Vec<String>> {
