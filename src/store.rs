@@ -219,6 +219,8 @@ const LOG_QUEUE: usize = 1024;
 pub struct Logger {
     tx: Option<mpsc::SyncSender<Record>>,
     handle: Option<JoinHandle<()>>,
+    /// Disconnected when the writer thread has finished.
+    done: mpsc::Receiver<()>,
 }
 
 impl Logger {
@@ -226,7 +228,11 @@ impl Logger {
         // Bounded, so a run that outpaces the disk waits for it instead of growing without
         // limit (an `--each-line` run of 100,000 items stays flat in memory).
         let (tx, rx) = mpsc::sync_channel::<Record>(LOG_QUEUE);
+        // Dropped when the writer ends, however it ends: `close` wakes at that moment
+        // instead of polling.
+        let (done_tx, done_rx) = mpsc::channel::<()>();
         let handle = std::thread::spawn(move || {
+            let _done = done_tx;
             let mut conn = match open(&path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -259,6 +265,7 @@ impl Logger {
         Logger {
             tx: Some(tx),
             handle: Some(handle),
+            done: done_rx,
         }
     }
 
@@ -277,14 +284,13 @@ impl Logger {
     fn close(&mut self) {
         self.tx.take();
         if let Some(h) = self.handle.take() {
-            let deadline = std::time::Instant::now() + Duration::from_secs(15);
-            while !h.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if h.is_finished() {
-                let _ = h.join();
-            } else {
-                output::warn("the call log is still being written; some calls may be missing");
+            match self.done.recv_timeout(Duration::from_secs(15)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    output::warn("the call log is still being written; some calls may be missing")
+                }
+                _ => {
+                    let _ = h.join();
+                }
             }
         }
     }
