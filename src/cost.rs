@@ -184,6 +184,65 @@ pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -
     Ok(())
 }
 
+/// The `--max-cost` guard before a follow-up request of one answer (a repair round):
+/// `spent` so far plus the worst case of `req` with any model that could be reached must
+/// stay within the budget, else nothing more is sent (exit 7).
+pub fn check_follow_up(
+    settings: &Settings,
+    req: &Request,
+    spent: f64,
+    max_cost: Option<f64>,
+) -> Result<()> {
+    let Some(budget) = max_cost else {
+        return Ok(());
+    };
+    let threads = crate::tokens::default_threads();
+    let mut worst: f64 = 0.0;
+    for target in &settings.targets {
+        worst = worst.max(worst_case(settings, &target.model, target.kind, req, threads)?.0);
+    }
+    if spent + worst > budget {
+        return Err(over_budget(spent, worst, budget));
+    }
+    Ok(())
+}
+
+/// The exit-7 error for a follow-up request that does not fit.
+pub fn over_budget(spent: f64, worst: f64, budget: f64) -> Error {
+    Error::new(
+        Kind::Budget,
+        format!(
+            "the next repair was not sent: ${spent:.6} spent or reserved so far plus up to ${worst:.6} for it would pass --max-cost ${budget}"
+        ),
+    )
+    .with_hint("raise --max-cost, lower --repair or --max-tokens")
+}
+
+/// Dollars for people: four decimals, or three significant digits for smaller sums (so
+/// $0.000027 is not shown as $0.0000), trailing zeros dropped.
+pub fn usd_text(c: f64) -> String {
+    if !c.is_finite() || c == 0.0 {
+        return "$0".into();
+    }
+    let decimals = if c.abs() >= 0.01 {
+        4
+    } else {
+        (2 - c.abs().log10().floor() as i32).clamp(4, 12) as usize
+    };
+    let s = format!("{c:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("${s}")
+}
+
+/// A total that may miss calls whose price is unknown: `$x`, or
+/// `≥ $x (cost unknown for N call(s))`.
+pub fn total_text(known: f64, unknown: u64) -> String {
+    if unknown == 0 {
+        return usd_text(known);
+    }
+    format!("≥ {} (cost unknown for {unknown} call(s))", usd_text(known))
+}
+
 /// `--max-cost` must be a number of dollars.
 pub fn check_max_cost(budget: f64) -> Result<()> {
     if !budget.is_finite() || budget < 0.0 {
@@ -286,6 +345,17 @@ mod tests {
                 assert!((e.total_cost - m.price.cost(&u)).abs() < 1e-9, "{}", m.id);
             }
         }
+    }
+
+    #[test]
+    fn small_sums_keep_their_digits() {
+        assert_eq!(usd_text(0.000027), "$0.000027");
+        assert_eq!(usd_text(0.0000271234), "$0.0000271");
+        assert_eq!(usd_text(0.0), "$0");
+        assert_eq!(usd_text(1.23456), "$1.2346");
+        assert_eq!(usd_text(0.5), "$0.5");
+        assert_eq!(total_text(0.000027, 0), "$0.000027");
+        assert_eq!(total_text(0.0, 2), "≥ $0 (cost unknown for 2 call(s))");
     }
 
     #[test]

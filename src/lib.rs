@@ -15,5 +15,6 @@ pub mod models;
 pub mod output;
 pub mod prompts;
 pub mod provider;
+pub mod signals;
 pub mod store;
 pub mod tokens;

@@ -18,7 +18,7 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         // items would be unreadable.
         return run_job(args, call, Job::Complete, false).await;
     }
-    let req = call.single_request(args)?;
+    let req = call.single_request(args).await?;
     if args.dry_run {
         return call.print_dry_run(&req, true);
     }
@@ -33,26 +33,29 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         }
         Ok(())
     };
+    let sending = call.sending(req.clone());
     let outcome = match call.send(&req, Some(&mut sink)).await {
         Ok(o) => o,
         Err(e) => {
-            call.log(&req, &Err(e.clone()));
+            sending.log(&Err(e.clone()));
             return Err(e);
         }
     };
     let usable = usable(&outcome.response, req.max_tokens);
     let result = call.result(std::slice::from_ref(&outcome), started);
-    call.log(
-        &req,
-        &usable.clone().map(|()| result.clone()).map_err(|mut e| {
-            e.result = Some(Box::new(result.clone()));
-            e
-        }),
-    );
+    sending.log(&usable.clone().map(|()| result.clone()).map_err(|mut e| {
+        e.result = Some(Box::new(result.clone()));
+        e
+    }));
     // `type` first, so each JSON line says what it is at a glance.
     let mut typed = json!({"type": "result"});
     if let (Some(t), Some(r)) = (typed.as_object_mut(), result.as_object()) {
         t.extend(r.clone());
+    }
+    // stdout is exactly the text and one newline, whatever the flags: the line is ended
+    // before the summary (which would otherwise end it and add a second one).
+    if usable.is_ok() && !json {
+        output::out("\n");
     }
     if output::verbose() || output::stderr_is_terminal() {
         super::summary(&typed);
@@ -63,8 +66,6 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     }
     if json {
         output::out_line(&typed.to_string());
-    } else {
-        output::out("\n");
     }
     Ok(())
 }

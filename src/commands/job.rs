@@ -81,7 +81,16 @@ impl Job {
     /// Sends `req` (and any repair rounds) and returns the result object with the job's
     /// own member (`json`, `label`). An unusable answer is exit 6 with the paid-for result
     /// object attached to the error.
-    pub async fn answer(&self, call: &Call, mut req: Request) -> Result<Value> {
+    ///
+    /// `before_repair` is asked before each repair round is sent, with the repair request
+    /// and what this answer has cost so far; an error from it (`--max-cost`) ends the
+    /// answer with that error, carrying the paid-for result.
+    pub async fn answer(
+        &self,
+        call: &Call,
+        mut req: Request,
+        before_repair: &dyn Fn(&Request, f64) -> Result<()>,
+    ) -> Result<Value> {
         let started = Instant::now();
         let mut calls = Vec::new();
         loop {
@@ -168,8 +177,22 @@ impl Job {
                         "That reply cannot be used:\n- {}\nReply again with only the corrected JSON value.",
                         problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n- ")
                     )));
+                    let spent = result["cost_usd"].as_f64().unwrap_or(0.0);
+                    if let Err(e) = before_repair(&req, spent) {
+                        result["repairs"] = json!(repairs_done);
+                        return unusable(e, result);
+                    }
                 }
             }
+        }
+    }
+
+    /// The member a successful result of this job has (what `--resume` looks for).
+    pub fn produces(&self) -> &'static str {
+        match self {
+            Job::Complete => "text",
+            Job::Extract { .. } => "json",
+            Job::Classify { .. } => "label",
         }
     }
 

@@ -213,10 +213,24 @@ impl Call {
         logger.log(log_record(self, req, outcome));
     }
 
-    /// The request for a single run: the SPEC's input (words, files, stdin).
-    pub fn single_request(&self, args: &RequestArgs) -> Result<Request> {
-        let text = input::gather(&args.prompt, &args.files)?;
+    /// The request for a single run: the SPEC's input (words, files, stdin). Stdin is read
+    /// off the async thread, so a signal while it waits still ends the run properly.
+    pub async fn single_request(&self, args: &RequestArgs) -> Result<Request> {
+        let (words, files) = (args.prompt.clone(), args.files.clone());
+        let text = tokio::task::spawn_blocking(move || input::gather(&words, &files))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("reading the input failed: {e}"))))?;
         self.request_for(&text, None)
+    }
+
+    /// Marks `req` as about to be sent: the returned guard logs it with its outcome, or,
+    /// if it is dropped first (Ctrl-C, SIGTERM, a closed stdout), as interrupted, so every
+    /// request sent has its row in the call log.
+    pub fn sending(&self, req: Request) -> Sending<'_> {
+        Sending {
+            call: self,
+            req: Some(req),
+        }
     }
 
     pub fn client(&self) -> Result<&Client> {
@@ -256,19 +270,55 @@ impl Call {
     }
 }
 
+/// A request on its way: logged exactly once, with its outcome or as interrupted.
+pub struct Sending<'c> {
+    call: &'c Call,
+    req: Option<Request>,
+}
+
+impl Sending<'_> {
+    pub fn request(&self) -> &Request {
+        self.req.as_ref().expect("a request until logged")
+    }
+
+    pub fn log(mut self, outcome: &Result<Value>) {
+        if let Some(req) = self.req.take() {
+            self.call.log(&req, outcome);
+        }
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if let Some(req) = self.req.take() {
+            let e = Error::new(
+                crate::error::Kind::Interrupted,
+                "interrupted before the reply arrived",
+            );
+            self.call.log(&req, &Err(e));
+        }
+    }
+}
+
 /// Runs a job once, or per input line with `--each-line`, and prints its result.
 pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> Result<()> {
     if args.each_line {
         return batch::run(args, &call, &job).await;
     }
-    let mut req = call.single_request(args)?;
+    let mut req = call.single_request(args).await?;
     job.shape(&mut req);
     if args.dry_run {
         return call.print_dry_run(&req, false);
     }
     crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
-    let outcome = job.answer(&call, req.clone()).await;
-    call.log(&req, &outcome);
+    let before_repair = |next: &Request, spent: f64| {
+        crate::cost::check_follow_up(&call.settings, next, spent, args.max_cost)
+    };
+    let sending = call.sending(req);
+    let outcome = job
+        .answer(&call, sending.request().clone(), &before_repair)
+        .await;
+    sending.log(&outcome);
     let result = outcome?;
     if output::verbose() {
         summary(&result);
@@ -422,7 +472,8 @@ fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::sto
                 .err()
                 .and_then(|e| e.provider.map(str::to_owned))
         }),
-        model: s("model"),
+        // A failed call has no reported model: log the one asked for, not "-".
+        model: s("model").or_else(|| Some(call.settings.targets[0].model.clone())),
         requested_model: s("requested_model")
             .or_else(|| Some(call.settings.targets[0].model.clone())),
         prompt: call.prompt.as_ref().map(PromptFile::label),

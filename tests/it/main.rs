@@ -9,6 +9,7 @@ mod core;
 mod errors;
 mod input;
 mod memory;
+mod money;
 mod resilience;
 mod structured;
 mod tokens;
