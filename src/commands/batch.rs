@@ -204,7 +204,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             let seen = crate::signals::signal_count();
             while r.has_more() && !output::stdout_closed() {
                 let line = tokio::select! {
-                    line = rx.recv() => line,
+                    // Input that stalls (a slow pipe) is not waited for long.
+                    line = tokio::time::timeout(GRACE, rx.recv()) => line.ok().flatten(),
                     // A second Ctrl-C cuts the copying short.
                     _ = crate::signals::signal_after(seen) => None,
                 };
@@ -799,5 +800,109 @@ impl Progress {
             bar.finish_and_clear();
         }
         output::err_line(&format!("llmpipe: {items} item(s): {}", self.line()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resume(bytes: &[u8], produces: &'static str) -> Result<Resume> {
+        Resume::from_reader(
+            Path::new("earlier.jsonl"),
+            Box::new(std::io::Cursor::new(bytes.to_vec())),
+            produces,
+        )
+    }
+
+    /// Reads every line the way a run does, whatever the outcome.
+    fn read_all(bytes: &[u8], produces: &'static str) -> Result<Vec<usize>> {
+        let mut r = resume(bytes, produces)?;
+        let mut done = Vec::new();
+        for i in 0..16 {
+            let input = Value::String(format!("item {i}"));
+            if r.take(i, &input)?.is_some() {
+                done.push(i);
+            }
+        }
+        r.check_end(16)?;
+        Ok(done)
+    }
+
+    #[test]
+    fn resume_lines_count_only_with_this_commands_result() {
+        let file = b"{\"index\":0,\"input\":\"item 0\",\"text\":\"a\"}\n\
+{\"index\":1,\"input\":\"item 1\"}\n\
+{\"index\":2,\"input\":\"item 2\",\"label\":\"x\"}\n\
+{\"index\":3,\"input\":\"item 3\",\"text\":\"a\",\"error\":{}}\n\
+\n\
+{\"index\":4,\"input\":\"item 4\",\"json\":null}\n\
+{\"index\":5,\"inp";
+        assert_eq!(read_all(file, "text").unwrap(), vec![0]);
+        assert_eq!(read_all(file, "label").unwrap(), vec![2]);
+        assert_eq!(read_all(file, "json").unwrap(), vec![4]);
+        // only a last line may be cut off
+        let cut_in_the_middle =
+            b"{\"index\":0,\"inp\n{\"index\":1,\"input\":\"item 1\",\"text\":\"a\"}\n";
+        assert!(read_all(cut_in_the_middle, "text").is_err());
+        for other in [
+            &b"\xff\xfe\x00garbage\n"[..],
+            b"[1,2]\n",
+            b"{\"a\":1}\n",
+            b"plain text\n",
+        ] {
+            let e = read_all(other, "text").unwrap_err();
+            assert_eq!(e.kind, Kind::Usage, "{other:?}");
+        }
+        assert_eq!(read_all(b"", "text").unwrap(), Vec::<usize>::new());
+    }
+
+    /// A quick property: reading a resume file never panics, whatever its bytes (a
+    /// deterministic generator, so a failure reproduces).
+    #[test]
+    fn resume_reading_never_panics_on_arbitrary_bytes() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces: &[&[u8]] = &[
+            b"{\"index\":",
+            b"0",
+            b"1",
+            b"18446744073709551615",
+            b"-1",
+            b"1e400",
+            b"\"input\":\"item 0\"",
+            b"\"input\":\"item 1\"",
+            b"\"text\":\"t\"",
+            b"\"json\":{}",
+            b"\"label\":null",
+            b"\"error\":{}",
+            b",",
+            b"}",
+            b"\n",
+            b"\r\n",
+            b"\xff",
+            b"\xe2\x82",
+            b"[",
+            b" ",
+            b"\"",
+        ];
+        for _ in 0..3000 {
+            let mut bytes = Vec::new();
+            for _ in 0..next() % 48 {
+                if next() % 4 == 0 {
+                    bytes.push(next() as u8);
+                } else {
+                    bytes.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+                }
+            }
+            for produces in ["text", "json", "label"] {
+                let _ = read_all(&bytes, produces);
+            }
+        }
     }
 }

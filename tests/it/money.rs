@@ -147,8 +147,10 @@ fn an_interrupted_resume_still_writes_every_result_it_carried_over() {
 fn a_closed_stdout_still_logs_every_request_sent() {
     let dir = tmp();
     let db = dir.path().join("log.db");
+    // staggered replies: whenever a line is written, other requests are still in flight
     let mock = Mock::start(vec![mock::dynamic(|req, _| {
-        (echo_reply(req), Duration::from_millis(150))
+        let n: u64 = mock::last_user_text(req).trim().parse().unwrap_or(0);
+        (echo_reply(req), Duration::from_millis(100 + n % 7 * 60))
     })]);
     let script = format!(
         "seq 1 2000 | '{}' complete --each-line --concurrency 16 | head -n 1 >/dev/null; echo \"exit ${{PIPESTATUS[1]}}\" >&2",
