@@ -440,6 +440,34 @@ fn ctrl_c_while_waiting_on_stdin_is_exit_130_with_a_json_error() {
 }
 
 #[test]
+fn ctrl_c_while_prompts_render_waits_on_stdin_is_exit_130() {
+    let dir = tmp();
+    let prompts = dir.path().join("prompts/p");
+    std::fs::create_dir_all(&prompts).unwrap();
+    std::fs::write(prompts.join("v1.md"), "Say {{input}}").unwrap();
+    let child = crate::base_std(dir.path())
+        .args([
+            "prompts",
+            "render",
+            "p",
+            "--prompts-dir",
+            "prompts",
+            "--json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "INT");
+    let (code, stdout, stderr) = finish(child, Duration::from_secs(5));
+    assert_eq!(code, 130, "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["error"]["type"], "interrupted");
+}
+
+#[test]
 fn sigterm_is_handled_like_ctrl_c_but_exits_143() {
     let dir = tmp();
     let mock = Mock::start(vec![mock::Reply::Hang(Duration::from_secs(20))]);
