@@ -196,6 +196,9 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         e.stdout_written = true;
         if output::stdout_closed() {
             // Nobody reads on: no more lines, no summary; `main` exits 0 quietly.
+            if let Some(bar) = progress.bar.take() {
+                bar.finish_and_clear();
+            }
             return Err(e);
         }
         // The earlier results the resume file still holds are paid for: copy them all (no
