@@ -55,7 +55,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     r.time,
                     model,
                     format!("{}/{}", r.input_tokens, r.output_tokens),
-                    r.cost_usd.map_or("-".into(), |c| format!("${c:.6}")),
+                    r.cost_usd.map_or("-".into(), crate::cost::usd_text),
                     r.exit_code,
                     r.conversation_id,
                     if r.cached { " (cached)" } else { "" }

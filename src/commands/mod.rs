@@ -580,7 +580,7 @@ pub fn summary(result: &Value) {
     let u = &result["usage"];
     let cost = result["cost_usd"]
         .as_f64()
-        .map(|c| format!("${c:.6}"))
+        .map(crate::cost::usd_text)
         .unwrap_or_else(|| "cost unknown".into());
     output::end_open_line();
     output::err_line(&format!(

@@ -613,11 +613,15 @@ fn each_line_summary_shows_small_and_unknown_costs() {
     let dir = tmp();
     let mock = Mock::start(vec![mock::openai_completion("x")]);
     // one call of 19 in / 10 out at gpt-4o-mini prices: $0.00000885
+    let small = dir.path().join("small.db");
     let out = run(openai(dir.path(), &mock)
+        .env("LLMPIPE_LOG_DB", &small)
         .args(["complete", "--each-line"])
         .write_stdin("one\n"))
     .expect(0);
     assert!(out.stderr.contains("$0.00000885"), "{}", out.stderr);
+    let listed = run(base(dir.path()).env("LLMPIPE_LOG_DB", &small).arg("logs")).expect(0);
+    assert!(listed.stdout.contains("$0.00000885"), "{}", listed.stdout);
 
     let body = json!({"model": "llama3.2", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
                       "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}});
