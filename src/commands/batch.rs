@@ -168,10 +168,12 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     if let Some(at) = slot {
                         tokio::time::sleep_until(at).await;
                     }
-                    let before_repair = |next: &crate::provider::Request, spent: f64| {
+                    let sending = call.sending(req);
+                    let before_repair = |next: &crate::provider::Request, paid: &Value| {
+                        sending.paid(paid);
+                        let spent = paid["cost_usd"].as_f64().unwrap_or(0.0);
                         budget.borrow_mut().admit_repair(index, call, next, spent)
                     };
-                    let sending = call.sending(req);
                     let outcome = job
                         .answer(call, sending.request().clone(), &before_repair)
                         .await;

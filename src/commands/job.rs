@@ -83,13 +83,13 @@ impl Job {
     /// object attached to the error.
     ///
     /// `before_repair` is asked before each repair round is sent, with the repair request
-    /// and what this answer has cost so far; an error from it (`--max-cost`) ends the
-    /// answer with that error, carrying the paid-for result.
+    /// and the result paid for so far (its `cost_usd` adds up the calls); an error from it
+    /// (`--max-cost`) ends the answer with that error, carrying the paid-for result.
     pub async fn answer(
         &self,
         call: &Call,
         mut req: Request,
-        before_repair: &dyn Fn(&Request, f64) -> Result<()>,
+        before_repair: &dyn Fn(&Request, &Value) -> Result<()>,
     ) -> Result<Value> {
         let started = Instant::now();
         let mut calls = Vec::new();
@@ -177,8 +177,7 @@ impl Job {
                         "That reply cannot be used:\n- {}\nReply again with only the corrected JSON value.",
                         problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n- ")
                     )));
-                    let spent = result["cost_usd"].as_f64().unwrap_or(0.0);
-                    if let Err(e) = before_repair(&req, spent) {
+                    if let Err(e) = before_repair(&req, &result) {
                         result["repairs"] = json!(repairs_done);
                         return unusable(e, result);
                     }

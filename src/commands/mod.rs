@@ -236,6 +236,7 @@ impl Call {
         Sending {
             call: self,
             req: Some(req),
+            paid: std::cell::RefCell::new(None),
         }
     }
 
@@ -280,11 +281,19 @@ impl Call {
 pub struct Sending<'c> {
     call: &'c Call,
     req: Option<Request>,
+    /// The result of the calls already answered (before a repair round), so an
+    /// interrupted answer is logged with what it cost.
+    paid: std::cell::RefCell<Option<Value>>,
 }
 
 impl Sending<'_> {
     pub fn request(&self) -> &Request {
         self.req.as_ref().expect("a request until logged")
+    }
+
+    /// Records what has been paid for so far (usage and cost of the calls answered).
+    pub fn paid(&self, result: &Value) {
+        *self.paid.borrow_mut() = Some(result.clone());
     }
 
     pub fn log(mut self, outcome: &Result<Value>) {
@@ -297,10 +306,11 @@ impl Sending<'_> {
 impl Drop for Sending<'_> {
     fn drop(&mut self) {
         if let Some(req) = self.req.take() {
-            let e = Error::new(
+            let mut e = Error::new(
                 crate::error::Kind::Interrupted,
                 "interrupted before the reply arrived",
             );
+            e.result = self.paid.borrow_mut().take().map(Box::new);
             self.call.log(&req, &Err(e));
         }
     }
@@ -317,10 +327,12 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
         return call.print_dry_run(&req, false);
     }
     crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
-    let before_repair = |next: &Request, spent: f64| {
+    let sending = call.sending(req);
+    let before_repair = |next: &Request, paid: &Value| {
+        sending.paid(paid);
+        let spent = paid["cost_usd"].as_f64().unwrap_or(0.0);
         crate::cost::check_follow_up(&call.settings, next, spent, args.max_cost)
     };
-    let sending = call.sending(req);
     let outcome = job
         .answer(&call, sending.request().clone(), &before_repair)
         .await;

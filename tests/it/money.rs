@@ -238,6 +238,57 @@ fn requests_dropped_at_the_grace_deadline_are_logged_as_interrupted() {
 }
 
 #[test]
+fn an_interrupted_repair_is_logged_with_what_was_already_paid() {
+    let dir = tmp();
+    let db = dir.path().join("log.db");
+    write_prices(dir.path()); // $0.001 per output token, see priced_prose_server
+    let body = json!({"id": "c1", "object": "chat.completion", "model": "my-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Sure!"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45}})
+    .to_string();
+    // the first reply is prose (paid: $0.005); the repair hangs
+    let mock = Mock::start(vec![mock::dynamic(move |_, n| {
+        if n == 0 {
+            (
+                mock::full(200, &[("content-type", "application/json")], body.clone()),
+                Duration::ZERO,
+            )
+        } else {
+            (mock::Reply::Hang(Duration::from_secs(20)), Duration::ZERO)
+        }
+    })]);
+    let child = crate::openai_std(dir.path(), &mock)
+        .env("LLMPIPE_LOG_DB", &db)
+        .args([
+            "extract-json",
+            "-m",
+            "my-model",
+            "--repair",
+            "2",
+            "give me json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_hits(&mock, 2);
+    signal(&child, "INT");
+    let (code, _, stderr) = finish(child, Duration::from_secs(10));
+    assert_eq!(code, 130, "{stderr}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (exit, cost, out): (i64, Option<f64>, i64) = conn
+        .query_row(
+            "SELECT exit_code, cost_usd, output_tokens FROM calls",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((exit, cost, out), (130, Some(0.005), 5));
+}
+
+#[test]
 fn failed_calls_are_logged_with_the_requested_model() {
     let dir = tmp();
     let db = dir.path().join("log.db");
@@ -262,11 +313,7 @@ fn failed_calls_are_logged_with_the_requested_model() {
 /// uses 5 output tokens ($0.005) and is never JSON; with --max-tokens 10 a request's worst
 /// case is $0.01 whatever its input.
 fn priced_prose_server(dir: &Path) -> Mock {
-    std::fs::write(
-        dir.join("llmpipe.toml"),
-        "[prices.\"my-model\"]\ninput = 0.0\noutput = 1000.0\n",
-    )
-    .unwrap();
+    write_prices(dir);
     let body = json!({"id": "c1", "object": "chat.completion", "model": "my-model",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Sure! Here it is."},
                      "finish_reason": "stop"}],
@@ -276,6 +323,14 @@ fn priced_prose_server(dir: &Path) -> Mock {
         &[("content-type", "application/json")],
         body.to_string(),
     )])
+}
+
+fn write_prices(dir: &Path) {
+    std::fs::write(
+        dir.join("llmpipe.toml"),
+        "[prices.\"my-model\"]\ninput = 0.0\noutput = 1000.0\n",
+    )
+    .unwrap();
 }
 
 #[test]
