@@ -621,10 +621,12 @@ impl Resume {
             let parsed = std::str::from_utf8(line)
                 .ok()
                 .and_then(|t| serde_json::from_str::<Value>(t).ok());
+            // The last line of an interrupted run may be cut off (no newline): it just runs
+            // again. It still starts like one of ours; anything else is not our file.
+            let cut_off = !complete && line.trim_ascii_start().starts_with(b"{");
             let obj = match parsed {
                 Some(Value::Object(obj)) => obj,
-                // The last line of an interrupted run may be cut off: it just runs again.
-                _ if !complete => return Ok(()),
+                _ if cut_off => return Ok(()),
                 Some(_) => return Err(self.not_ours("is not a JSON object")),
                 None if std::str::from_utf8(line).is_err() => {
                     return Err(self.not_ours("is not UTF-8 text"));
@@ -634,9 +636,6 @@ impl Resume {
             let (Some(index), Some(input)) =
                 (obj.get("index").and_then(Value::as_u64), obj.get("input"))
             else {
-                if !complete {
-                    return Ok(());
-                }
                 return Err(self.not_ours("has no `index` and `input`"));
             };
             let succeeded = !obj.contains_key("error")
@@ -860,6 +859,13 @@ mod tests {
             assert_eq!(e.kind, Kind::Usage, "{other:?}");
         }
         assert_eq!(read_all(b"", "text").unwrap(), Vec::<usize>::new());
+        // binary data without a single newline is not a cut-off line of ours
+        assert!(read_all(b"\x89PNG\x00\x01", "text").is_err());
+        assert!(read_all(b"hello", "text").is_err());
+        assert_eq!(
+            read_all(b"{\"index\":0,\"in", "text").unwrap(),
+            Vec::<usize>::new()
+        );
     }
 
     /// A quick property: reading a resume file never panics, whatever its bytes (a
