@@ -8,6 +8,8 @@ use llmpipe::output;
 use llmpipe::signals::{self, Stop};
 
 fn main() {
+    // Signal handlers first, so Ctrl-C and SIGTERM never take the default (silent) death.
+    let runtime = start();
     // A panic is a bug: say so and exit 1 (the SPEC's internal error), never a backtrace dump.
     std::panic::set_hook(Box::new(|info| {
         output::err_line(&format!(
@@ -15,22 +17,6 @@ fn main() {
         ));
         std::process::exit(1);
     }));
-
-    // Signal handlers first, so Ctrl-C and SIGTERM never take the default (silent) death.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            commands::report(
-                &Error::internal(format!("cannot start: {e}")),
-                Shape::default(),
-            );
-            std::process::exit(1);
-        }
-    };
-    signals::install(&runtime);
 
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -68,6 +54,26 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The async runtime, with the SIGINT and SIGTERM handlers installed.
+fn start() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => {
+            signals::install(&rt);
+            rt
+        }
+        Err(e) => {
+            commands::report(
+                &Error::internal(format!("cannot start: {e}")),
+                Shape::default(),
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Clap's own errors exit 2; with `--json` they also put the error object on stdout.

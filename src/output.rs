@@ -1,8 +1,8 @@
 //! Where bytes go: results to stdout, everything else to stderr.
 //!
 //! A closed stdout (`llmpipe … | head -c 10`) is the reader saying it has enough, not an
-//! error: the process ends quietly with exit 0 (the SPEC), as ripgrep does. Writes to
-//! stderr never fail the run.
+//! error: the run stops (requests in flight are finished or logged first, see `signals`)
+//! and ends quietly with exit 0 (the SPEC). Writes to stderr never fail the run.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
