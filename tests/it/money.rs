@@ -458,7 +458,7 @@ fn a_redis_cache_that_never_answers_is_given_up_once() {
     let (code, stdout, stderr) = finish(child, Duration::from_secs(30));
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
@@ -484,7 +484,7 @@ fn ctrl_c_while_waiting_on_stdin_is_exit_130_with_a_json_error() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     signal(&child, "INT");
     let (code, stdout, stderr) = finish(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{stderr}");
@@ -514,7 +514,7 @@ fn ctrl_c_while_prompts_render_waits_on_stdin_is_exit_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     signal(&child, "INT");
     let (code, stdout, stderr) = finish(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{stderr}");
