@@ -352,7 +352,7 @@ pub struct ClassifyArgs {
     pub labels: Vec<String>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum PromptsAction {
     /// Name, latest version, versions and description of every prompt found
     List(PromptsCommon),

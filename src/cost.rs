@@ -86,26 +86,6 @@ pub fn round_usd(x: f64) -> f64 {
     (x * 1e10).round() / 1e10
 }
 
-/// A cost for people: three significant digits however small (`$0.000027`, not `$0.0000`),
-/// and `cost unknown` for a model without a price, never `$0`.
-pub fn show_usd(cost: Option<f64>) -> String {
-    let Some(c) = cost.filter(|c| c.is_finite()) else {
-        return "cost unknown".into();
-    };
-    if c == 0.0 {
-        return "$0".into();
-    }
-    let magnitude = c.abs().log10().floor() as i32;
-    let decimals = (2 - magnitude).clamp(2, 10) as usize;
-    let shown = format!("{c:.decimals$}");
-    let trimmed = shown.trim_end_matches('0');
-    let trimmed = match trimmed.split_once('.') {
-        Some((_, frac)) if frac.len() < 2 => format!("{}{}", trimmed, "0".repeat(2 - frac.len())),
-        _ => trimmed.to_string(),
-    };
-    format!("${trimmed}")
-}
-
 /// The price of `model`: the config file's, else the table's, else a usage error.
 pub fn price_of(pricing: &Pricing, model: &str) -> Result<Price> {
     pricing.lookup(&[model]).ok_or_else(|| {
@@ -206,6 +186,65 @@ pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -
     Ok(())
 }
 
+/// The `--max-cost` guard before a follow-up request of one answer (a repair round):
+/// `spent` so far plus the worst case of `req` with any model that could be reached must
+/// stay within the budget, else nothing more is sent (exit 7).
+pub fn check_follow_up(
+    settings: &Settings,
+    req: &Request,
+    spent: f64,
+    max_cost: Option<f64>,
+) -> Result<()> {
+    let Some(budget) = max_cost else {
+        return Ok(());
+    };
+    let threads = crate::tokens::default_threads();
+    let mut worst: f64 = 0.0;
+    for target in &settings.targets {
+        worst = worst.max(worst_case(settings, &target.model, target.kind, req, threads)?.0);
+    }
+    if spent + worst > budget {
+        return Err(over_budget(spent, worst, budget));
+    }
+    Ok(())
+}
+
+/// The exit-7 error for a follow-up request that does not fit.
+pub fn over_budget(spent: f64, worst: f64, budget: f64) -> Error {
+    Error::new(
+        Kind::Budget,
+        format!(
+            "the next repair was not sent: ${spent:.6} spent or reserved so far plus up to ${worst:.6} for it would pass --max-cost ${budget}"
+        ),
+    )
+    .with_hint("raise --max-cost, lower --repair or --max-tokens")
+}
+
+/// Dollars for people: four decimals, or three significant digits for smaller sums (so
+/// $0.000027 is not shown as $0.0000), trailing zeros dropped.
+pub fn usd_text(c: f64) -> String {
+    if !c.is_finite() || c == 0.0 {
+        return "$0".into();
+    }
+    let decimals = if c.abs() >= 0.01 {
+        4
+    } else {
+        (2 - c.abs().log10().floor() as i32).clamp(4, 12) as usize
+    };
+    let s = format!("{c:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("${s}")
+}
+
+/// A total that may miss calls whose price is unknown: `$x`, or
+/// `≥ $x (cost unknown for N call(s))`.
+pub fn total_text(known: f64, unknown: u64) -> String {
+    if unknown == 0 {
+        return usd_text(known);
+    }
+    format!("≥ {} (cost unknown for {unknown} call(s))", usd_text(known))
+}
+
 /// `--max-cost` must be a number of dollars.
 pub fn check_max_cost(budget: f64) -> Result<()> {
     if !budget.is_finite() || budget < 0.0 {
@@ -241,22 +280,6 @@ pub fn worst_case(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn costs_shown_with_three_significant_digits() {
-        for (c, shown) in [
-            (Some(0.000027), "$0.000027"),
-            (Some(0.0000271234), "$0.0000271"),
-            (Some(1.5), "$1.50"),
-            (Some(0.0123456), "$0.0123"),
-            (Some(12.0), "$12.00"),
-            (Some(0.0), "$0"),
-            (None, "cost unknown"),
-            (Some(f64::NAN), "cost unknown"),
-        ] {
-            assert_eq!(show_usd(c), shown, "{c:?}");
-        }
-    }
 
     fn count(tokens: u64) -> InputCount {
         InputCount {
@@ -324,6 +347,17 @@ mod tests {
                 assert!((e.total_cost - m.price.cost(&u)).abs() < 1e-9, "{}", m.id);
             }
         }
+    }
+
+    #[test]
+    fn small_sums_keep_their_digits() {
+        assert_eq!(usd_text(0.000027), "$0.000027");
+        assert_eq!(usd_text(0.0000271234), "$0.0000271");
+        assert_eq!(usd_text(0.0), "$0");
+        assert_eq!(usd_text(1.23456), "$1.2346");
+        assert_eq!(usd_text(0.5), "$0.5");
+        assert_eq!(total_text(0.000027, 0), "$0.000027");
+        assert_eq!(total_text(0.0, 2), "≥ $0 (cost unknown for 2 call(s))");
     }
 
     #[test]

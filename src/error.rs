@@ -55,7 +55,7 @@ impl Kind {
             Kind::RateLimited | Kind::Unavailable | Kind::Timeout => 5,
             Kind::UnusableAnswer => 6,
             Kind::Budget => 7,
-            Kind::Interrupted => 130,
+            Kind::Interrupted => crate::signals::interrupted_exit_code(),
         }
     }
 }

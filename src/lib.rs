@@ -21,5 +21,6 @@ pub mod prompts;
 pub mod provider;
 pub mod result;
 pub mod secrets;
+pub mod signals;
 pub mod store;
 pub mod tokens;

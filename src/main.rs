@@ -5,8 +5,11 @@ use llmpipe::cli::Cli;
 use llmpipe::commands::{self, Shape};
 use llmpipe::error::{Error, Kind};
 use llmpipe::output;
+use llmpipe::signals::{self, Stop};
 
 fn main() {
+    // Signal handlers first, so Ctrl-C and SIGTERM never take the default (silent) death.
+    let runtime = start();
     // A panic is a bug: say so and exit 1 (the SPEC's internal error), never a backtrace dump.
     std::panic::set_hook(Box::new(|info| {
         output::err_line(&format!(
@@ -20,27 +23,29 @@ fn main() {
         Err(e) => usage_error(e),
     };
     let shape = Shape::of(&cli);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            commands::report(&Error::internal(format!("cannot start: {e}")), shape);
-            std::process::exit(1);
-        }
-    };
     // An --each-line run handles Ctrl-C itself: it writes a line for every item read.
     let own_interrupts = cli.request_args().is_some_and(|a| a.each_line);
     let result = runtime.block_on(async {
         if own_interrupts {
             return commands::run(&cli).await;
         }
+        // Dropping the command's future logs a request in flight as interrupted and
+        // flushes the call log (see `Call`), before the exit below.
         tokio::select! {
             r = commands::run(&cli) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::new(Kind::Interrupted, "interrupted")),
+            stop = signals::stopped() => {
+                Err(Error::new(Kind::Interrupted, match stop {
+                    Stop::Terminate => "terminated (SIGTERM)",
+                    _ => "interrupted",
+                }))
+            }
         }
     });
+    // The reader of stdout went away: that is not an error (the SPEC), and nothing is left
+    // to say. Everything sent has been logged by now.
+    if signals::reason() == Some(Stop::ClosedStdout) {
+        std::process::exit(0);
+    }
     let code = match result {
         Ok(()) => 0,
         Err(e) => {
@@ -49,6 +54,26 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The async runtime, with the SIGINT and SIGTERM handlers installed.
+fn start() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => {
+            signals::install(&rt);
+            rt
+        }
+        Err(e) => {
+            commands::report(
+                &Error::internal(format!("cannot start: {e}")),
+                Shape::default(),
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Clap's own errors exit 2; with `--json` they also put the error object on stdout.

@@ -1,8 +1,8 @@
 //! Where bytes go: results to stdout, everything else to stderr.
 //!
 //! A closed stdout (`llmpipe … | head -c 10`) is the reader saying it has enough, not an
-//! error: the process ends quietly with exit 0 (the SPEC), as ripgrep does. Writes to
-//! stderr never fail the run.
+//! error: the run stops (requests in flight are finished or logged first, see `signals`)
+//! and ends quietly with exit 0 (the SPEC). Writes to stderr never fail the run.
 //!
 //! Every write masks the process's known secrets ([`crate::secrets`]): a key a server
 //! echoes back can never reach stdout or stderr.
@@ -28,20 +28,37 @@ pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
 }
 
+/// Set once stdout's reader has gone away: later writes are dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Set when a diagnostic started a new stderr line under an open stream line (terminal).
+static STDERR_BROKE_LINE: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout's reader has gone away (`| head`): the run stops quietly, exit 0.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Writes `s` to stdout and flushes it, so each streamed delta appears as it arrives.
 pub fn out(s: &str) {
+    if stdout_closed() {
+        return;
+    }
     let s = &*crate::secrets::mask(s);
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|()| stdout.flush()) {
-        fail_stdout(e);
+        return fail_stdout(e);
     }
     if !s.is_empty() {
         LINE_OPEN.store(!s.ends_with('\n'), Ordering::Relaxed);
+        STDERR_BROKE_LINE.store(false, Ordering::Relaxed);
     }
 }
 
 /// Writes one line (a JSON object, a reply) to stdout.
 pub fn out_line(s: &str) {
+    if stdout_closed() {
+        return;
+    }
     let s = &*crate::secrets::mask(s);
     let mut stdout = io::stdout().lock();
     let r = stdout
@@ -61,18 +78,40 @@ pub fn end_open_line() {
     }
 }
 
-fn fail_stdout(e: io::Error) -> ! {
+/// A closed pipe is not an exit on the spot: the run is told to stop (see `signals`), so
+/// requests in flight are finished or logged and the call log is flushed first; `main`
+/// then exits 0 without a word.
+fn fail_stdout(e: io::Error) {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        LINE_OPEN.store(false, Ordering::Relaxed);
+        crate::signals::stdout_closed();
+        return;
     }
     let _ = writeln!(io::stderr(), "llmpipe: error: cannot write to stdout: {e}");
     std::process::exit(1);
 }
 
 /// One diagnostic line on stderr; errors writing it are ignored.
+/// Under a stream line still open on a terminal, the message starts on a new line of
+/// stderr (stdout gets no extra byte for it).
 pub fn err_line(s: &str) {
     let s = crate::secrets::mask(s);
-    let _ = writeln!(io::stderr().lock(), "{s}");
+    let mut stderr = io::stderr().lock();
+    if break_stderr_line(
+        LINE_OPEN.load(Ordering::Relaxed),
+        STDERR_BROKE_LINE.load(Ordering::Relaxed),
+        stderr_is_terminal(),
+    ) {
+        STDERR_BROKE_LINE.store(true, Ordering::Relaxed);
+        let _ = stderr.write_all(b"\n");
+    }
+    let _ = writeln!(stderr, "{s}");
+}
+
+/// Whether a diagnostic must first end the terminal line a stream left open.
+fn break_stderr_line(stream_line_open: bool, already_broken: bool, terminal: bool) -> bool {
+    stream_line_open && !already_broken && terminal
 }
 
 pub fn warn(s: &str) {
@@ -113,5 +152,21 @@ pub fn table<R: AsRef<[String]>>(rows: &[R], right: impl Fn(usize, usize) -> boo
             })
             .collect();
         out_line(cells.join("  ").trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diagnostic_under_an_open_stream_line_starts_on_a_new_terminal_line() {
+        assert!(break_stderr_line(true, false, true));
+        assert!(!break_stderr_line(true, true, true), "once per open line");
+        assert!(!break_stderr_line(false, false, true));
+        assert!(
+            !break_stderr_line(true, false, false),
+            "a file or pipe gets no extra byte"
+        );
     }
 }

@@ -122,7 +122,8 @@ impl CallResult {
             self.model,
             self.usage.input_tokens,
             self.usage.output_tokens,
-            crate::cost::show_usd(self.cost_usd),
+            self.cost_usd
+                .map_or_else(|| "cost unknown".into(), crate::cost::usd_text),
             self.latency_ms,
             self.attempts,
         )

@@ -458,6 +458,8 @@ pub struct CostGroup {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cost_usd: f64,
+    /// Calls that were paid for (tokens used, or cut off in flight) at an unknown price.
+    pub cost_unknown: i64,
 }
 
 /// Spend grouped by `by` (`model`, `prompt` or `day`).
@@ -469,7 +471,8 @@ pub fn cost(conn: &Connection, filter: &Filter, by: &str) -> rusqlite::Result<Ve
     };
     let (clause, args) = filter.sql();
     let sql = format!(
-        "SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0)
+        "SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), COALESCE(SUM(cost_usd), 0),
+                SUM(cost_usd IS NULL AND (input_tokens + output_tokens > 0 OR exit_code IN (130, 143)))
          FROM calls {clause} GROUP BY k ORDER BY SUM(cost_usd) DESC, k"
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -480,6 +483,7 @@ pub fn cost(conn: &Connection, filter: &Filter, by: &str) -> rusqlite::Result<Ve
             input_tokens: r.get(2)?,
             output_tokens: r.get(3)?,
             cost_usd: r.get(4)?,
+            cost_unknown: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
         })
     })?
     .collect()
@@ -589,9 +593,7 @@ impl Cache {
                 .map_err(|e| e.to_string())
             }
             Cache::Redis { client, url_shown } => {
-                let mut conn = client
-                    .get_connection_with_timeout(Duration::from_secs(2))
-                    .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
+                let mut conn = redis_connection(client, url_shown)?;
                 redis::cmd("GET")
                     .arg(format!("llmpipe:{key}"))
                     .query(&mut conn)
@@ -612,9 +614,7 @@ impl Cache {
                 .map_err(|e| e.to_string())
             }
             Cache::Redis { client, url_shown } => {
-                let mut conn = client
-                    .get_connection_with_timeout(Duration::from_secs(2))
-                    .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
+                let mut conn = redis_connection(client, url_shown)?;
                 redis::cmd("SET")
                     .arg(format!("llmpipe:{key}"))
                     .arg(value)
@@ -625,6 +625,20 @@ impl Cache {
             }
         }
     }
+}
+
+/// How long a Redis cache may take to connect, and then to answer or take a command: a
+/// cache is a shortcut, so a slow one is given up on (the caller stops using it).
+const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+fn redis_connection(client: &redis::Client, url_shown: &str) -> Result<redis::Connection, String> {
+    let conn = client
+        .get_connection_with_timeout(REDIS_TIMEOUT)
+        .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
+    conn.set_read_timeout(Some(REDIS_TIMEOUT))
+        .and_then(|()| conn.set_write_timeout(Some(REDIS_TIMEOUT)))
+        .map_err(|e| format!("{url_shown}: {e}"))?;
+    Ok(conn)
 }
 
 fn unix_now() -> i64 {

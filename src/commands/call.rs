@@ -127,10 +127,25 @@ impl Call {
         Ok(request)
     }
 
-    /// The request for a single run: the SPEC's input (words, files, stdin).
-    pub fn single_request(&self, args: &RequestArgs) -> Result<Request> {
-        let text = input::gather(&args.prompt, &args.files)?;
+    /// The request for a single run: the SPEC's input (words, files, stdin). Stdin is read
+    /// off the async thread, so a signal while it waits still ends the run properly.
+    pub async fn single_request(&self, args: &RequestArgs) -> Result<Request> {
+        let (words, files) = (args.prompt.clone(), args.files.clone());
+        let text = tokio::task::spawn_blocking(move || input::gather(&words, &files))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("reading the input failed: {e}"))))?;
         self.request_for(&text, None)
+    }
+
+    /// Marks `req` as about to be sent: the returned guard logs it with its outcome, or,
+    /// if it is dropped first (Ctrl-C, SIGTERM, a closed stdout), as interrupted, so every
+    /// request sent has its row in the call log.
+    pub fn sending(&self, req: Request) -> Sending<'_> {
+        Sending {
+            call: self,
+            req: Some(req),
+            paid: std::cell::RefCell::new(None),
+        }
     }
 
     /// Records one answered (or failed) request in the call log.
@@ -195,19 +210,64 @@ impl Call {
     }
 }
 
+/// A request on its way: logged exactly once, with its outcome or as interrupted.
+pub struct Sending<'c> {
+    call: &'c Call,
+    req: Option<Request>,
+    /// The result of the calls already answered (before a repair round), so an
+    /// interrupted answer is logged with what it cost.
+    paid: std::cell::RefCell<Option<CallResult>>,
+}
+
+impl Sending<'_> {
+    pub fn request(&self) -> &Request {
+        // Only `log` (which consumes the guard) takes the request out.
+        self.req.as_ref().expect("a request until logged")
+    }
+
+    /// Records what has been paid for so far (usage and cost of the calls answered).
+    pub fn paid(&self, result: &CallResult) {
+        *self.paid.borrow_mut() = Some(result.clone());
+    }
+
+    pub fn log(mut self, outcome: &Result<CallResult>) {
+        if let Some(req) = self.req.take() {
+            self.call.log(&req, outcome);
+        }
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if let Some(req) = self.req.take() {
+            let mut e = Error::new(Kind::Interrupted, "interrupted before the reply arrived");
+            e.result = self.paid.borrow_mut().take().map(Box::new);
+            self.call.log(&req, &Err(e));
+        }
+    }
+}
+
 /// Runs a job once, or per input line with `--each-line`, and prints its result.
 pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> Result<()> {
     if args.each_line {
         return super::each_line::run(args, &call, &job).await;
     }
-    let mut req = call.single_request(args)?;
+    let mut req = call.single_request(args).await?;
     job.shape(&mut req);
     if args.dry_run {
         return call.print_dry_run(&req, false);
     }
     crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
-    let outcome = job.answer(&call, req.clone()).await;
-    call.log(&req, &outcome);
+    let sending = call.sending(req);
+    let before_repair = |next: &Request, paid: &CallResult| {
+        sending.paid(paid);
+        let spent = paid.cost_usd.unwrap_or(0.0);
+        crate::cost::check_follow_up(&call.settings, next, spent, args.max_cost)
+    };
+    let outcome = job
+        .answer(&call, sending.request().clone(), &before_repair)
+        .await;
+    sending.log(&outcome);
     let result = outcome?;
     if output::verbose() {
         output::end_open_line();

@@ -18,7 +18,7 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         // items would be unreadable.
         return run_job(args, call, Job::Complete, false).await;
     }
-    let req = call.single_request(args)?;
+    let req = call.single_request(args).await?;
     if args.dry_run {
         return call.print_dry_run(&req, true);
     }
@@ -41,12 +41,13 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         emit(&masker.push(delta));
         Ok(())
     };
+    let sending = call.sending(req.clone());
     let sent = call.send(&req, Some(&mut sink)).await;
     emit(&masker.finish());
     let outcome = match sent {
         Ok(o) => o,
         Err(e) => {
-            call.log(&req, &Err(e.clone()));
+            sending.log(&Err(e.clone()));
             return Err(e);
         }
     };
@@ -56,7 +57,12 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
         Ok(()) => Ok(result),
         Err(e) => Err(e.with_result(result)),
     };
-    call.log(&req, &outcome);
+    sending.log(&outcome);
+    // stdout is exactly the text and one newline, whatever the flags: the line is ended
+    // before the summary (which would otherwise end it and add a second one).
+    if outcome.is_ok() && !json {
+        output::out("\n");
+    }
     let shown = match &outcome {
         Ok(r) => Some(r),
         Err(e) => e.result.as_deref(),
@@ -70,8 +76,6 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     let result = outcome?;
     if json {
         output::out_line(&result.typed_line());
-    } else {
-        output::out("\n");
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::call::Call;
 use super::job::Job;
+use crate::chat::Request;
 use crate::cli::{LineFormat, RequestArgs};
 use crate::error::{Error, Kind, Result};
 use crate::output;
@@ -63,11 +64,12 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         ));
     }
     let mut resume = match &args.resume {
-        Some(path) => Some(Resume::open(path)?),
+        Some(path) => Some(Resume::open(path, job.produces())?),
         None => None,
     };
 
-    let mut budget = Budget::new(args.max_cost)?;
+    let budget = std::cell::RefCell::new(Budget::new(args.max_cost)?);
+    let budget = &budget;
     let window = (args.concurrency * 4).max(64);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(window);
     let files = args.files.clone();
@@ -87,8 +89,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     let (mut next_read, mut next_write) = (0usize, 0usize);
     let mut input_done = false;
     let mut stopping = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = crate::signals::stopped();
+    tokio::pin!(stop);
     let grace = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
     tokio::pin!(grace);
 
@@ -104,14 +106,16 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             && next_read - next_write < window;
         tokio::select! {
             biased;
-            _ = &mut ctrl_c, if !stopping => {
+            why = &mut stop, if !stopping => {
                 stopping = true;
                 grace.as_mut().reset(tokio::time::Instant::now() + GRACE);
-                output::warn("interrupted: no new requests; waiting briefly for those in flight");
+                if why != crate::signals::Stop::ClosedStdout {
+                    output::warn("interrupted: no new requests; waiting briefly for those in flight");
+                }
             }
             _ = &mut grace, if stopping => break,
             Some((index, input, outcome)) = inflight.next(), if !inflight.is_empty() => {
-                budget.settle(index, &outcome);
+                budget.borrow_mut().settle(index, &outcome);
                 let line = item_line(index, &input, &outcome);
                 progress.record(index, &outcome);
                 inputs.remove(&index);
@@ -137,7 +141,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                 // Items that end before a request is sent get their line at once.
                 let req = item
                     .request(call, job)
-                    .and_then(|req| budget.admit(index, call, &req).map(|()| req));
+                    .and_then(|req| budget.borrow_mut().admit(index, call, &req).map(|()| req));
                 let req = match req {
                     Ok(req) if !args.dry_run => req,
                     other => {
@@ -164,8 +168,16 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     if let Some(at) = slot {
                         tokio::time::sleep_until(at).await;
                     }
-                    let outcome = job.answer(call, req.clone()).await;
-                    call.log(&req, &outcome);
+                    let sending = call.sending(req);
+                    let before_repair = |next: &Request, paid: &CallResult| {
+                        sending.paid(paid);
+                        let spent = paid.cost_usd.unwrap_or(0.0);
+                        budget.borrow_mut().admit_repair(index, call, next, spent)
+                    };
+                    let outcome = job
+                        .answer(call, sending.request().clone(), &before_repair)
+                        .await;
+                    sending.log(&outcome);
                     (index, item.input, outcome)
                 }));
             }
@@ -174,6 +186,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
 
     if stopping {
         // Every item read so far gets a line: its result if done, else `interrupted`.
+        // Dropping the requests still in flight logs each as interrupted.
         drop(inflight);
         for (index, input) in std::mem::take(&mut inputs) {
             let err = Error::new(Kind::Interrupted, "interrupted before this item finished");
@@ -181,14 +194,54 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             finished.insert(index, item_line(index, &input, &Err(err)));
         }
         flush(&mut finished, &mut next_write);
-        progress.finish(next_read);
-        let mut e = Error::new(
-            Kind::Interrupted,
-            format!(
-                "interrupted: {next_write} line(s) written; --resume with this output runs the rest"
-            ),
-        );
+        let mut e = Error::new(Kind::Interrupted, "interrupted");
         e.stdout_written = true;
+        if output::stdout_closed() {
+            // Nobody reads on: no more lines, no summary; `main` exits 0 quietly.
+            if let Some(bar) = progress.bar.take() {
+                bar.finish_and_clear();
+            }
+            return Err(e);
+        }
+        // The earlier results the resume file still holds are paid for: copy them all (no
+        // request is sent), so the output never holds less than the file did.
+        if let Some(r) = resume.as_mut() {
+            let seen = crate::signals::signal_count();
+            while r.has_more() && !output::stdout_closed() {
+                let line = tokio::select! {
+                    // Input that stalls (a slow pipe) is not waited for long.
+                    line = tokio::time::timeout(GRACE, rx.recv()) => line.ok().flatten(),
+                    // A second Ctrl-C cuts the copying short.
+                    _ = crate::signals::signal_after(seen) => None,
+                };
+                let Some(line) = line else { break };
+                next_read += 1;
+                let index = line.index;
+                let item = parse_item(line, args.line_format, &prefix);
+                let copied = match r.take(index, &item.input)? {
+                    Some(copied) => {
+                        progress.copied();
+                        copied
+                    }
+                    None => {
+                        let err =
+                            Error::new(Kind::Interrupted, "not sent: the run was interrupted");
+                        progress.record(index, &Err(err.clone()));
+                        item_line(index, &item.input, &Err(err))
+                    }
+                };
+                finished.insert(index, copied);
+                flush(&mut finished, &mut next_write);
+            }
+        }
+        progress.finish(next_read);
+        e.message = format!(
+            "{}: {next_write} line(s) written; --resume with this output runs the rest",
+            match crate::signals::reason() {
+                Some(crate::signals::Stop::Terminate) => "terminated (SIGTERM)",
+                _ => "interrupted",
+            }
+        );
         return Err(e);
     }
     if let Some(r) = resume.as_mut() {
@@ -232,7 +285,7 @@ impl Budget {
         })
     }
 
-    fn admit(&mut self, index: usize, call: &Call, req: &crate::chat::Request) -> Result<()> {
+    fn admit(&mut self, index: usize, call: &Call, req: &Request) -> Result<()> {
         let Some(limit) = self.limit else {
             return Ok(());
         };
@@ -259,6 +312,39 @@ impl Budget {
             ));
         }
         self.in_flight.insert(index, cost);
+        Ok(())
+    }
+
+    /// Before a repair round of item `index`, which has cost `spent` so far: the run's
+    /// spend, the other items in flight, this item's spend and the repair's worst case must
+    /// fit. The item's reservation becomes its spend plus the repair's worst case.
+    fn admit_repair(&mut self, index: usize, call: &Call, req: &Request, spent: f64) -> Result<()> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        let target = &call.settings.targets[0];
+        let (cost, _) = crate::cost::worst_case(
+            &call.settings,
+            &target.model,
+            target.kind,
+            req,
+            crate::tokens::default_threads(),
+        )?;
+        let others: f64 = self
+            .in_flight
+            .iter()
+            .filter(|(i, _)| **i != index)
+            .map(|(_, c)| c)
+            .sum();
+        if self.spent + others + spent + cost > limit {
+            self.exhausted = true;
+            return Err(crate::cost::over_budget(
+                self.spent + others + spent,
+                cost,
+                limit,
+            ));
+        }
+        self.in_flight.insert(index, spent + cost);
         Ok(())
     }
 
@@ -305,7 +391,7 @@ struct Item {
 }
 
 impl Item {
-    fn request(&self, call: &Call, job: &Job) -> Result<crate::chat::Request> {
+    fn request(&self, call: &Call, job: &Job) -> Result<Request> {
         let (text, vars) = self.content.as_ref().map_err(Clone::clone)?;
         let mut req = call.request_for(text, vars.as_ref())?;
         job.shape(&mut req);
@@ -429,51 +515,139 @@ fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Li
 
 /// An earlier output file, read in step with the input (both are in index order), so a
 /// resumed run needs no more memory than a fresh one.
+///
+/// Every line must be one of ours: a JSON object with `index` and `input`; anything else
+/// (a directory, binary data, a file of another shape) is a usage error, never silently
+/// ignored. Only the last line may be cut off (an interrupted writer leaves no newline).
+/// A line is a success, and copied, only if it has no `error` and has what this command
+/// produces (`text`, `json` or `label`).
 struct Resume {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<std::fs::File>>,
+    reader: Box<dyn BufRead>,
+    /// What a successful line of this command holds.
+    produces: &'static str,
+    /// Lines read so far (for messages).
+    line_no: usize,
     /// The next successful line: index, input, the line as written.
     next: Option<(usize, Value, String)>,
 }
 
 impl Resume {
-    fn open(path: &Path) -> Result<Resume> {
-        let file = std::fs::File::open(path).map_err(|e| {
+    fn open(path: &Path, produces: &'static str) -> Result<Resume> {
+        let cannot = |why: String| {
             Error::usage(format!(
-                "cannot read --resume file {}: {}",
-                path.display(),
-                crate::input::io_reason(&e)
+                "cannot read --resume file {}: {why}",
+                path.display()
             ))
-        })?;
+        };
+        if path.is_dir() {
+            return Err(cannot("it is a directory".into())
+                .with_hint("give the output file of the earlier --each-line run"));
+        }
+        let open = || -> Result<Box<dyn BufRead>> {
+            let file =
+                std::fs::File::open(path).map_err(|e| cannot(crate::input::io_reason(&e)))?;
+            Ok(Box::new(BufReader::new(file)))
+        };
+        // Read through once first: a file that is not ours is refused before anything is
+        // sent, not part-way through a paid run.
+        let mut check = Resume::from_reader(path, open()?, produces)?;
+        while check.has_more() {
+            check.advance()?;
+        }
+        Resume::from_reader(path, open()?, produces)
+    }
+
+    fn from_reader(
+        path: &Path,
+        reader: Box<dyn BufRead>,
+        produces: &'static str,
+    ) -> Result<Resume> {
         let mut r = Resume {
             path: path.to_path_buf(),
-            lines: BufReader::new(file).lines(),
+            reader,
+            produces,
+            line_no: 0,
             next: None,
         };
-        r.advance();
+        r.advance()?;
         Ok(r)
     }
 
-    /// Moves to the next successful line; error lines, and a cut-off last line (from an
-    /// interrupted run), are not done and run again.
-    fn advance(&mut self) {
+    fn not_ours(&self, why: &str) -> Error {
+        Error::usage(format!(
+            "--resume file {} is not the output of an --each-line run: line {} {why}",
+            self.path.display(),
+            self.line_no
+        ))
+        .with_hint("give the file an earlier `llmpipe … --each-line` run wrote to stdout")
+    }
+
+    /// Moves to the next successful line; error lines, lines without this command's
+    /// result, and a cut-off last line (from an interrupted run), are not done and run
+    /// again.
+    fn advance(&mut self) -> Result<()> {
         self.next = None;
-        for line in self.lines.by_ref() {
-            let Ok(line) = line else { return };
-            let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if obj.contains_key("error") {
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = self.reader.read_until(b'\n', &mut buf).map_err(|e| {
+                Error::usage(format!(
+                    "cannot read --resume file {}: {}",
+                    self.path.display(),
+                    crate::input::io_reason(&e)
+                ))
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.line_no += 1;
+            let complete = buf.ends_with(b"\n");
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            let parsed = std::str::from_utf8(line)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok());
+            // The last line of an interrupted run may be cut off (no newline): it just runs
+            // again. It still starts like one of ours; anything else is not our file.
+            let cut_off = !complete && line.trim_ascii_start().starts_with(b"{");
+            let obj = match parsed {
+                Some(Value::Object(obj)) => obj,
+                _ if cut_off => return Ok(()),
+                Some(_) => return Err(self.not_ours("is not a JSON object")),
+                None if std::str::from_utf8(line).is_err() => {
+                    return Err(self.not_ours("is not UTF-8 text"));
+                }
+                None => return Err(self.not_ours("is not JSON")),
+            };
             let (Some(index), Some(input)) =
                 (obj.get("index").and_then(Value::as_u64), obj.get("input"))
             else {
-                continue;
+                return Err(self.not_ours("has no `index` and `input`"));
             };
-            self.next = Some((index as usize, input.clone(), line));
-            return;
+            let succeeded = !obj.contains_key("error")
+                && match self.produces {
+                    "json" => obj.contains_key("json"),
+                    key => obj.get(key).is_some_and(Value::is_string),
+                };
+            if !succeeded {
+                continue;
+            }
+            let Ok(index) = usize::try_from(index) else {
+                return Err(self.not_ours("has an impossible `index`"));
+            };
+            let text = String::from_utf8_lossy(line).into_owned();
+            self.next = Some((index, input.clone(), text));
+            return Ok(());
         }
+    }
+
+    /// Whether successful lines remain to be copied.
+    fn has_more(&self) -> bool {
+        self.next.is_some()
     }
 
     /// The earlier line for item `index`, if it succeeded. A line whose input differs is
@@ -482,7 +656,7 @@ impl Resume {
         while let Some((i, _, _)) = &self.next
             && *i < index
         {
-            self.advance();
+            self.advance()?;
         }
         match self.next.take() {
             Some((i, earlier, line)) if i == index => {
@@ -491,7 +665,7 @@ impl Resume {
                         "item {index} there is {earlier}, here it is {input}"
                     )));
                 }
-                self.advance();
+                self.advance()?;
                 Ok(Some(line))
             }
             other => {
@@ -529,6 +703,8 @@ struct Progress {
     input_tokens: u64,
     output_tokens: u64,
     cost: f64,
+    /// Answered calls whose price is unknown (`cost_usd: null`).
+    cost_unknown: u64,
     first_failure: Option<(usize, Error)>,
     bar: Option<indicatif::ProgressBar>,
 }
@@ -549,6 +725,7 @@ impl Progress {
             input_tokens: 0,
             output_tokens: 0,
             cost: 0.0,
+            cost_unknown: 0,
             first_failure: None,
             bar,
         }
@@ -571,7 +748,10 @@ impl Progress {
         if let Some(r) = result {
             self.input_tokens += r.usage.input_tokens;
             self.output_tokens += r.usage.output_tokens;
-            self.cost += r.cost_usd.unwrap_or(0.0);
+            match r.cost_usd {
+                Some(c) => self.cost += c,
+                None => self.cost_unknown += 1,
+            }
         }
         self.update();
     }
@@ -594,8 +774,12 @@ impl Progress {
             String::new()
         };
         format!(
-            "{} done, {} failed{copied} · {rate:.1}/s · {} in / {} out tokens · ${:.4} · {secs:.1} s",
-            self.ok, self.failed, self.input_tokens, self.output_tokens, self.cost
+            "{} done, {} failed{copied} · {rate:.1}/s · {} in / {} out tokens · {} · {secs:.1} s",
+            self.ok,
+            self.failed,
+            self.input_tokens,
+            self.output_tokens,
+            crate::cost::total_text(self.cost, self.cost_unknown)
         )
     }
 
@@ -610,5 +794,116 @@ impl Progress {
             bar.finish_and_clear();
         }
         output::err_line(&format!("llmpipe: {items} item(s): {}", self.line()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resume(bytes: &[u8], produces: &'static str) -> Result<Resume> {
+        Resume::from_reader(
+            Path::new("earlier.jsonl"),
+            Box::new(std::io::Cursor::new(bytes.to_vec())),
+            produces,
+        )
+    }
+
+    /// Reads every line the way a run does, whatever the outcome.
+    fn read_all(bytes: &[u8], produces: &'static str) -> Result<Vec<usize>> {
+        let mut r = resume(bytes, produces)?;
+        let mut done = Vec::new();
+        for i in 0..16 {
+            let input = Value::String(format!("item {i}"));
+            if r.take(i, &input)?.is_some() {
+                done.push(i);
+            }
+        }
+        r.check_end(16)?;
+        Ok(done)
+    }
+
+    #[test]
+    fn resume_lines_count_only_with_this_commands_result() {
+        let file = b"{\"index\":0,\"input\":\"item 0\",\"text\":\"a\"}\n\
+{\"index\":1,\"input\":\"item 1\"}\n\
+{\"index\":2,\"input\":\"item 2\",\"label\":\"x\"}\n\
+{\"index\":3,\"input\":\"item 3\",\"text\":\"a\",\"error\":{}}\n\
+\n\
+{\"index\":4,\"input\":\"item 4\",\"json\":null}\n\
+{\"index\":5,\"inp";
+        assert_eq!(read_all(file, "text").unwrap(), vec![0]);
+        assert_eq!(read_all(file, "label").unwrap(), vec![2]);
+        assert_eq!(read_all(file, "json").unwrap(), vec![4]);
+        // only a last line may be cut off
+        let cut_in_the_middle =
+            b"{\"index\":0,\"inp\n{\"index\":1,\"input\":\"item 1\",\"text\":\"a\"}\n";
+        assert!(read_all(cut_in_the_middle, "text").is_err());
+        for other in [
+            &b"\xff\xfe\x00garbage\n"[..],
+            b"[1,2]\n",
+            b"{\"a\":1}\n",
+            b"plain text\n",
+        ] {
+            let e = read_all(other, "text").unwrap_err();
+            assert_eq!(e.kind, Kind::Usage, "{other:?}");
+        }
+        assert_eq!(read_all(b"", "text").unwrap(), Vec::<usize>::new());
+        // binary data without a single newline is not a cut-off line of ours
+        assert!(read_all(b"\x89PNG\x00\x01", "text").is_err());
+        assert!(read_all(b"hello", "text").is_err());
+        assert_eq!(
+            read_all(b"{\"index\":0,\"in", "text").unwrap(),
+            Vec::<usize>::new()
+        );
+    }
+
+    /// A quick property: reading a resume file never panics, whatever its bytes (a
+    /// deterministic generator, so a failure reproduces).
+    #[test]
+    fn resume_reading_never_panics_on_arbitrary_bytes() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces: &[&[u8]] = &[
+            b"{\"index\":",
+            b"0",
+            b"1",
+            b"18446744073709551615",
+            b"-1",
+            b"1e400",
+            b"\"input\":\"item 0\"",
+            b"\"input\":\"item 1\"",
+            b"\"text\":\"t\"",
+            b"\"json\":{}",
+            b"\"label\":null",
+            b"\"error\":{}",
+            b",",
+            b"}",
+            b"\n",
+            b"\r\n",
+            b"\xff",
+            b"\xe2\x82",
+            b"[",
+            b" ",
+            b"\"",
+        ];
+        for _ in 0..3000 {
+            let mut bytes = Vec::new();
+            for _ in 0..next() % 48 {
+                if next() % 4 == 0 {
+                    bytes.push(next() as u8);
+                } else {
+                    bytes.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+                }
+            }
+            for produces in ["text", "json", "label"] {
+                let _ = read_all(&bytes, produces);
+            }
+        }
     }
 }

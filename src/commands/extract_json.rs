@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::call::{Call, run_job, usable};
-use super::job::Job;
+use super::job::{BeforeRepair, Job};
 use crate::chat::{Format, Message, Request};
 use crate::cli::ExtractArgs;
 use crate::error::{Error, Kind, Result};
@@ -77,7 +77,12 @@ impl Extract {
 
     /// Sends `req`, then up to `--repair` follow-ups that show the model its invalid reply
     /// and the errors, until a reply is valid.
-    pub async fn answer(&self, call: &Call, mut req: Request) -> Result<CallResult> {
+    pub async fn answer(
+        &self,
+        call: &Call,
+        mut req: Request,
+        before_repair: &BeforeRepair<'_>,
+    ) -> Result<CallResult> {
         let started = Instant::now();
         let mut calls = Vec::new();
         loop {
@@ -138,6 +143,10 @@ impl Extract {
                     .collect::<Vec<_>>()
                     .join("\n- ")
             )));
+            if let Err(e) = before_repair(&req, &result) {
+                result.repairs = Some(repairs_done);
+                return Err(e.with_result(result));
+            }
         }
     }
 }

@@ -8,6 +8,9 @@ use crate::chat::Request;
 use crate::error::Result;
 use crate::result::CallResult;
 
+/// The `--max-cost` check before a follow-up request: the request and what is paid so far.
+pub type BeforeRepair<'a> = dyn Fn(&Request, &CallResult) -> Result<()> + 'a;
+
 pub enum Job {
     /// `complete` and `stream`: the text.
     Complete,
@@ -30,7 +33,16 @@ impl Job {
     /// Sends `req` (and any follow-ups the job makes) and returns the result with the job's
     /// own member (`json`, `label`). An unusable answer is exit 6 with the paid-for result
     /// attached to the error.
-    pub async fn answer(&self, call: &Call, req: Request) -> Result<CallResult> {
+    ///
+    /// `before_repair` is asked before each repair round is sent, with the repair request
+    /// and the result paid for so far; an error from it (`--max-cost`) ends the answer with
+    /// that error, carrying the paid-for result.
+    pub async fn answer(
+        &self,
+        call: &Call,
+        req: Request,
+        before_repair: &BeforeRepair<'_>,
+    ) -> Result<CallResult> {
         match self {
             Job::Complete => {
                 let started = std::time::Instant::now();
@@ -42,7 +54,7 @@ impl Job {
                     Err(e) => Err(e.with_result(result)),
                 }
             }
-            Job::Extract(e) => e.answer(call, req).await,
+            Job::Extract(e) => e.answer(call, req, before_repair).await,
             Job::Classify(c) => c.answer(call, req).await,
         }
     }
@@ -61,6 +73,15 @@ impl Job {
                 }
                 .unwrap_or_default()
             }
+        }
+    }
+
+    /// The member a successful result of this job has (what `--resume` looks for).
+    pub fn produces(&self) -> &'static str {
+        match self {
+            Job::Complete => "text",
+            Job::Extract(_) => "json",
+            Job::Classify(_) => "label",
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     r.time,
                     model,
                     format!("{}/{}", r.input_tokens, r.output_tokens),
-                    r.cost_usd.map_or("-".into(), |c| format!("${c:.6}")),
+                    r.cost_usd.map_or("-".into(), crate::cost::usd_text),
                     r.exit_code,
                     r.conversation_id,
                     if r.cached { " (cached)" } else { "" }
@@ -72,33 +72,61 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                 CostBy::Day => "day",
             };
             let groups = store::cost(&conn, &filter(f)?, by).map_err(read_err)?;
-            let total = groups.iter().fold((0, 0, 0, 0.0), |t, g| {
+            let total = groups.iter().fold((0, 0, 0, 0.0, 0), |t, g| {
                 (
                     t.0 + g.calls,
                     t.1 + g.input_tokens,
                     t.2 + g.output_tokens,
                     t.3 + g.cost_usd,
+                    t.4 + g.cost_unknown,
                 )
             });
             let round = |c: f64| (c * 1e10).round() / 1e10;
+            // A sum that misses calls of unknown price is not the cost: `cost_usd` is null
+            // then, and `known_cost_usd` holds what is known.
+            let cost = |c: f64, unknown: i64| {
+                if unknown > 0 {
+                    json!({"cost_usd": null, "known_cost_usd": round(c), "cost_unknown_calls": unknown})
+                } else {
+                    json!({"cost_usd": round(c)})
+                }
+            };
             if f.json {
                 let rows: Vec<Value> = groups
                     .iter()
                     .map(|g| {
-                        json!({by: g.key, "calls": g.calls, "input_tokens": g.input_tokens,
-                               "output_tokens": g.output_tokens, "cost_usd": round(g.cost_usd)})
+                        let mut row = json!({by: g.key, "calls": g.calls, "input_tokens": g.input_tokens,
+                               "output_tokens": g.output_tokens});
+                        if let (Some(r), Value::Object(c)) = (row.as_object_mut(), cost(g.cost_usd, g.cost_unknown)) {
+                            r.extend(c);
+                        }
+                        row
                     })
                     .collect();
+                let mut t =
+                    json!({"calls": total.0, "input_tokens": total.1, "output_tokens": total.2});
+                if let (Some(r), Value::Object(c)) = (t.as_object_mut(), cost(total.3, total.4)) {
+                    r.extend(c);
+                }
                 output::out_line(
                     &json!({
                         "by": by,
                         "groups": rows,
-                        "total": {"calls": total.0, "input_tokens": total.1, "output_tokens": total.2, "cost_usd": round(total.3)},
+                        "total": t,
                     })
                     .to_string(),
                 );
                 return Ok(());
             }
+            let shown = |c: f64, unknown: i64| {
+                let s = crate::cost::usd_text(c);
+                let s = s.trim_start_matches('$');
+                if unknown > 0 {
+                    format!("≥ {s} (+{unknown} unknown)")
+                } else {
+                    s.to_string()
+                }
+            };
             let width = groups.iter().map(|g| g.key.len()).max().unwrap_or(5).max(5);
             output::out_line(&format!(
                 "{:width$}  {:>6}  {:>12}  {:>12}  {:>12}",
@@ -110,14 +138,28 @@ pub fn run(args: &LogsArgs) -> Result<()> {
             ));
             for g in &groups {
                 output::out_line(&format!(
-                    "{:width$}  {:>6}  {:>12}  {:>12}  {:>12.6}",
-                    g.key, g.calls, g.input_tokens, g.output_tokens, g.cost_usd
+                    "{:width$}  {:>6}  {:>12}  {:>12}  {:>12}",
+                    g.key,
+                    g.calls,
+                    g.input_tokens,
+                    g.output_tokens,
+                    shown(g.cost_usd, g.cost_unknown)
                 ));
             }
             output::out_line(&format!(
-                "{:width$}  {:>6}  {:>12}  {:>12}  {:>12.6}",
-                "total", total.0, total.1, total.2, total.3
+                "{:width$}  {:>6}  {:>12}  {:>12}  {:>12}",
+                "total",
+                total.0,
+                total.1,
+                total.2,
+                shown(total.3, total.4)
             ));
+            if total.4 > 0 {
+                output::warn(&format!(
+                    "cost unknown for {} call(s): their models have no price (add them under [prices] in llmpipe.toml)",
+                    total.4
+                ));
+            }
             Ok(())
         }
     }

@@ -24,7 +24,7 @@ mod report;
 pub use report::{Shape, report};
 
 use crate::cli::{Cli, Command};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output;
 
 pub async fn run(cli: &Cli) -> Result<()> {
@@ -33,7 +33,13 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Stream(args) => complete::run(args, true).await,
         Command::ExtractJson(args) => extract_json::run(args).await,
         Command::Classify(args) => classify::run(args).await,
-        Command::Prompts { action } => prompts::run(action),
+        Command::Prompts { action } => {
+            // `prompts render` may read stdin: off the async thread, so Ctrl-C still ends it.
+            let action = action.clone();
+            tokio::task::spawn_blocking(move || prompts::run(&action))
+                .await
+                .unwrap_or_else(|e| Err(Error::internal(format!("prompts failed: {e}"))))
+        }
         Command::Logs(args) => logs::run(args),
         Command::CountTokens(args) => count_tokens::run(args).await,
         Command::EstimateCost(args) => estimate_cost::run(args).await,

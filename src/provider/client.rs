@@ -27,6 +27,8 @@ pub struct Client {
     gate: Gate,
     cache: Option<(Cache, Duration)>,
     cache_warned: Cell<bool>,
+    /// Set after the cache failed once: the rest of the run goes without it.
+    cache_off: Cell<bool>,
 }
 
 /// What all requests of one run share about rate limits: a 429 anywhere pauses new
@@ -140,6 +142,7 @@ impl Client {
             gate: Gate::default(),
             cache: None,
             cache_warned: Cell::new(false),
+            cache_off: Cell::new(false),
         })
     }
 
@@ -150,7 +153,14 @@ impl Client {
         self
     }
 
-    /// A cache that cannot be read or written is a warning (once), never a failure.
+    /// A cache that cannot be read or written is a warning (once), never a failure; after
+    /// a failure to reach it, the run goes on without it (a hung server would otherwise
+    /// hold up every request).
+    fn cache_failed(&self, e: &str) {
+        self.cache_off.set(true);
+        self.cache_trouble(e);
+    }
+
     fn cache_trouble(&self, e: &str) {
         if !self.cache_warned.replace(true) {
             output::warn(&format!(
@@ -189,7 +199,10 @@ impl Client {
             // their text is collected, never printed, so retries stay transparent.
             let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
             let http = build_request(target, req, sink.is_some() || collect);
-            let cache = self.cache.as_ref().filter(|_| cacheable(req));
+            let cache = self
+                .cache
+                .as_ref()
+                .filter(|_| cacheable(req) && !self.cache_off.get());
             let key = cache.map(|_| cache_key(&http));
             if let (Some((cache, _)), Some(key)) = (cache, &key) {
                 match cache.get(key) {
@@ -211,7 +224,7 @@ impl Client {
                         Err(e) => self.cache_trouble(&format!("unreadable entry: {e}")),
                     },
                     Ok(None) => {}
-                    Err(e) => self.cache_trouble(&e),
+                    Err(e) => self.cache_failed(&e),
                 }
             }
             let mut retries = 0;
@@ -235,11 +248,13 @@ impl Client {
                     Ok(mut response) => {
                         self.gate.succeeded();
                         super::finish(target.kind, req, &mut response);
-                        if let (Some((cache, ttl)), Some(key)) = (cache, &key) {
+                        if let (Some((cache, ttl)), Some(key), false) =
+                            (cache, &key, self.cache_off.get())
+                        {
                             let stored = serde_json::to_string(&response).unwrap_or_default();
                             let stored = crate::secrets::mask(&stored);
                             if let Err(e) = cache.put(key, &stored, *ttl) {
-                                self.cache_trouble(&e);
+                                self.cache_failed(&e);
                             }
                         }
                         return Ok(Outcome {

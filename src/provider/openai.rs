@@ -224,7 +224,13 @@ pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<Strin
     }
     let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut message = s("message").unwrap_or_else(|| "no message".into());
-    if let Some(param) = s("param").filter(|p| !message.contains(p.as_str())) {
+    // Gateways (LiteLLM) send `"param": "None"`: no parameter, not one named None.
+    let named = |p: &String| {
+        let p = p.trim();
+        !p.is_empty()
+            && !["none", "null", "nil", "undefined"].contains(&p.to_ascii_lowercase().as_str())
+    };
+    if let Some(param) = s("param").filter(|p| named(p) && !message.contains(p.as_str())) {
         message = format!("{param}: {message}");
     }
     Some((s("type"), message, s("code")))

@@ -10,6 +10,7 @@ mod errors;
 mod hygiene;
 mod input;
 mod memory;
+mod money;
 mod resilience;
 mod secrets;
 mod structured;
