@@ -6,9 +6,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::cache::Cache;
 
 use crate::cli::{ProviderArg, RequestArgs};
 use crate::error::{Error, Result};
@@ -356,7 +359,7 @@ pub struct Settings {
     /// Where calls are logged; `None` with `--no-log` or `log = false`.
     pub log_path: Option<PathBuf>,
     /// The response cache, when `--cache` (or config) asks for it.
-    pub cache: Option<(crate::store::Cache, Duration)>,
+    pub cache: Option<Arc<Cache>>,
     /// The primary model's context window, when known.
     pub context_window: Option<u64>,
 }
@@ -477,13 +480,13 @@ impl Settings {
         let ttl = env_ttl
             .or(file.cache_ttl)
             .map(Duration::from_secs)
-            .unwrap_or(crate::store::DEFAULT_CACHE_TTL)
+            .unwrap_or(crate::cache::DEFAULT_TTL)
             .min(MAX_CACHE_TTL);
         let cache = if args.cache || file.cache == Some(true) {
             match env.get("LLMPIPE_CACHE_URL") {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                    match crate::store::Cache::redis(&url) {
-                        Ok(c) => Some((c, ttl)),
+                    match Cache::redis(&url, ttl) {
+                        Ok(c) => Some(Arc::new(c)),
                         Err(e) => {
                             crate::output::warn(&format!("response cache off: {e}"));
                             None
@@ -500,7 +503,7 @@ impl Settings {
                 None => log_path
                     .clone()
                     .or_else(|| crate::store::default_path(env))
-                    .map(|p| (crate::store::Cache::Sqlite(p), ttl)),
+                    .map(|p| Arc::new(Cache::sqlite(p, ttl))),
             }
         } else {
             None

@@ -3,6 +3,7 @@
 //! `main.rs` only parses, runs and maps the outcome to an exit code; everything lives here
 //! so tests can reach the clap command and the pure parts.
 
+pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod commands;

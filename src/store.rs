@@ -1,5 +1,5 @@
-//! The call log and the response cache, in one SQLite file under
-//! `$XDG_DATA_HOME/llmpipe/` (or in Redis for the cache).
+//! The call log: one SQLite file under `$XDG_DATA_HOME/llmpipe/` (which also holds the
+//! response cache's table, see `cache.rs`).
 //!
 //! Logging must never slow or fail a request: records go over a channel to a writer thread
 //! that batches them into transactions, and anything that goes wrong there is a warning.
@@ -543,111 +543,6 @@ pub fn new_conversation_id() -> String {
     format!("c{:x}{:05x}", nanos / 1000, std::process::id() & 0xfffff)
 }
 
-// ---- the response cache ----
-
-/// Where cached responses live.
-#[derive(Clone)]
-pub enum Cache {
-    Sqlite(PathBuf),
-    Redis {
-        client: redis::Client,
-        url_shown: String,
-    },
-}
-
-impl std::fmt::Debug for Cache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Cache::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
-            Cache::Redis { url_shown, .. } => write!(f, "Redis({url_shown})"),
-        }
-    }
-}
-
-/// How long a cached response stays valid.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(7 * 86_400);
-
-impl Cache {
-    /// `redis://` URLs go to Redis, anything else is an error reported as a warning by the
-    /// caller (the cache is then off).
-    pub fn redis(url: &str) -> Result<Cache, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("LLMPIPE_CACHE_URL: {e}"))?;
-        // Never show a password that may be in the URL.
-        let url_shown = match url.split_once('@') {
-            Some((_, host)) => format!("redis://…@{host}"),
-            None => url.to_string(),
-        };
-        Ok(Cache::Redis { client, url_shown })
-    }
-
-    pub fn get(&self, key: &str) -> Result<Option<String>, String> {
-        match self {
-            Cache::Sqlite(path) => {
-                let conn = open(path)?;
-                conn.query_row(
-                    "SELECT response FROM cache WHERE key = ?1 AND expires > ?2",
-                    params![key, unix_now()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| e.to_string())
-            }
-            Cache::Redis { client, url_shown } => {
-                let mut conn = redis_connection(client, url_shown)?;
-                redis::cmd("GET")
-                    .arg(format!("llmpipe:{key}"))
-                    .query(&mut conn)
-                    .map_err(|e| format!("{url_shown}: {e}"))
-            }
-        }
-    }
-
-    pub fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), String> {
-        match self {
-            Cache::Sqlite(path) => {
-                let conn = open(path)?;
-                conn.execute(
-                    "INSERT OR REPLACE INTO cache (key, expires, response) VALUES (?1, ?2, ?3)",
-                    params![key, unix_now() + ttl.as_secs() as i64, value],
-                )
-                .map(drop)
-                .map_err(|e| e.to_string())
-            }
-            Cache::Redis { client, url_shown } => {
-                let mut conn = redis_connection(client, url_shown)?;
-                redis::cmd("SET")
-                    .arg(format!("llmpipe:{key}"))
-                    .arg(value)
-                    .arg("EX")
-                    .arg(ttl.as_secs().max(1))
-                    .query::<()>(&mut conn)
-                    .map_err(|e| format!("{url_shown}: {e}"))
-            }
-        }
-    }
-}
-
-/// How long a Redis cache may take to connect, and then to answer or take a command: a
-/// cache is a shortcut, so a slow one is given up on (the caller stops using it).
-const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
-
-fn redis_connection(client: &redis::Client, url_shown: &str) -> Result<redis::Connection, String> {
-    let conn = client
-        .get_connection_with_timeout(REDIS_TIMEOUT)
-        .map_err(|e| format!("cannot reach {url_shown}: {e}"))?;
-    conn.set_read_timeout(Some(REDIS_TIMEOUT))
-        .and_then(|()| conn.set_write_timeout(Some(REDIS_TIMEOUT)))
-        .map_err(|e| format!("{url_shown}: {e}"))?;
-    Ok(conn)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,15 +609,5 @@ mod tests {
         assert_eq!(by_model[0].calls, 2);
         assert_eq!(turns(&conn, "c1").unwrap().len(), 3);
         assert_eq!(last_conversation(&conn).unwrap().as_deref(), Some("c1"));
-    }
-
-    #[test]
-    fn sqlite_cache_expires() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::Sqlite(dir.path().join("c.db"));
-        cache.put("k", "v", Duration::from_secs(60)).unwrap();
-        assert_eq!(cache.get("k").unwrap().as_deref(), Some("v"));
-        cache.put("k", "old", Duration::ZERO).unwrap();
-        assert_eq!(cache.get("k").unwrap(), None);
     }
 }

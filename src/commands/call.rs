@@ -165,8 +165,8 @@ impl Call {
     pub fn client(&self) -> Result<&Client> {
         if self.client.get().is_none() {
             let mut client = Client::new(self.settings.timeout, self.settings.policy.clone())?;
-            if let Some((cache, ttl)) = &self.settings.cache {
-                client = client.with_cache(cache.clone(), *ttl);
+            if let Some(cache) = &self.settings.cache {
+                client = client.with_cache(cache.clone());
             }
             let _ = self.client.set(client);
         }

@@ -5,6 +5,7 @@
 //! has gone out, a failure is final (exit 5, output partial): it is never re-sent.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -15,9 +16,9 @@ use super::{
     build_count_tokens, build_request, parse_count_tokens, parse_error, parse_response, request_id,
     retry, sse,
 };
+use crate::cache::{self, Cache};
 use crate::error::{Error, Kind, Result};
 use crate::output;
-use crate::store::Cache;
 
 pub struct Client {
     http: reqwest::Client,
@@ -25,10 +26,7 @@ pub struct Client {
     /// Per attempt: the whole response, or for a stream the first event and each silence.
     timeout: Duration,
     gate: Gate,
-    cache: Option<(Cache, Duration)>,
-    cache_warned: Cell<bool>,
-    /// Set after the cache failed once: the rest of the run goes without it.
-    cache_off: Cell<bool>,
+    cache: Option<Arc<Cache>>,
 }
 
 /// What all requests of one run share about rate limits: a 429 anywhere pauses new
@@ -107,21 +105,6 @@ pub struct Outcome<'t> {
     pub cached: bool,
 }
 
-/// Only requests that are deterministic enough are cached: temperature 0 or unset.
-pub fn cacheable(req: &Request) -> bool {
-    req.temperature.is_none_or(|t| t == 0.0)
-}
-
-/// The cache key: a hash of the endpoint and the exact body, which never holds the key.
-fn cache_key(http: &HttpRequest) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(http.url.as_bytes());
-    h.update(b"\n");
-    h.update(http.body.to_string().as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Receives each text delta of a stream; an error from it aborts the request.
 pub type Sink<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
 
@@ -141,32 +124,13 @@ impl Client {
             timeout,
             gate: Gate::default(),
             cache: None,
-            cache_warned: Cell::new(false),
-            cache_off: Cell::new(false),
         })
     }
 
-    /// Answers identical requests from `cache` (see [`cacheable`]), storing new answers
-    /// for `ttl`.
-    pub fn with_cache(mut self, cache: Cache, ttl: Duration) -> Client {
-        self.cache = Some((cache, ttl));
+    /// Answers identical deterministic requests from `cache`, storing new answers there.
+    pub fn with_cache(mut self, cache: Arc<Cache>) -> Client {
+        self.cache = Some(cache);
         self
-    }
-
-    /// A cache that cannot be read or written is a warning (once), never a failure; after
-    /// a failure to reach it, the run goes on without it (a hung server would otherwise
-    /// hold up every request).
-    fn cache_failed(&self, e: &str) {
-        self.cache_off.set(true);
-        self.cache_trouble(e);
-    }
-
-    fn cache_trouble(&self, e: &str) {
-        if !self.cache_warned.replace(true) {
-            output::warn(&format!(
-                "response cache unavailable, continuing without it: {e}"
-            ));
-        }
     }
 
     pub fn gate(&self) -> &Gate {
@@ -201,31 +165,24 @@ impl Client {
             let http = build_request(target, req, sink.is_some() || collect);
             let cache = self
                 .cache
-                .as_ref()
-                .filter(|_| cacheable(req) && !self.cache_off.get());
-            let key = cache.map(|_| cache_key(&http));
-            if let (Some((cache, _)), Some(key)) = (cache, &key) {
-                match cache.get(key) {
-                    Ok(Some(stored)) => match serde_json::from_str::<Response>(&stored) {
-                        Ok(response) => {
-                            output::debug("answered from the response cache: no request sent");
-                            if let Some(s) = sink.as_mut()
-                                && !response.text.is_empty()
-                            {
-                                s(&response.text)?;
-                            }
-                            return Ok(Outcome {
-                                response,
-                                target,
-                                attempts,
-                                cached: true,
-                            });
-                        }
-                        Err(e) => self.cache_trouble(&format!("unreadable entry: {e}")),
-                    },
-                    Ok(None) => {}
-                    Err(e) => self.cache_failed(&e),
+                .as_deref()
+                .filter(|c| c.on() && cache::cacheable(req));
+            let key = cache.map(|_| cache::key(&http.url, &http.body));
+            if let (Some(cache), Some(key)) = (cache, &key)
+                && let Some(response) = cache.lookup(key)
+            {
+                output::debug("answered from the response cache: no request sent");
+                if let Some(s) = sink.as_mut()
+                    && !response.text.is_empty()
+                {
+                    s(&response.text)?;
                 }
+                return Ok(Outcome {
+                    response,
+                    target,
+                    attempts,
+                    cached: true,
+                });
             }
             let mut retries = 0;
             let err = loop {
@@ -248,14 +205,8 @@ impl Client {
                     Ok(mut response) => {
                         self.gate.succeeded();
                         super::finish(target.kind, req, &mut response);
-                        if let (Some((cache, ttl)), Some(key), false) =
-                            (cache, &key, self.cache_off.get())
-                        {
-                            let stored = serde_json::to_string(&response).unwrap_or_default();
-                            let stored = crate::secrets::mask(&stored);
-                            if let Err(e) = cache.put(key, &stored, *ttl) {
-                                self.cache_failed(&e);
-                            }
+                        if let (Some(cache), Some(key)) = (cache, &key) {
+                            cache.store(key, &response);
                         }
                         return Ok(Outcome {
                             response,
