@@ -9,6 +9,12 @@ use crate::output;
 use crate::store::{self, Filter};
 
 pub fn run(args: &LogsArgs) -> Result<()> {
+    // The filters are checked before anything is read: a bad one is a usage error even
+    // when nothing was logged yet.
+    filter(match &args.action {
+        Some(LogsAction::Cost { filter, .. }) => filter,
+        None => &args.filter,
+    })?;
     let env = Env::load()?;
     let file = FileConfig::load(&env)?;
     let path = crate::config::log_db(&env, &file)
@@ -125,11 +131,16 @@ fn filter(f: &LogFilter) -> Result<Filter> {
     let since = match &f.since {
         Some(s) => Some(store::parse_since(s).ok_or_else(|| {
             Error::usage(format!(
-                "--since {s}: give a date (2026-11-01) or an age (30m, 2h, 7d, 1w)"
+                "--since {s}: give a date (2026-11-01) or an age (30m, 2h, 7d, 1w) since 1970"
             ))
         })?),
         None => None,
     };
+    if f.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+        return Err(Error::usage(
+            "-q/--query is empty: give the words to search for",
+        ));
+    }
     Ok(Filter {
         model: f.model.clone(),
         prompt: f.prompt.clone(),

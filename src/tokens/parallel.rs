@@ -21,6 +21,9 @@ pub const CHUNK: usize = 1 << 20;
 /// Texts below this are counted on the calling thread.
 const PARALLEL_FROM: usize = 2 * CHUNK;
 const READ_BLOCK: usize = 256 << 10;
+/// A streamed stretch with no safe split point is held whole up to this size, then counted
+/// in parts (and the count marked approximate: [`super::approximated`]).
+pub const MAX_UNSPLIT: usize = 16 << 20;
 
 /// The last safe split point in `s[from..]` (searching backwards), if any.
 pub fn last_safe_split(s: &[u8], from: usize) -> Option<usize> {
@@ -96,6 +99,16 @@ pub fn count_sources(
     threads: usize,
     units: &(dyn Fn(&[u8]) -> u64 + Sync),
 ) -> Result<Totals> {
+    count_sources_within(sources, threads, units, crate::input::MAX_COUNTED_BYTES)
+}
+
+/// [`count_sources`], reading at most `limit` bytes (more is a usage error).
+pub fn count_sources_within(
+    sources: Vec<Source<'_>>,
+    threads: usize,
+    units: &(dyn Fn(&[u8]) -> u64 + Sync),
+    limit: u64,
+) -> Result<Totals> {
     std::thread::scope(|scope| {
         let mut sink = Sink {
             scope,
@@ -148,12 +161,24 @@ pub fn count_sources(
                 buf.extend_from_slice(&pending[..valid]);
                 offset += valid as u64;
                 bytes += valid as u64;
+                if bytes > limit {
+                    return Err(
+                        Error::usage(crate::input::too_large_message(&source.name, limit))
+                            .with_hint("count a part of it (e.g. with head -c)"),
+                    );
+                }
                 pending.drain(..valid);
                 if buf.len() >= CHUNK {
                     // search only what was not searched before (minus one character)
                     if let Some(b) = last_safe_split(&buf, scanned.saturating_sub(4)) {
                         let rest = buf.split_off(b);
                         sink.push(std::mem::replace(&mut buf, rest));
+                        scanned = 0;
+                    } else if buf.len() >= MAX_UNSPLIT {
+                        // One "word" of 16 MiB: counted in parts, so memory stays bounded.
+                        // `buf` holds whole characters only (`pending` keeps the rest).
+                        super::mark_approximated();
+                        sink.push(std::mem::take(&mut buf));
                         scanned = 0;
                     } else {
                         scanned = buf.len();
