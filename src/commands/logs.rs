@@ -49,7 +49,10 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     (None, None) => String::new(),
                 };
                 let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let short: String = one_line.chars().take(60).collect();
+                let mut short: String = one_line.chars().take(60).collect();
+                if text.contains(super::LOG_CUT_MARK) {
+                    short.push_str(" [cut in the log]");
+                }
                 let model = match (&r.model, &r.prompt) {
                     (Some(m), Some(p)) => format!("{m} ({p})"),
                     (Some(m), None) => m.clone(),

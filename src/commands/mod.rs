@@ -359,7 +359,58 @@ fn conversation(
             path.display()
         )));
     }
+    // A turn too large for the log was stored cut short: replaying it would send a
+    // different conversation than the one that happened.
+    let cut = |t: &str| t.contains(LOG_CUT_MARK);
+    if turns
+        .iter()
+        .any(|t| cut(&t.input) || cut(&t.reply) || t.system.as_deref().is_some_and(cut))
+    {
+        return Err(Error::usage(format!(
+            "conversation {id} cannot be continued: one of its turns was larger than {} KiB and the call log kept only its start",
+            MAX_LOG_FIELD >> 10
+        ))
+        .with_hint("start a new conversation (without -c/--cid) and send what matters of it again"));
+    }
     Ok((id, turns))
+}
+
+/// The most of one text (input, system prompt, reply, each message) a call-log row keeps.
+pub const MAX_LOG_FIELD: usize = 64 << 10;
+/// Starts the note that replaces the rest of a longer text in the log.
+pub const LOG_CUT_MARK: &str = "[llmpipe: cut in the call log:";
+
+/// `text` if it fits in the log, else its first [`MAX_LOG_FIELD`] bytes and a note with
+/// the whole text's length and SHA-256 (to match it against a file you kept).
+pub fn log_text(text: &str) -> String {
+    if text.len() <= MAX_LOG_FIELD {
+        return text.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let mut end = MAX_LOG_FIELD;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hash: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}\n{LOG_CUT_MARK} {} bytes in all, sha256 {hash}]",
+        &text[..end],
+        text.len()
+    )
+}
+
+/// Every string in `v` through [`log_text`] (values here are at most serde_json's 128
+/// levels deep: they were parsed or built by llmpipe).
+fn log_value(v: &mut Value) {
+    match v {
+        Value::String(s) if s.len() > MAX_LOG_FIELD => *s = log_text(s),
+        Value::Array(a) => a.iter_mut().for_each(log_value),
+        Value::Object(o) => o.values_mut().for_each(log_value),
+        _ => {}
+    }
 }
 
 /// A message's tokens plus the chat format's few tokens of overhead.
@@ -393,10 +444,10 @@ fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::sto
                 crate::provider::Role::User => "user",
                 crate::provider::Role::Assistant => "assistant",
             };
-            json!({"role": role, "content": text_of(m)})
+            json!({"role": role, "content": log_text(&text_of(m))})
         })
         .collect();
-    let input = req.messages.last().map(text_of).unwrap_or_default();
+    let input = log_text(&req.messages.last().map(text_of).unwrap_or_default());
     let (result, error, exit_code, printed) = match outcome {
         Ok(r) => (Some(r), None, 0, r.clone()),
         Err(e) => {
@@ -426,10 +477,10 @@ fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::sto
         requested_model: s("requested_model")
             .or_else(|| Some(call.settings.targets[0].model.clone())),
         prompt: call.prompt.as_ref().map(PromptFile::label),
-        system: req.system.clone(),
+        system: req.system.as_deref().map(log_text),
         messages: Value::Array(messages),
         input,
-        reply: s("text"),
+        reply: s("text").map(|t| log_text(&t)),
         finish_reason: s("finish_reason"),
         input_tokens: n(&usage["input_tokens"]).unwrap_or(0),
         output_tokens: n(&usage["output_tokens"]).unwrap_or(0),
@@ -442,7 +493,11 @@ fn log_record(call: &Call, req: &Request, outcome: &Result<Value>) -> crate::sto
         exit_code,
         error,
         cached: result.is_some_and(|r| r["cached"] == json!(true)),
-        output: printed,
+        output: {
+            let mut printed = printed;
+            log_value(&mut printed);
+            printed
+        },
     }
 }
 

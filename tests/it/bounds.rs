@@ -240,3 +240,139 @@ fn endless_input_is_a_usage_error() {
         );
     }
 }
+
+#[test]
+fn a_deeply_nested_field_list_is_a_usage_error() {
+    let dir = tmp();
+    let deep = format!("a {}str{}", "[".repeat(7000), "]".repeat(7000));
+    let out = run(base(dir.path()).args([
+        "extract-json",
+        "--dry-run",
+        "--json",
+        "--schema",
+        &deep,
+        "hi",
+    ]))
+    .expect(2);
+    assert_usage_json(&out);
+    assert!(
+        out.stderr.contains("nests more than 32 arrays"),
+        "{}",
+        out.stderr
+    );
+    // A schema file nested as deep as JSON allows is refused as JSON, not a crash.
+    let file = dir.path().join("deep.json");
+    std::fs::write(
+        &file,
+        format!("{}{{}}{}", "{\"items\":".repeat(7000), "}".repeat(7000)),
+    )
+    .unwrap();
+    let out =
+        run(base(dir.path()).args(["extract-json", "--dry-run", "--schema", "deep.json", "hi"]))
+            .expect(2);
+    assert!(out.stderr.contains("recursion limit"), "{}", out.stderr);
+}
+
+#[test]
+fn a_schema_file_nested_to_the_json_limit_validates_without_crashing() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("deep.json"),
+        format!("{}{{}}{}", "{\"not\":".repeat(126), "}".repeat(126)),
+    )
+    .unwrap();
+    let mock = Mock::start(vec![mock::openai_completion("{\"a\": 1}")]);
+    let out = run(openai(dir.path(), &mock).args([
+        "extract-json",
+        "--json",
+        "--repair",
+        "0",
+        "--schema",
+        "deep.json",
+        "x",
+    ]));
+    assert!(
+        out.code == 0 || out.code == 6,
+        "{}: {}",
+        out.code,
+        out.stderr
+    );
+}
+
+#[test]
+fn runs_without_a_split_point_count_fast_and_say_when_not_exact() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("spaces"), " ".repeat(10_000_000)).unwrap();
+    let started = Instant::now();
+    let out = run(base(dir.path()).args(["count-tokens", "--json", "-f", "spaces"])).expect(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = out.json();
+    assert_eq!(r["tokens"], 78_125); // 128 spaces a token, as tiktoken merges them
+    assert_eq!(r["exact"], true);
+    assert_eq!(r["method"], "tiktoken");
+
+    // One 200 KB "word" of mixed letters: counted in windows, and marked so.
+    let mut x: u64 = 1;
+    let word: String = (0..200_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            char::from(b'a' + (x >> 59) as u8 % 26)
+        })
+        .collect();
+    std::fs::write(dir.path().join("word"), &word).unwrap();
+    let out = run(base(dir.path()).args(["count-tokens", "--json", "-f", "word"])).expect(0);
+    let r = out.json();
+    assert_eq!(r["exact"], false, "{r}");
+    assert_eq!(r["method"], "tiktoken+windowed");
+    assert!(out.stderr.contains("windows"), "{}", out.stderr);
+}
+
+fn log_db(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join(".local/share/llmpipe/log.db")
+}
+
+fn log_bytes(dir: &std::path::Path) -> u64 {
+    let db = log_db(dir);
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    size(db.clone()) + size(db.with_extension("db-wal"))
+}
+
+#[test]
+fn a_huge_request_is_logged_as_a_prefix_and_a_hash() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("big.txt"), "lorem ipsum ".repeat(500_000)).unwrap(); // 6 MB
+    let mock = Mock::start(vec![mock::openai_error(
+        413,
+        "invalid_request_error",
+        None,
+        "Request too large",
+    )]);
+    run(openai(dir.path(), &mock).args(["complete", "-s", &"s".repeat(100_000), "-f", "big.txt"]))
+        .expect(4);
+    assert!(
+        log_bytes(dir.path()) < 2_000_000,
+        "{} bytes",
+        log_bytes(dir.path())
+    );
+
+    // A successful call with a huge input: logged cut, and -c refuses to replay it.
+    let ok = Mock::start(vec![mock::openai_completion("fine")]);
+    run(openai(dir.path(), &ok).args(["complete", "-f", "big.txt"])).expect(0);
+    assert!(
+        log_bytes(dir.path()) < 4_000_000,
+        "{} bytes",
+        log_bytes(dir.path())
+    );
+    let out =
+        run(openai(dir.path(), &ok).args(["complete", "--json", "-c", "and then?"])).expect(2);
+    assert!(out.stderr.contains("cannot be continued"), "{}", out.stderr);
+    assert_eq!(ok.hits(), 1, "nothing sent");
+    let listed = run(base(dir.path()).args(["logs"])).expect(0);
+    assert!(listed.stdout.contains("fine"), "{}", listed.stdout);
+}
