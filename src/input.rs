@@ -21,13 +21,13 @@ pub fn gather(words: &[String], files: &[PathBuf]) -> Result<String> {
     for path in files {
         let name = path.display().to_string();
         let bytes = std::fs::File::open(path)
-            .and_then(|f| read_bounded(f, &name))
+            .and_then(read_bounded)
             .map_err(|e| Error::usage(format!("cannot read {name}: {}", io_reason(&e))))?;
         parts.push(utf8(bytes, &name)?);
     }
     let stdin = std::io::stdin();
     if force_stdin || !stdin.is_terminal() {
-        let bytes = read_bounded(stdin.lock(), "stdin")
+        let bytes = read_bounded(stdin.lock())
             .map_err(|e| Error::usage(format!("cannot read stdin: {}", io_reason(&e))))?;
         parts.push(utf8(bytes, "stdin")?);
     }
@@ -42,13 +42,14 @@ pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 /// sources such as `/dev/zero` end with a usage error instead of running forever.
 pub const MAX_COUNTED_BYTES: u64 = 1 << 30;
 
-/// Reads all of `reader`, but at most [`MAX_INPUT_BYTES`]: more is an error naming `source`.
-pub fn read_bounded(reader: impl Read, source: &str) -> std::io::Result<Vec<u8>> {
+/// Reads all of `reader`, but at most [`MAX_INPUT_BYTES`]: more is an error (which the
+/// caller prefixes with "cannot read SOURCE: ").
+pub fn read_bounded(reader: impl Read) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(std::io::Error::other(too_large_message(
-            source,
+            "it",
             MAX_INPUT_BYTES,
         )));
     }

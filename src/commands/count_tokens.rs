@@ -93,7 +93,7 @@ pub(super) fn read_all(inputs: &[Input]) -> Result<String> {
     let mut parts = Vec::new();
     for input in inputs {
         let src = input.open()?;
-        let bytes = crate::input::read_bounded(src.reader, &src.name).map_err(|e| {
+        let bytes = crate::input::read_bounded(src.reader).map_err(|e| {
             Error::usage(format!(
                 "cannot read {}: {}",
                 src.name,

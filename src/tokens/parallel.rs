@@ -5,7 +5,8 @@
 //! parts' counts is the whole text's count. Streams are read in blocks, cut at the last safe
 //! point of each block, and the chunks counted by worker threads; at most a few chunks are
 //! in memory at once. A stretch with no safe point at all (one giant word, say) stays in one
-//! chunk, as it must: tiktoken itself would encode it as one piece.
+//! chunk, as it must: tiktoken itself would encode it as one piece. Up to [`MAX_UNSPLIT`]:
+//! a longer one is counted in parts, and the count is marked approximate.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
