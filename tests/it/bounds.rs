@@ -224,6 +224,7 @@ fn endless_input_is_a_usage_error() {
         vec!["complete", "--dry-run", "-f", "/dev/zero"],
         vec!["estimate-cost", "-f", "/dev/zero"],
         vec!["complete", "--dry-run", "--each-line", "-f", "/dev/zero"],
+        vec!["complete", "--dry-run", "--image", "/dev/zero", "hi"],
     ] {
         let out = run(base(dir.path()).args(&args));
         let out = if args.contains(&"--each-line") {
