@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// `--concurrency` at most: more requests in flight than any provider's rate limit allows.
 pub const MAX_CONCURRENCY: u64 = 1024;
 /// `count-tokens -j` at most.
-pub const MAX_THREADS: u64 = 256;
+pub const MAX_THREADS: u64 = 64;
 /// `logs -n` at most (SQLite's LIMIT is a signed 64-bit number).
 pub const MAX_LOG_ROWS: u64 = i64::MAX as u64;
 

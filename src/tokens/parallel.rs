@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::{Encoding, pretok};
 use crate::error::{Error, Result};
@@ -118,6 +118,7 @@ pub fn count_sources_within(
             threads,
             tx: None,
             workers: Vec::new(),
+            in_flight: Arc::default(),
         };
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + READ_BLOCK);
         let mut scanned: usize = 0; // bytes of `buf` already searched for a split point
@@ -207,7 +208,12 @@ struct Sink<'scope, 'env> {
     threads: usize,
     tx: Option<SyncSender<Vec<u8>>>,
     workers: Vec<std::thread::ScopedJoinHandle<'scope, u64>>,
+    /// Bytes queued or being counted, at most [`IN_FLIGHT`] (one larger chunk may go alone).
+    in_flight: Arc<(Mutex<usize>, Condvar)>,
 }
+
+/// The most bytes handed to workers at once, whatever `-j` is.
+const IN_FLIGHT: usize = 32 << 20;
 
 impl<'scope, 'env> Sink<'scope, 'env> {
     fn push(&mut self, chunk: Vec<u8>) {
@@ -224,10 +230,19 @@ impl<'scope, 'env> Sink<'scope, 'env> {
             for _ in 0..self.threads {
                 let rx = rx.clone();
                 let units = self.units;
+                let in_flight = self.in_flight.clone();
                 self.workers
-                    .push(self.scope.spawn(move || worker(&rx, units)));
+                    .push(self.scope.spawn(move || worker(&rx, units, &in_flight)));
             }
             self.tx = Some(tx);
+        }
+        {
+            let (lock, freed) = &*self.in_flight;
+            let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while *busy > 0 && *busy + chunk.len() > IN_FLIGHT {
+                busy = freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+            }
+            *busy += chunk.len();
         }
         if let Some(tx) = &self.tx
             && let Err(e) = tx.send(chunk)
@@ -255,7 +270,11 @@ impl<'scope, 'env> Sink<'scope, 'env> {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Vec<u8>>>, units: &(dyn Fn(&[u8]) -> u64 + Sync)) -> u64 {
+fn worker(
+    rx: &Mutex<Receiver<Vec<u8>>>,
+    units: &(dyn Fn(&[u8]) -> u64 + Sync),
+    in_flight: &(Mutex<usize>, Condvar),
+) -> u64 {
     let mut n = 0;
     loop {
         let chunk = match rx.lock() {
@@ -263,7 +282,13 @@ fn worker(rx: &Mutex<Receiver<Vec<u8>>>, units: &(dyn Fn(&[u8]) -> u64 + Sync)) 
             Err(_) => return n,
         };
         match chunk {
-            Ok(c) => n += units(&c),
+            Ok(c) => {
+                n += units(&c);
+                let (lock, freed) = in_flight;
+                let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+                *busy = busy.saturating_sub(c.len());
+                freed.notify_all();
+            }
             Err(_) => return n, // channel closed: input done
         }
     }

@@ -80,7 +80,8 @@ fn numbers_too_large_to_use_are_usage_errors() {
         assert_usage_json(&run(base(dir.path()).args(&with_json)).expect(2));
     }
     // The bounds themselves still work.
-    run(base(dir.path()).args(["count-tokens", "-j", "256", "-f", "big.txt"])).expect(0);
+    run(base(dir.path()).args(["count-tokens", "-j", "64", "-f", "big.txt"])).expect(0);
+    run(base(dir.path()).args(["count-tokens", "-j", "65", "-f", "big.txt"])).expect(2);
 }
 
 #[test]
