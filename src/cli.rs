@@ -6,6 +6,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--concurrency` at most: more requests in flight than any provider's rate limit allows.
+pub const MAX_CONCURRENCY: u64 = 1024;
+/// `count-tokens -j` at most.
+pub const MAX_THREADS: u64 = 64;
+/// `logs -n` at most (SQLite's LIMIT is a signed 64-bit number).
+pub const MAX_LOG_ROWS: u64 = i64::MAX as u64;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "llmpipe",
@@ -103,7 +110,7 @@ pub struct RequestArgs {
     pub prompts_dir: Option<PathBuf>,
 
     /// Sampling temperature
-    #[arg(short = 't', long, value_name = "F")]
+    #[arg(short = 't', long, value_name = "F", allow_negative_numbers = true)]
     pub temperature: Option<f64>,
 
     /// Output token cap, always sent [default: config, then 1024]
@@ -123,7 +130,7 @@ pub struct RequestArgs {
     pub json: bool,
 
     /// Seconds per attempt: the whole reply, or a stream's first event and longest silence [default: 120]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub timeout: Option<f64>,
 
     /// Retries after the first attempt for transient failures [default: 3]
@@ -169,7 +176,8 @@ pub struct RequestArgs {
     pub line_format: LineFormat,
 
     /// With --each-line: requests in flight
-    #[arg(long, value_name = "N", default_value_t = 8, requires = "each_line")]
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "each_line",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY))]
     pub concurrency: usize,
 
     /// With --each-line: start at most N requests per minute
@@ -185,7 +193,7 @@ pub struct RequestArgs {
     pub verbose: bool,
 
     /// Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = usd)]
     pub max_cost: Option<f64>,
 }
 
@@ -241,11 +249,12 @@ pub struct CountArgs {
     pub json: bool,
 
     /// Counting threads [default: one per core]
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
     pub threads: Option<usize>,
 
     /// Seconds for the --exact request [default: 120]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub timeout: Option<f64>,
 
     /// Diagnostics on stderr
@@ -309,7 +318,7 @@ pub struct EstimateArgs {
     pub json: bool,
 
     /// Seconds for the --exact request [default: 120]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub timeout: Option<f64>,
 
     /// Diagnostics on stderr
@@ -387,7 +396,8 @@ pub struct LogsArgs {
     pub action: Option<LogsAction>,
 
     /// How many calls to show (the most recent)
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_LOG_ROWS))]
     pub count: usize,
 
     #[command(flatten)]
@@ -480,6 +490,23 @@ impl Cli {
             Command::Models(a) => a.json,
             _ => self.request_args().is_some_and(|a| a.json),
         }
+    }
+}
+
+/// `--max-cost`: a number of dollars, 0 or more (a negative value reaches this check
+/// instead of clap's "use -- -1" tip).
+fn usd(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("--max-cost must be a positive number of USD (or 0)".into()),
+    }
+}
+
+/// `--timeout`: a positive number of seconds.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("--timeout must be a positive number of seconds".into()),
     }
 }
 

@@ -35,7 +35,8 @@ pub fn load(spec: &str) -> Result<ImageSource> {
             data: data.to_string(),
         });
     }
-    let bytes = std::fs::read(spec)
+    let bytes = std::fs::File::open(spec)
+        .and_then(crate::input::read_bounded)
         .map_err(|e| Error::usage(format!("cannot read image {spec}: {}", io_reason(&e))))?;
     let media_type = sniff(&bytes).ok_or_else(|| {
         Error::usage(format!(

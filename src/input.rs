@@ -19,22 +19,48 @@ pub fn gather(words: &[String], files: &[PathBuf]) -> Result<String> {
         parts.push(words.join(" "));
     }
     for path in files {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::usage(format!("cannot read {}: {}", path.display(), io_reason(&e)))
-        })?;
-        parts.push(utf8(bytes, &path.display().to_string())?);
+        let name = path.display().to_string();
+        let bytes = std::fs::File::open(path)
+            .and_then(read_bounded)
+            .map_err(|e| Error::usage(format!("cannot read {name}: {}", io_reason(&e))))?;
+        parts.push(utf8(bytes, &name)?);
     }
     let stdin = std::io::stdin();
     if force_stdin || !stdin.is_terminal() {
-        let mut bytes = Vec::new();
-        stdin
-            .lock()
-            .read_to_end(&mut bytes)
+        let bytes = read_bounded(stdin.lock())
             .map_err(|e| Error::usage(format!("cannot read stdin: {}", io_reason(&e))))?;
         parts.push(utf8(bytes, "stdin")?);
     }
     parts.retain(|p| !p.is_empty());
     Ok(parts.join("\n\n"))
+}
+
+/// The most input read into memory (a request's text, `estimate-cost`, `count-tokens`
+/// with `--prompt` or `--exact`): far above any model's context window.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+/// The most `count-tokens` streams (in bounded memory) before it gives up: endless
+/// sources such as `/dev/zero` end with a usage error instead of running forever.
+pub const MAX_COUNTED_BYTES: u64 = 1 << 30;
+
+/// Reads all of `reader`, but at most [`MAX_INPUT_BYTES`]: more is an error (which the
+/// caller prefixes with "cannot read SOURCE: ").
+pub fn read_bounded(reader: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::other(too_large_message(
+            "it",
+            MAX_INPUT_BYTES,
+        )));
+    }
+    Ok(bytes)
+}
+
+pub fn too_large_message(source: &str, limit: u64) -> String {
+    format!(
+        "{source} is larger than {} MiB, the most llmpipe reads",
+        limit >> 20
+    )
 }
 
 /// Refuses empty input for request commands.

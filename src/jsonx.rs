@@ -129,6 +129,9 @@ impl Validator {
     }
 }
 
+/// How many arrays a field-list type may nest (`[[str]]` is 2): the parser recurses.
+pub const MAX_FIELD_DEPTH: usize = 32;
+
 /// The `--schema` field list: `name, age int, tags [str], note? str`. Types: `str`
 /// (default), `int`, `num`, `bool`, `obj`, `[T]` for arrays; `?` after a name makes the
 /// field nullable (the strict subset needs every field present).
@@ -151,6 +154,12 @@ pub fn schema_from_fields(spec: &str) -> Result<Value> {
             return Err(Error::usage(format!(
                 "--schema: `{field}` is not `name [type]` (types: str, int, num, bool, obj, [T])"
             )));
+        }
+        if ty.matches('[').count() > MAX_FIELD_DEPTH {
+            return Err(Error::usage(format!(
+                "--schema: the type of {name} nests more than {MAX_FIELD_DEPTH} arrays"
+            ))
+            .with_hint("use a JSON Schema file for deep structures"));
         }
         let mut t = field_type(if ty.is_empty() { "str" } else { &ty }).ok_or_else(|| {
             Error::usage(format!(
@@ -231,6 +240,14 @@ mod tests {
         assert!(crate::provider::strict_compatible(&s));
         assert!(schema_from_fields("a uuid").is_err());
         assert!(schema_from_fields(" , ").is_err());
+        let deep = |n: usize| format!("a {}str{}", "[".repeat(n), "]".repeat(n));
+        assert!(schema_from_fields(&deep(MAX_FIELD_DEPTH)).is_ok());
+        let err = schema_from_fields(&deep(7000)).unwrap_err();
+        assert!(
+            err.message.contains("nests more than 32"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

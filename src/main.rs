@@ -86,7 +86,8 @@ fn usage_error(e: clap::Error) -> ! {
         let _ = e.print();
         std::process::exit(2);
     }
-    let json = std::env::args().any(|a| a == "--json");
+    // args_os: an argument that is not UTF-8 is what clap is complaining about.
+    let json = std::env::args_os().any(|a| a == "--json");
     if json {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or("invalid arguments");

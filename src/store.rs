@@ -524,14 +524,17 @@ pub fn parse_since(s: &str) -> Option<String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: u64 = num.parse().ok()?;
     let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        "w" => n * 7 * 86_400,
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        "w" => n.checked_mul(7 * 86_400),
         _ => return None,
-    };
-    Some(rfc3339(SystemTime::now() - Duration::from_secs(secs)))
+    }?;
+    // An age before 1970 is no age at all (and would overflow): a usage error.
+    let when = SystemTime::now().checked_sub(Duration::from_secs(secs))?;
+    when.duration_since(UNIX_EPOCH).ok()?;
+    Some(rfc3339(when))
 }
 
 /// A fresh conversation id: time and process, so ids sort by creation.
@@ -566,6 +569,8 @@ mod tests {
         assert!(parse_since("2h").unwrap() < rfc3339(SystemTime::now()));
         assert!(parse_since("2x").is_none());
         assert!(parse_since("h").is_none());
+        assert!(parse_since("18446744073709551615m").is_none());
+        assert!(parse_since("18446744073709551615s").is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `-c` / `--cid`: the conversation a call belongs to, its earlier turns from the call log,
 //! and how many of them fit the model's context window.
 
+use super::record::{LOG_CUT_MARK, MAX_LOG_FIELD};
 use crate::chat::{Message, Request};
 use crate::cli::RequestArgs;
 use crate::config::{Env, Settings};
@@ -54,6 +55,19 @@ impl Conversation {
                 "conversation {id} has no successful turns in {}",
                 path.display()
             )));
+        }
+        // A turn too large for the log was stored cut short: replaying it would send a
+        // different conversation than the one that happened.
+        let cut = |t: &str| t.contains(LOG_CUT_MARK);
+        if history
+            .iter()
+            .any(|t| cut(&t.input) || cut(&t.reply) || t.system.as_deref().is_some_and(cut))
+        {
+            return Err(Error::usage(format!(
+                "conversation {id} cannot be continued: one of its turns was larger than {} KiB and the call log kept only its start",
+                MAX_LOG_FIELD >> 10
+            ))
+            .with_hint("start a new conversation (without -c/--cid) and send what matters of it again"));
         }
         Ok(Conversation { id, history })
     }

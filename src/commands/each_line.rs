@@ -486,8 +486,16 @@ fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Li
         let mut offset = 0usize;
         loop {
             buf.clear();
-            let n = match reader.read_until(b'\n', &mut buf) {
+            let limit = crate::input::MAX_INPUT_BYTES;
+            let n = match reader.by_ref().take(limit + 1).read_until(b'\n', &mut buf) {
                 Ok(0) => break,
+                Ok(n) if n as u64 > limit => {
+                    let what = format!("a line of {name}");
+                    send(Err(Error::usage(crate::input::too_large_message(
+                        &what, limit,
+                    ))));
+                    break;
+                }
                 Ok(n) => n,
                 Err(e) => {
                     send(Err(Error::usage(format!("cannot read {name}: {e}"))));

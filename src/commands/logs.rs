@@ -9,6 +9,12 @@ use crate::output;
 use crate::store::{self, Filter};
 
 pub fn run(args: &LogsArgs) -> Result<()> {
+    // The filters are checked before anything is read: a bad one is a usage error even
+    // when nothing was logged yet.
+    filter(match &args.action {
+        Some(LogsAction::Cost { filter, .. }) => filter,
+        None => &args.filter,
+    })?;
     let env = Env::load()?;
     let file = FileConfig::load(&env)?;
     let path = crate::config::log_db(&env, &file)
@@ -45,7 +51,10 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                 // Masked before it is cut short (rows logged before keys were masked).
                 let text = crate::secrets::mask(&text);
                 let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let short: String = one_line.chars().take(60).collect();
+                let mut short: String = one_line.chars().take(60).collect();
+                if text.contains(super::record::LOG_CUT_MARK) {
+                    short.push_str(" [cut in the log]");
+                }
                 let model = match (&r.model, &r.prompt) {
                     (Some(m), Some(p)) => format!("{m} ({p})"),
                     (Some(m), None) => m.clone(),
@@ -169,11 +178,16 @@ fn filter(f: &LogFilter) -> Result<Filter> {
     let since = match &f.since {
         Some(s) => Some(store::parse_since(s).ok_or_else(|| {
             Error::usage(format!(
-                "--since {s}: give a date (2026-11-01) or an age (30m, 2h, 7d, 1w)"
+                "--since {s}: give a date (2026-11-01) or an age (30m, 2h, 7d, 1w) since 1970"
             ))
         })?),
         None => None,
     };
+    if f.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+        return Err(Error::usage(
+            "-q/--query is empty: give the words to search for",
+        ));
+    }
     Ok(Filter {
         model: f.model.clone(),
         prompt: f.prompt.clone(),

@@ -23,9 +23,9 @@ pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) 
     let messages: Vec<Value> = req
         .messages
         .iter()
-        .map(|m| json!({"role": m.role.as_str(), "content": m.text()}))
+        .map(|m| json!({"role": m.role.as_str(), "content": log_text(&m.text())}))
         .collect();
-    let input = req.messages.last().map(|m| m.text()).unwrap_or_default();
+    let input = log_text(&req.messages.last().map(|m| m.text()).unwrap_or_default());
     let (result, error, exit_code, printed) = match outcome {
         Ok(r) => (
             Some(r),
@@ -71,10 +71,10 @@ pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) 
                 .to_string(),
         ),
         prompt: info.prompt.clone(),
-        system: req.system.clone(),
+        system: req.system.as_deref().map(log_text),
         messages: Value::Array(messages),
         input,
-        reply: result.map(|r| r.text.clone()),
+        reply: result.map(|r| log_text(&r.text)),
         finish_reason: result.map(|r| r.finish_reason.as_str().to_string()),
         input_tokens: result.map_or(0, |r| r.usage.input_tokens),
         output_tokens: result.map_or(0, |r| r.usage.output_tokens),
@@ -89,6 +89,50 @@ pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) 
         exit_code,
         error,
         cached: result.is_some_and(|r| r.cached),
-        output: printed,
+        output: {
+            let mut printed = printed;
+            log_value(&mut printed);
+            printed
+        },
+    }
+}
+
+/// The most of one text (input, system prompt, reply, each message) a call-log row keeps.
+pub const MAX_LOG_FIELD: usize = 64 << 10;
+/// Starts the note that replaces the rest of a longer text in the log.
+pub const LOG_CUT_MARK: &str = "[llmpipe: cut in the call log:";
+
+/// `text` if it fits in the log, else its first [`MAX_LOG_FIELD`] bytes and a note with
+/// the whole text's length and SHA-256 (to match it against a file you kept). Secrets are
+/// masked before the cut, so no half of a key survives at the boundary.
+pub fn log_text(text: &str) -> String {
+    let text = crate::secrets::mask(text);
+    if text.len() <= MAX_LOG_FIELD {
+        return text.into_owned();
+    }
+    use sha2::{Digest, Sha256};
+    let mut end = MAX_LOG_FIELD;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hash: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}\n{LOG_CUT_MARK} {} bytes in all, sha256 {hash}]",
+        &text[..end],
+        text.len()
+    )
+}
+
+/// Every string in `v` through [`log_text`] (values here are at most serde_json's 128
+/// levels deep: they were parsed or built by llmpipe).
+fn log_value(v: &mut Value) {
+    match v {
+        Value::String(s) if s.len() > MAX_LOG_FIELD => *s = log_text(s),
+        Value::Array(a) => a.iter_mut().for_each(log_value),
+        Value::Object(o) => o.values_mut().for_each(log_value),
+        _ => {}
     }
 }

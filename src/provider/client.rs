@@ -271,10 +271,7 @@ impl Client {
                     .map_err(|e| transport(kind, &http.url, e))?;
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| transport(kind, &http.url, e))?;
+                let body = read_body(kind, &http.url, resp, status).await?;
                 Ok::<_, Error>((status, headers, body))
             };
             let result = match timeout(self.timeout, work).await {
@@ -348,10 +345,7 @@ impl Client {
                 .map_err(|e| transport(kind, &http.url, e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| transport(kind, &http.url, e))?;
+            let body = read_body(kind, &http.url, resp, status).await?;
             Ok::<_, Error>((status, headers, body))
         };
         let (status, headers, body) = timeout(self.timeout, work)
@@ -378,7 +372,7 @@ impl Client {
     ) -> Result<Response> {
         let kind = target.kind;
         let started = Instant::now();
-        let first_deadline = tokio::time::Instant::now() + self.timeout;
+        let first_deadline = deadline(self.timeout);
         let resp = timeout_at(first_deadline, self.request(target, http).send())
             .await
             .map_err(|_| timed_out(kind, self.timeout, "for the stream to start"))?
@@ -388,7 +382,7 @@ impl Client {
         log_status(status, &headers, started);
         let rid = request_id(&headers);
         if !(200..300).contains(&status) {
-            let body = timeout_at(first_deadline, resp.bytes())
+            let body = timeout_at(first_deadline, read_body(kind, &http.url, resp, status))
                 .await
                 .map_err(|_| timed_out(kind, self.timeout, "for the error body"))?
                 .unwrap_or_default();
@@ -401,10 +395,9 @@ impl Client {
         if is_json {
             // A compatible server that ignores `stream: true` answers with the whole
             // completion: take it as one delta rather than as a broken stream.
-            let body = timeout_at(first_deadline, resp.bytes())
+            let body = timeout_at(first_deadline, read_body(kind, &http.url, resp, status))
                 .await
-                .map_err(|_| timed_out(kind, self.timeout, "for the response"))?
-                .map_err(|e| transport(kind, &http.url, e))?;
+                .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
             let mut response = parse_response(kind, &body).map_err(|mut e| {
                 e.request_id = rid.clone();
                 e
@@ -423,13 +416,13 @@ impl Client {
         let mut body = resp.bytes_stream();
         let mut sse = sse::Parser::new();
         let mut parser = StreamParser::new(kind);
+        // The SPEC's stream timeout: to the first *event*, then the longest silence between
+        // events. Comments (`: keepalive`) and partial lines do not reset it.
         let mut got_any = false;
+        let mut silence_ends = first_deadline;
+        let mut received: usize = 0;
         loop {
-            let next = if got_any {
-                timeout(self.timeout, body.next()).await
-            } else {
-                timeout_at(first_deadline, body.next()).await
-            };
+            let next = timeout_at(silence_ends, body.next()).await;
             let chunk = match next {
                 Err(_) => {
                     let what = if got_any {
@@ -445,11 +438,18 @@ impl Client {
             };
             let events = match &chunk {
                 Some(bytes) => {
-                    got_any = true;
+                    received = received.saturating_add(bytes.len());
+                    if received > MAX_RESPONSE_BYTES {
+                        return Err(with_rid(too_large(kind)));
+                    }
                     sse.push(bytes)
                 }
                 None => sse.finish(),
             };
+            if !events.is_empty() {
+                got_any = true;
+                silence_ends = deadline(self.timeout);
+            }
             // All the text one network read decoded goes to the sink at once: one write and
             // one flush per read, not per delta, and a reader still sees it on arrival.
             let mut text = String::new();
@@ -481,6 +481,60 @@ impl Client {
         response.request_id = rid;
         Ok(response)
     }
+}
+
+/// `now + d`, or about 30 years from now for an absurd `--timeout` (`now + d` would panic).
+fn deadline(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// The most a response body (or a whole stream) may hold: far above any real reply, low
+/// enough that a hostile or broken server cannot exhaust memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The most of an error body that is read: enough for any API's error message.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// Reads a response body with a bound: a success body over [`MAX_RESPONSE_BYTES`] is an
+/// error (exit 5, not retried: the server would only send it again); an error body is cut
+/// at [`MAX_ERROR_BODY_BYTES`] (its status already says what went wrong).
+async fn read_body(
+    kind: ProviderKind,
+    url: &str,
+    mut resp: reqwest::Response,
+    status: u16,
+) -> Result<Vec<u8>> {
+    let error = !(200..300).contains(&status);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(kind, url, e))? {
+        if error {
+            let room = MAX_ERROR_BODY_BYTES - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= MAX_ERROR_BODY_BYTES {
+                break;
+            }
+            continue;
+        }
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large(kind));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn too_large(kind: ProviderKind) -> Error {
+    Error::new(
+        Kind::Unavailable,
+        format!(
+            "{} response larger than {} MiB: not an API reply (not retried)",
+            kind.name(),
+            MAX_RESPONSE_BYTES >> 20
+        ),
+    )
+    .with_provider(kind.name())
+    .with_hint("check the base URL: it should point at the API, not at a file or another service")
 }
 
 /// A key must exist and be sendable as a header (a stray newline or quote from a copy and

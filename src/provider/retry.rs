@@ -123,12 +123,14 @@ pub fn apply_server_hints(err: &mut Error, headers: &HeaderMap) {
 /// `retry-after-ms` (milliseconds) wins over `retry-after` (seconds or an HTTP date).
 pub fn retry_after(ms: Option<&str>, secs: Option<&str>, now: SystemTime) -> Option<Duration> {
     let finite = |f: f64| (f.is_finite() && f >= 0.0).then_some(f);
+    // A wait too long for a Duration (`1e30`) is still a wait: far above the cap.
+    let wait = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
     if let Some(ms) = ms.and_then(|v| v.parse::<f64>().ok()).and_then(finite) {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(wait(ms / 1000.0));
     }
     let secs = secs?;
     if let Some(s) = secs.parse::<f64>().ok().and_then(finite) {
-        return Duration::try_from_secs_f64(s).ok();
+        return Some(wait(s));
     }
     let date = httpdate::parse_http_date(secs).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
@@ -171,6 +173,11 @@ mod tests {
         );
         assert_eq!(retry_after(Some("x"), Some("nonsense"), now), None);
         assert_eq!(retry_after(None, Some("-3"), now), None);
+        assert_eq!(retry_after(Some("1e30"), None, now), Some(Duration::MAX));
+        assert_eq!(retry_after(None, Some("1e300"), now), Some(Duration::MAX));
+        let mut e = Error::new(Kind::RateLimited, "openai 429").retryable(true);
+        e.retry_after = Some(Duration::MAX);
+        assert!(Policy::default().wait(0, &e).is_err());
     }
 
     #[test]

@@ -39,9 +39,11 @@ impl Parser {
         }
         // The buffer is taken out while its lines are handled, so they can be read in place.
         let mut buf = std::mem::take(&mut self.buf);
+        // What is kept from before holds no line end: only the new bytes are searched, so
+        // a long line arriving in many chunks costs linear time, not quadratic.
+        let mut i = buf.len();
         buf.extend_from_slice(chunk);
         let mut start = 0;
-        let mut i = 0;
         while i < buf.len() {
             match buf[i] {
                 b'\n' => {

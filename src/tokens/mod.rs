@@ -75,11 +75,90 @@ impl Encoding {
         while p < s.len() {
             // (the clamp only matters for bytes that are not UTF-8: never out of bounds)
             let e = next(s, p).clamp(p + 1, s.len());
-            n += vocab.count_piece(&s[p..e]) as u64;
+            let piece = &s[p..e];
+            n += if piece.len() > RUN_FROM {
+                count_long(vocab, piece)
+            } else {
+                vocab.count_piece(piece) as u64
+            };
             p = e;
         }
         n
     }
+}
+
+/// Pieces longer than this (in bytes) that repeat one character are counted by
+/// [`run_count`]'s formula.
+const RUN_FROM: usize = 4096;
+/// Other pieces longer than this are counted in windows of this size (an approximation:
+/// see [`approximated`]); shorter ones are merged whole, exactly.
+const WINDOW: usize = 64 << 10;
+/// [`run_count`]: the counts of a run are checked to grow by the same number every
+/// `RUN_PERIOD` characters from `RUN_BASE` characters on.
+const RUN_BASE: usize = 256;
+const RUN_PERIOD: usize = 256;
+
+static APPROXIMATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether any count in this process so far was not provably tiktoken's: a pre-tokenizer
+/// piece over 64 KiB that is not one repeated character (counted in 64 KiB windows), or a
+/// streamed stretch of over 16 MiB without a safe split point (counted in parts). Such
+/// input is pathological (one "word" of 64 KiB); the error is a few tokens per window.
+pub fn approximated() -> bool {
+    APPROXIMATE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn mark_approximated() {
+    APPROXIMATE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A long piece in linear time and constant extra memory (byte-pair merging a piece
+/// needs memory in proportion to it: about 40 bytes a byte).
+fn count_long(vocab: &bpe::Vocab, piece: &[u8]) -> u64 {
+    if let Some(n) = run_count(vocab, piece) {
+        return n;
+    }
+    if piece.len() <= WINDOW {
+        return vocab.count_piece(piece) as u64;
+    }
+    mark_approximated();
+    let mut total = 0;
+    let mut p = 0;
+    while p < piece.len() {
+        let mut e = (p + WINDOW).min(piece.len());
+        while e < piece.len() && (piece[e] & 0xc0) == 0x80 {
+            e += 1;
+        }
+        total += vocab.count_piece(&piece[p..e]) as u64;
+        p = e;
+    }
+    total
+}
+
+/// The exact count of a piece that is one character repeated `n` times (spaces, `a`, NUL,
+/// `-`…), without merging it: byte-pair merges of a run settle into a period (the longest
+/// run token of that character), so `count(m + P) = count(m) + d` for every `m` from
+/// `RUN_BASE` on. The rule is verified here for each run (three periods must agree, else
+/// `None` and the caller merges or windows), and the unit tests check it against the
+/// reference for every ASCII character and a sample of others at every length.
+fn run_count(vocab: &bpe::Vocab, piece: &[u8]) -> Option<u64> {
+    let (_, len) = pretok::decode(piece, 0);
+    let unit = piece.get(..len).filter(|u| !u.is_empty())?;
+    if !piece.len().is_multiple_of(len) || !piece.chunks_exact(len).all(|c| c == unit) {
+        return None;
+    }
+    let n = piece.len() / len;
+    if n < RUN_BASE + 3 * RUN_PERIOD {
+        return None;
+    }
+    let count = |chars: usize| vocab.count_piece(&unit.repeat(chars)) as u64;
+    let c: Vec<u64> = (0..4).map(|k| count(RUN_BASE + k * RUN_PERIOD)).collect();
+    let d = c[1].checked_sub(c[0])?;
+    if c[2].checked_sub(c[1]) != Some(d) || c[3].checked_sub(c[2]) != Some(d) {
+        return None;
+    }
+    let (q, r) = ((n - RUN_BASE) / RUN_PERIOD, (n - RUN_BASE) % RUN_PERIOD);
+    Some(count(RUN_BASE + r) + q as u64 * d)
 }
 
 /// What a model name maps to in tiktoken's tables (`tiktoken/model.py`).

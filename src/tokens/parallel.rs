@@ -5,12 +5,13 @@
 //! parts' counts is the whole text's count. Streams are read in blocks, cut at the last safe
 //! point of each block, and the chunks counted by worker threads; at most a few chunks are
 //! in memory at once. A stretch with no safe point at all (one giant word, say) stays in one
-//! chunk, as it must: tiktoken itself would encode it as one piece.
+//! chunk, as it must: tiktoken itself would encode it as one piece. Up to [`MAX_UNSPLIT`]:
+//! a longer one is counted in parts, and the count is marked approximate.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::{Encoding, pretok};
 use crate::error::{Error, Result};
@@ -21,6 +22,9 @@ pub const CHUNK: usize = 1 << 20;
 /// Texts below this are counted on the calling thread.
 const PARALLEL_FROM: usize = 2 * CHUNK;
 const READ_BLOCK: usize = 256 << 10;
+/// A streamed stretch with no safe split point is held whole up to this size, then counted
+/// in parts (and the count marked approximate: [`super::approximated`]).
+pub const MAX_UNSPLIT: usize = 16 << 20;
 
 /// The last safe split point in `s[from..]` (searching backwards), if any.
 pub fn last_safe_split(s: &[u8], from: usize) -> Option<usize> {
@@ -96,6 +100,16 @@ pub fn count_sources(
     threads: usize,
     units: &(dyn Fn(&[u8]) -> u64 + Sync),
 ) -> Result<Totals> {
+    count_sources_within(sources, threads, units, crate::input::MAX_COUNTED_BYTES)
+}
+
+/// [`count_sources`], reading at most `limit` bytes (more is a usage error).
+pub fn count_sources_within(
+    sources: Vec<Source<'_>>,
+    threads: usize,
+    units: &(dyn Fn(&[u8]) -> u64 + Sync),
+    limit: u64,
+) -> Result<Totals> {
     std::thread::scope(|scope| {
         let mut sink = Sink {
             scope,
@@ -104,6 +118,7 @@ pub fn count_sources(
             threads,
             tx: None,
             workers: Vec::new(),
+            in_flight: Arc::default(),
         };
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + READ_BLOCK);
         let mut scanned: usize = 0; // bytes of `buf` already searched for a split point
@@ -148,12 +163,24 @@ pub fn count_sources(
                 buf.extend_from_slice(&pending[..valid]);
                 offset += valid as u64;
                 bytes += valid as u64;
+                if bytes > limit {
+                    return Err(
+                        Error::usage(crate::input::too_large_message(&source.name, limit))
+                            .with_hint("count a part of it (e.g. with head -c)"),
+                    );
+                }
                 pending.drain(..valid);
                 if buf.len() >= CHUNK {
                     // search only what was not searched before (minus one character)
                     if let Some(b) = last_safe_split(&buf, scanned.saturating_sub(4)) {
                         let rest = buf.split_off(b);
                         sink.push(std::mem::replace(&mut buf, rest));
+                        scanned = 0;
+                    } else if buf.len() >= MAX_UNSPLIT {
+                        // One "word" of 16 MiB: counted in parts, so memory stays bounded.
+                        // `buf` holds whole characters only (`pending` keeps the rest).
+                        super::mark_approximated();
+                        sink.push(std::mem::take(&mut buf));
                         scanned = 0;
                     } else {
                         scanned = buf.len();
@@ -181,7 +208,12 @@ struct Sink<'scope, 'env> {
     threads: usize,
     tx: Option<SyncSender<Vec<u8>>>,
     workers: Vec<std::thread::ScopedJoinHandle<'scope, u64>>,
+    /// Bytes queued or being counted, at most [`IN_FLIGHT`] (one larger chunk may go alone).
+    in_flight: Arc<(Mutex<usize>, Condvar)>,
 }
+
+/// The most bytes handed to workers at once, whatever `-j` is.
+const IN_FLIGHT: usize = 32 << 20;
 
 impl<'scope, 'env> Sink<'scope, 'env> {
     fn push(&mut self, chunk: Vec<u8>) {
@@ -198,10 +230,19 @@ impl<'scope, 'env> Sink<'scope, 'env> {
             for _ in 0..self.threads {
                 let rx = rx.clone();
                 let units = self.units;
+                let in_flight = self.in_flight.clone();
                 self.workers
-                    .push(self.scope.spawn(move || worker(&rx, units)));
+                    .push(self.scope.spawn(move || worker(&rx, units, &in_flight)));
             }
             self.tx = Some(tx);
+        }
+        {
+            let (lock, freed) = &*self.in_flight;
+            let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while *busy > 0 && *busy + chunk.len() > IN_FLIGHT {
+                busy = freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+            }
+            *busy += chunk.len();
         }
         if let Some(tx) = &self.tx
             && let Err(e) = tx.send(chunk)
@@ -229,7 +270,11 @@ impl<'scope, 'env> Sink<'scope, 'env> {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Vec<u8>>>, units: &(dyn Fn(&[u8]) -> u64 + Sync)) -> u64 {
+fn worker(
+    rx: &Mutex<Receiver<Vec<u8>>>,
+    units: &(dyn Fn(&[u8]) -> u64 + Sync),
+    in_flight: &(Mutex<usize>, Condvar),
+) -> u64 {
     let mut n = 0;
     loop {
         let chunk = match rx.lock() {
@@ -237,7 +282,13 @@ fn worker(rx: &Mutex<Receiver<Vec<u8>>>, units: &(dyn Fn(&[u8]) -> u64 + Sync)) 
             Err(_) => return n,
         };
         match chunk {
-            Ok(c) => n += units(&c),
+            Ok(c) => {
+                n += units(&c);
+                let (lock, freed) = in_flight;
+                let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+                *busy = busy.saturating_sub(c.len());
+                freed.notify_all();
+            }
             Err(_) => return n, // channel closed: input done
         }
     }

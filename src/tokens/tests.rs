@@ -503,3 +503,80 @@ fn non_utf8_bytes_never_panic() {
         }
     }
 }
+
+/// Runs of one character past `RUN_FROM` bytes are counted by [`run_count`]'s formula:
+/// it must equal byte-pair merging the whole run, for every ASCII character and a sample
+/// of others (letters, marks, CJK, emoji, spaces of every kind). For the characters long
+/// runs are usually made of, the periodicity it rests on is checked at every length.
+#[test]
+fn runs_of_one_character_count_as_merging_them() {
+    let mut chars: Vec<char> = (0u8..128).map(char::from).collect();
+    chars.extend([
+        'é', 'ß', 'Σ', 'ς', 'ж', 'ي', 'א', '中', '日', 'ー', '가', '\u{301}', '\u{a0}', '\u{3000}',
+        '\u{2028}', '\u{85}', '…', '—', '€', '½', '٣', '👍', '😀', '🙂', '\u{200d}', '\u{feff}',
+    ]);
+    let first = RUN_BASE + 3 * RUN_PERIOD;
+    for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
+        let vocab = enc.vocab();
+        let merged = |c: &str, n: usize| vocab.count_piece(c.repeat(n).as_bytes()) as u64;
+        for &c in &chars {
+            let unit = c.to_string();
+            for n in [first + 101, 4097] {
+                let got = run_count(vocab, unit.repeat(n).as_bytes());
+                assert_eq!(got, Some(merged(&unit, n)), "{enc:?} {c:?} x {n}");
+            }
+        }
+        for c in [" ", "a", "\0"] {
+            let d = merged(c, RUN_BASE + RUN_PERIOD) - merged(c, RUN_BASE);
+            for m in RUN_BASE..RUN_BASE + RUN_PERIOD {
+                let far = merged(c, m + 3 * RUN_PERIOD);
+                assert_eq!(far, merged(c, m) + 3 * d, "{enc:?} {c:?} x {m}");
+            }
+        }
+    }
+    // Against the reference itself, through the whole counter.
+    check_same(Encoding::O200kBase, &" ".repeat(4200));
+    check_same(Encoding::Cl100kBase, &"a".repeat(4200));
+}
+
+/// A run is counted in constant memory and linear time: 10 MB of spaces stays exact.
+#[test]
+fn long_runs_are_exact_and_fast() {
+    let text = " ".repeat(10_000_000);
+    let started = std::time::Instant::now();
+    assert_eq!(Encoding::O200kBase.count(&text), 78_125);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let text = "ab".repeat(3000);
+    assert!(run_count(Encoding::O200kBase.vocab(), text.as_bytes()).is_none());
+}
+
+/// A piece over 64 KiB that is not one repeated character is counted in windows, and the
+/// count is marked approximate.
+#[test]
+fn long_mixed_pieces_are_windowed_and_marked() {
+    let mut rng = Rng(7);
+    let word: String = (0..200_000)
+        .map(|_| char::from(b'a' + rng.below(26) as u8))
+        .collect();
+    let n = Encoding::O200kBase.count(&word);
+    assert!(n > 30_000 && n < 200_000, "{n}");
+    assert!(approximated());
+}
+
+/// An endless source ends with a usage error at the limit, in bounded memory.
+#[test]
+fn endless_sources_stop_at_the_limit() {
+    let enc = Encoding::O200kBase;
+    let units = |c: &[u8]| enc.count_bytes(c);
+    let src = Source {
+        name: "/dev/zero".into(),
+        reader: Box::new(std::io::repeat(0)),
+    };
+    let err = parallel::count_sources_within(vec![src], 2, &units, 20 << 20).unwrap_err();
+    assert_eq!(err.kind, crate::error::Kind::Usage);
+    assert!(
+        err.message.contains("larger than 20 MiB"),
+        "{}",
+        err.message
+    );
+}

@@ -3,6 +3,7 @@
 mod mock;
 
 mod batch;
+mod bounds;
 mod completions;
 mod config;
 mod core;
