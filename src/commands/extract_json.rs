@@ -155,12 +155,14 @@ impl Extract {
 fn load_schema(spec: &str) -> Result<(Option<Value>, String)> {
     let path = Path::new(spec);
     if path.is_file() {
-        let raw = std::fs::read(path).map_err(|e| {
-            Error::usage(format!(
-                "cannot read schema {spec}: {}",
-                crate::input::io_reason(&e)
-            ))
-        })?;
+        let raw = std::fs::File::open(path)
+            .and_then(crate::input::read_bounded)
+            .map_err(|e| {
+                Error::usage(format!(
+                    "cannot read schema {spec}: {}",
+                    crate::input::io_reason(&e)
+                ))
+            })?;
         let schema = serde_json::from_slice(&raw)
             .map_err(|e| Error::usage(format!("schema {spec} is not JSON: {e}")))?;
         return Ok((Some(schema), format!("schema {spec}")));
