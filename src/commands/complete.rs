@@ -27,23 +27,36 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     let json = args.json;
     // A key the server echoes is masked even when split across deltas.
     let mut masker = crate::secrets::StreamMask::default();
-    let emit = move |delta: &str| {
+    // Each delta is its own JSON line, but all the deltas of one network read go out in
+    // one write.
+    let shown = |delta: &str, out: &mut String| {
         if delta.is_empty() {
             return;
         }
         if json {
-            output::out_line(&json!({"type": "delta", "text": delta}).to_string());
+            out.push_str(&json!({"type": "delta", "text": delta}).to_string());
+            out.push('\n');
         } else {
-            output::out(delta);
+            out.push_str(delta);
         }
     };
-    let mut sink = |delta: &str| {
-        emit(&masker.push(delta));
+    let mut sink = |deltas: &[String]| {
+        let mut out = String::new();
+        for delta in deltas {
+            shown(&masker.push(delta), &mut out);
+        }
+        if !out.is_empty() {
+            output::out(&out);
+        }
         Ok(())
     };
     let sending = call.sending(req.clone());
     let sent = call.send(&req, Some(&mut sink)).await;
-    emit(&masker.finish());
+    let mut rest = String::new();
+    shown(&masker.finish(), &mut rest);
+    if !rest.is_empty() {
+        output::out(&rest);
+    }
     let outcome = match sent {
         Ok(o) => o,
         Err(e) => {

@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
@@ -106,7 +106,9 @@ pub struct Outcome<'t> {
 }
 
 /// Receives each text delta of a stream; an error from it aborts the request.
-pub type Sink<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
+/// Receives the text deltas of a stream, all those one network read brought at once (so
+/// the caller can write them with one write); an error from it aborts the request.
+pub type Sink<'a> = &'a mut dyn FnMut(&[String]) -> Result<()>;
 
 impl Client {
     pub fn new(timeout: Duration, policy: retry::Policy) -> Result<Client> {
@@ -175,7 +177,7 @@ impl Client {
                 if let Some(s) = sink.as_mut()
                     && !response.text.is_empty()
                 {
-                    s(&response.text)?;
+                    s(std::slice::from_ref(&response.text))?;
                 }
                 return Ok(Outcome {
                     response,
@@ -194,7 +196,7 @@ impl Client {
                             .await
                     }
                     None if collect => {
-                        let mut discard = |_: &str| Ok(());
+                        let mut discard = |_: &[String]| Ok(());
                         let mut never = false;
                         self.stream_once(target, &http, &mut discard, &mut never)
                             .await
@@ -367,7 +369,7 @@ impl Client {
         &self,
         target: &Target,
         http: &HttpRequest,
-        sink: &mut dyn FnMut(&str) -> Result<()>,
+        sink: &mut dyn FnMut(&[String]) -> Result<()>,
         printed: &mut bool,
     ) -> Result<Response> {
         let kind = target.kind;
@@ -405,7 +407,7 @@ impl Client {
             response.request_id = rid;
             if !response.text.is_empty() {
                 *printed = true;
-                sink(&response.text)?;
+                sink(std::slice::from_ref(&response.text))?;
             }
             return Ok(response);
         }
@@ -423,7 +425,7 @@ impl Client {
         let mut received: usize = 0;
         loop {
             let next = timeout_at(silence_ends, body.next()).await;
-            let chunk = match next {
+            let first = match next {
                 Err(_) => {
                     let what = if got_any {
                         "between stream events"
@@ -436,27 +438,51 @@ impl Client {
                 Ok(Some(Err(e))) => return Err(with_rid(broken_stream(kind, e))),
                 Ok(Some(Ok(bytes))) => Some(bytes),
             };
-            let events = match &chunk {
+            let mut events = Vec::new();
+            let mut ended = first.is_none();
+            let mut broken = None;
+            match first {
+                None => events = sse.finish(),
                 Some(bytes) => {
-                    received = received.saturating_add(bytes.len());
-                    if received > MAX_RESPONSE_BYTES {
-                        return Err(with_rid(too_large(kind)));
+                    take_chunk(kind, &bytes, &mut received, &mut sse, &mut events)
+                        .map_err(with_rid)?;
+                    // Take what else has already arrived before writing: hyper hands the
+                    // body over one HTTP chunk at a time, and servers often send each SSE
+                    // event as a chunk of its own. One yield lets the connection task decode
+                    // the next buffered chunk; nothing buffered means write now.
+                    for _ in 0..MAX_CHUNKS_PER_WRITE {
+                        tokio::task::yield_now().await;
+                        match body.next().now_or_never() {
+                            None => break,
+                            Some(None) => {
+                                events.extend(sse.finish());
+                                ended = true;
+                                break;
+                            }
+                            Some(Some(Ok(more))) => {
+                                take_chunk(kind, &more, &mut received, &mut sse, &mut events)
+                                    .map_err(with_rid)?;
+                            }
+                            Some(Some(Err(e))) => {
+                                broken = Some(e);
+                                break;
+                            }
+                        }
                     }
-                    sse.push(bytes)
                 }
-                None => sse.finish(),
-            };
+            }
             if !events.is_empty() {
                 got_any = true;
                 silence_ends = deadline(self.timeout);
             }
-            // All the text one network read decoded goes to the sink at once: one write and
-            // one flush per read, not per delta, and a reader still sees it on arrival.
-            let mut text = String::new();
+            // All the deltas one network read decoded go to the sink at once: one write and
+            // one flush per read, not per delta, and a reader still sees them on arrival.
+            let mut deltas = Vec::new();
             let mut failed = None;
             for ev in &events {
                 match parser.on_event(ev) {
-                    Ok(t) => text.push_str(&t),
+                    Ok(t) if !t.is_empty() => deltas.push(t),
+                    Ok(_) => {}
                     Err(e) => {
                         failed = Some(with_rid(e));
                         break;
@@ -466,14 +492,17 @@ impl Client {
                     break;
                 }
             }
-            if !text.is_empty() {
+            if !deltas.is_empty() {
                 *printed = true;
-                sink(&text)?;
+                sink(&deltas)?;
             }
             if let Some(e) = failed {
                 return Err(e);
             }
-            if chunk.is_none() || parser.is_done() {
+            if let Some(e) = broken {
+                return Err(with_rid(broken_stream(kind, e)));
+            }
+            if ended || parser.is_done() {
                 break;
             }
         }
@@ -481,6 +510,26 @@ impl Client {
         response.request_id = rid;
         Ok(response)
     }
+}
+
+/// The most network chunks gathered into one write of stream text, so a fast long stream
+/// still reaches the reader in steady steps.
+const MAX_CHUNKS_PER_WRITE: usize = 256;
+
+/// Adds one chunk of a stream's body to the SSE parser, within [`MAX_RESPONSE_BYTES`].
+fn take_chunk(
+    kind: ProviderKind,
+    bytes: &[u8],
+    received: &mut usize,
+    sse: &mut sse::Parser,
+    events: &mut Vec<sse::Event>,
+) -> Result<()> {
+    *received = received.saturating_add(bytes.len());
+    if *received > MAX_RESPONSE_BYTES {
+        return Err(too_large(kind));
+    }
+    events.extend(sse.push(bytes));
+    Ok(())
 }
 
 /// `now + d`, or about 30 years from now for an absurd `--timeout` (`now + d` would panic).
