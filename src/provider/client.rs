@@ -145,7 +145,7 @@ impl Client {
         req: &Request,
         mut sink: Option<Sink<'_>>,
     ) -> Result<Outcome<'t>> {
-        let mut attempts = 0;
+        let mut attempts = self.attempts();
         let mut printed = false;
         let mut last: Option<Error> = None;
         for (i, target) in targets.iter().enumerate() {
@@ -159,88 +159,22 @@ impl Client {
                 ));
             }
             check_key(target)?;
-            // Some requests must be streamed even when the caller wants the whole reply;
-            // their text is collected, never printed, so retries stay transparent.
-            let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
-            let http = build_request(target, req, sink.is_some() || collect);
-            let cache = self
-                .cache
-                .as_deref()
-                .filter(|c| c.on() && cache::cacheable(req));
-            let key = cache.map(|_| cache::key(&http.url, &http.body));
-            if let (Some(cache), Some(key)) = (cache, &key)
-                && let Some(response) = cache.lookup(key)
-            {
-                output::debug("answered from the response cache: no request sent");
-                if let Some(s) = sink.as_mut()
-                    && !response.text.is_empty()
-                {
-                    s(&response.text)?;
-                }
-                return Ok(Outcome {
-                    response,
-                    target,
-                    attempts,
-                    cached: true,
-                });
-            }
-            let mut retries = 0;
-            let err = loop {
-                self.gate.wait().await;
-                attempts += 1;
-                let result = match sink.as_mut() {
-                    Some(s) => {
-                        self.stream_once(target, &http, &mut **s, &mut printed)
-                            .await
-                    }
-                    None if collect => {
-                        let mut discard = |_: &str| Ok(());
-                        let mut never = false;
-                        self.stream_once(target, &http, &mut discard, &mut never)
-                            .await
-                    }
-                    None => self.complete_once(target, &http).await,
-                };
-                let err = match result {
-                    Ok(mut response) => {
-                        self.gate.succeeded();
-                        super::finish(target.kind, req, &mut response);
-                        if let (Some(cache), Some(key)) = (cache, &key) {
-                            cache.store(key, &response);
-                        }
-                        return Ok(Outcome {
-                            response,
-                            target,
-                            attempts,
-                            cached: false,
-                        });
-                    }
-                    Err(e) if printed => return Err(partial(e)),
-                    Err(e) => e,
-                };
-                if !err.retryable || retries >= self.policy.retries {
-                    break err;
-                }
-                match self.policy.wait(retries, &err) {
-                    Ok(wait) => {
-                        if err.kind == Kind::RateLimited {
-                            self.gate.rate_limited(wait);
-                        }
-                        announce_retry(&err, wait, retries + 1, self.policy.retries);
-                        sleep(wait).await;
-                        retries += 1;
-                    }
-                    Err(stop) => break stop,
-                }
+            let sent = self
+                .send_to(target, req, &mut sink, &mut attempts, &mut printed)
+                .await;
+            let err = match sent {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => e,
             };
             // Fall back after retryable failures that outlasted their retries, and when the
-            // model does not exist here; anything else is the caller's to fix.
+            // model does not exist here; anything else is the caller's to fix. Text already
+            // printed is never sent again, not even to another model.
             let transient = matches!(
                 err.kind,
                 Kind::RateLimited | Kind::Unavailable | Kind::Timeout
             );
             let can_fall_back = transient || err.status == Some(404);
-            if !can_fall_back || i + 1 == targets.len() {
+            if printed || !can_fall_back || i + 1 == targets.len() {
                 return Err(err);
             }
             last = Some(err);
@@ -248,9 +182,85 @@ impl Client {
         Err(Error::internal("no model to send the request to"))
     }
 
+    /// One target's part of [`Client::send`]: the response cache, then the attempts.
+    async fn send_to<'t>(
+        &self,
+        target: &'t Target,
+        req: &Request,
+        sink: &mut Option<Sink<'_>>,
+        attempts: &mut Attempts<'_>,
+        printed: &mut bool,
+    ) -> Result<Outcome<'t>> {
+        // Some requests must be streamed even when the caller wants the whole reply;
+        // their text is collected, never printed, so retries stay transparent.
+        let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
+        let http = build_request(target, req, sink.is_some() || collect);
+        let cache = self
+            .cache
+            .as_deref()
+            .filter(|c| c.on() && cache::cacheable(req));
+        let key = cache.map(|_| cache::key(&http.url, &http.body));
+        if let (Some(cache), Some(key)) = (cache, &key)
+            && let Some(response) = cache.lookup(key)
+        {
+            output::debug("answered from the response cache: no request sent");
+            if let Some(s) = sink.as_mut()
+                && !response.text.is_empty()
+            {
+                s(&response.text)?;
+            }
+            return Ok(Outcome {
+                response,
+                target,
+                attempts: attempts.made,
+                cached: true,
+            });
+        }
+        attempts.next_target();
+        let mut response = attempts
+            .run(async || {
+                let result = self.attempt(target, &http, sink, collect, printed).await;
+                // Once text is out, a failure is final: it is never re-sent.
+                result.map_err(|e| if *printed { partial(e) } else { e })
+            })
+            .await?;
+        super::finish(target.kind, req, &mut response);
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            cache.store(key, &response);
+        }
+        Ok(Outcome {
+            response,
+            target,
+            attempts: attempts.made,
+            cached: false,
+        })
+    }
+
+    /// One HTTP attempt of a completion: streamed to the sink, streamed and collected, or
+    /// a plain exchange.
+    async fn attempt(
+        &self,
+        target: &Target,
+        http: &HttpRequest,
+        sink: &mut Option<Sink<'_>>,
+        collect: bool,
+        printed: &mut bool,
+    ) -> Result<Response> {
+        match sink {
+            Some(s) => self.stream_once(target, http, &mut **s, printed).await,
+            None if collect => {
+                let mut discard = |_: &str| Ok(());
+                let mut never = false;
+                self.stream_once(target, http, &mut discard, &mut never)
+                    .await
+            }
+            None => self.complete_once(target, http).await,
+        }
+    }
+
     /// The provider's own count of `req`'s input tokens (Anthropic's `count_tokens`), with
-    /// the same key check, timeout and retries as a request. No fallback models: the count
-    /// is for this model.
+    /// the same key check, timeout, retries and error mapping as a request. No fallback
+    /// models: the count is for this model.
     pub async fn count_tokens(&self, target: &Target, req: &Request) -> Result<u64> {
         let Some(http) = build_count_tokens(target, req) else {
             return Err(Error::usage(format!(
@@ -259,44 +269,21 @@ impl Client {
             )));
         };
         check_key(target)?;
-        let kind = target.kind;
-        let mut retries = 0;
-        loop {
-            let started = Instant::now();
-            let work = async {
-                let resp = self
-                    .request(target, &http)
-                    .send()
-                    .await
-                    .map_err(|e| transport(kind, &http.url, e))?;
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = read_body(kind, &http.url, resp, status).await?;
-                Ok::<_, Error>((status, headers, body))
-            };
-            let result = match timeout(self.timeout, work).await {
-                Err(_) => Err(timed_out(kind, self.timeout, "for the token count")),
-                Ok(Err(e)) => Err(e),
-                Ok(Ok((status, headers, body))) => {
-                    log_status(status, &headers, started);
-                    if (200..300).contains(&status) {
-                        parse_count_tokens(kind, &body)
-                    } else {
-                        Err(parse_error(kind, status, &headers, &body))
-                    }
-                }
-            };
-            let err = match result {
-                Ok(n) => return Ok(n),
-                Err(e) => e,
-            };
-            if !err.retryable || retries >= self.policy.retries {
-                return Err(err);
-            }
-            let wait = self.policy.wait(retries, &err)?;
-            announce_retry(&err, wait, retries + 1, self.policy.retries);
-            sleep(wait).await;
-            retries += 1;
+        self.attempts()
+            .run(async || {
+                let reply = self.exchange(target, &http, "for the token count").await?;
+                parse_count_tokens(target.kind, &reply.body)
+            })
+            .await
+    }
+
+    /// The attempts of one call, sharing this client's retry policy and rate-limit gate.
+    fn attempts(&self) -> Attempts<'_> {
+        Attempts {
+            policy: &self.policy,
+            gate: &self.gate,
+            retries: 0,
+            made: 0,
         }
     }
 
@@ -334,7 +321,17 @@ impl Client {
         rb.body(body)
     }
 
-    async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
+    /// One non-streamed HTTP exchange, the same for every call that is not a stream: the
+    /// request is sent (and shown with `-v`, secrets redacted), then status, headers and a
+    /// bounded body are read, all within the timeout (`waiting_for` says for what, in the
+    /// timeout's message). A transport failure, a timeout and any status but 2xx are
+    /// errors; a 3xx is a configuration error, as redirects are never followed.
+    async fn exchange(
+        &self,
+        target: &Target,
+        http: &HttpRequest,
+        waiting_for: &str,
+    ) -> Result<Reply> {
         let kind = target.kind;
         let started = Instant::now();
         let work = async {
@@ -350,16 +347,22 @@ impl Client {
         };
         let (status, headers, body) = timeout(self.timeout, work)
             .await
-            .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
+            .map_err(|_| timed_out(kind, self.timeout, waiting_for))??;
         log_status(status, &headers, started);
         if !(200..300).contains(&status) {
             return Err(parse_error(kind, status, &headers, &body));
         }
-        let mut response = parse_response(kind, &body).map_err(|mut e| {
-            e.request_id = request_id(&headers);
+        Ok(Reply { headers, body })
+    }
+
+    async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
+        let reply = self.exchange(target, http, "for the response").await?;
+        let rid = request_id(&reply.headers);
+        let mut response = parse_response(target.kind, &reply.body).map_err(|mut e| {
+            e.request_id = rid.clone();
             e
         })?;
-        response.request_id = request_id(&headers);
+        response.request_id = rid;
         Ok(response)
     }
 
@@ -480,6 +483,67 @@ impl Client {
         let mut response = parser.finish().map_err(with_rid)?;
         response.request_id = rid;
         Ok(response)
+    }
+}
+
+/// A 2xx answer to a non-streamed request ([`Client::exchange`]).
+struct Reply {
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// The attempts of one call: the one place that decides, after a failure, whether to try
+/// again and how long to wait first. Every request the client makes runs through
+/// [`Attempts::run`].
+struct Attempts<'c> {
+    policy: &'c retry::Policy,
+    gate: &'c Gate,
+    /// Retries made against the current target.
+    retries: u32,
+    /// Every HTTP attempt, across fallback targets too.
+    made: u32,
+}
+
+impl Attempts<'_> {
+    /// Runs `attempt` until it succeeds or fails for good: each attempt first waits out a
+    /// rate-limit pause that any request of this run caused.
+    async fn run<T>(&mut self, mut attempt: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+        loop {
+            self.gate.wait().await;
+            self.made += 1;
+            match attempt().await {
+                Ok(value) => {
+                    self.gate.succeeded();
+                    return Ok(value);
+                }
+                Err(err) => self.after_failure(err).await?,
+            }
+        }
+    }
+
+    /// After a failed attempt: `Ok` once the wait before the next attempt is over, or the
+    /// error to stop with. Retried are failures marked retryable (the status rule and
+    /// `x-should-retry`), up to `--retries` times; the wait is the server's `retry-after`
+    /// (more than [`retry::MAX_HONOURED_WAIT`] stops) or the backoff; a rate limit also
+    /// pauses the run's other requests ([`Gate`]). The retry is announced on a terminal
+    /// or with `-v`.
+    async fn after_failure(&mut self, err: Error) -> Result<()> {
+        if !err.retryable || self.retries >= self.policy.retries {
+            return Err(err);
+        }
+        let wait = self.policy.wait(self.retries, &err)?;
+        if err.kind == Kind::RateLimited {
+            self.gate.rate_limited(wait);
+        }
+        self.retries += 1;
+        announce_retry(&err, wait, self.retries, self.policy.retries);
+        sleep(wait).await;
+        Ok(())
+    }
+
+    /// A fallback target starts with its own retries; the attempts keep counting.
+    fn next_target(&mut self) {
+        self.retries = 0;
     }
 }
 
