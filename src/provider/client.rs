@@ -722,3 +722,107 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(retries: u32) -> retry::Policy {
+        retry::Policy {
+            retries,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    fn failure(kind: Kind, retryable: bool) -> Error {
+        Error::new(kind, "anthropic 529 overloaded_error: Overloaded").retryable(retryable)
+    }
+
+    #[tokio::test]
+    async fn a_retryable_failure_is_tried_again_up_to_the_policy() {
+        let (p, gate) = (policy(2), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let mut calls = 0;
+        let err = attempts
+            .run(async || -> Result<()> {
+                calls += 1;
+                Err(failure(Kind::Unavailable, true))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!((calls, attempts.made, attempts.retries), (3, 3, 2));
+        assert_eq!(err.message, "anthropic 529 overloaded_error: Overloaded");
+        // a fallback target gets its own retries; the attempts keep counting
+        attempts.next_target();
+        let mut left = 1;
+        let n = attempts
+            .run(async || {
+                if left == 0 {
+                    return Ok(7);
+                }
+                left -= 1;
+                Err(failure(Kind::Timeout, true))
+            })
+            .await
+            .unwrap();
+        assert_eq!((n, attempts.made, attempts.retries), (7, 5, 1));
+    }
+
+    #[tokio::test]
+    async fn a_final_failure_is_returned_at_once() {
+        let (p, gate) = (policy(3), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let err = attempts
+            .run(async || -> Result<()> { Err(failure(Kind::Rejected, false)) })
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind, attempts.made), (Kind::Rejected, 1));
+        let no_retries = policy(0);
+        attempts.policy = &no_retries;
+        let err = attempts
+            .after_failure(failure(Kind::Unavailable, true))
+            .await
+            .unwrap_err();
+        assert!(err.retryable, "the last failure is returned as it is");
+    }
+
+    #[tokio::test]
+    async fn the_server_wait_is_honoured_up_to_the_cap_and_a_rate_limit_pauses_the_gate() {
+        let (p, gate) = (policy(3), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let mut limited = failure(Kind::RateLimited, true);
+        limited.retry_after = Some(Duration::from_millis(30));
+        let started = tokio::time::Instant::now();
+        attempts.after_failure(limited.clone()).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let paused = gate.paused_until.get().expect("the gate is paused");
+        assert!(paused >= started + Duration::from_millis(30));
+        assert_eq!(attempts.retries, 1);
+
+        limited.retry_after = Some(retry::MAX_HONOURED_WAIT + Duration::from_secs(1));
+        let stop = attempts.after_failure(limited).await.unwrap_err();
+        assert!(!stop.retryable);
+        assert!(
+            stop.message.contains("more than the 60 s llmpipe waits"),
+            "{}",
+            stop.message
+        );
+        assert_eq!(attempts.retries, 1, "no retry was made");
+    }
+}
