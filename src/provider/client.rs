@@ -1,8 +1,15 @@
 //! The one request path every command uses: send, time out, retry, fall back.
 //!
+//! Every HTTP call runs inside [`Attempts::run`], the one retry loop: after a failed
+//! attempt, [`Attempts::after_failure`] alone decides whether to try again and how long to
+//! wait ([`retry::Policy`], `retry-after` up to its cap, `x-should-retry`, the rate-limit
+//! [`Gate`]). A call that is not a stream is one [`Client::exchange`]: send, status,
+//! headers, a bounded body, all under the timeout, with errors mapped the same way.
+//!
 //! `Client::send` walks the targets (the model, then each `--fallback`), retrying each per
 //! [`retry::Policy`]. Streamed text goes to the caller's sink as it arrives; once any text
 //! has gone out, a failure is final (exit 5, output partial): it is never re-sent.
+//! `Client::count_tokens` is one exchange in the same loop.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -207,6 +214,7 @@ impl Client {
             if let Some(s) = sink.as_mut()
                 && !response.text.is_empty()
             {
+                *printed = true;
                 s(&response.text)?;
             }
             return Ok(Outcome {
