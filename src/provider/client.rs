@@ -833,4 +833,72 @@ mod tests {
         );
         assert_eq!(attempts.retries, 1, "no retry was made");
     }
+
+    /// A server on 127.0.0.1 that answers its connections, in order, with `replies`
+    /// (status line, headers, body): just enough HTTP/1.1 for one client.
+    fn serve(replies: Vec<(&'static str, &'static str, &'static str)>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        std::thread::spawn(move || {
+            for (status, headers, body) in replies {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+                    let Some(head) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= head + 4 + length {
+                        break;
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_token_count_slows_the_run_like_any_request() {
+        let url = serve(vec![
+            (
+                "429 Too Many Requests",
+                "retry-after-ms: 10\r\n",
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}"#,
+            ),
+            ("200 OK", "", r#"{"input_tokens":3}"#),
+        ]);
+        let client = Client::new(Duration::from_secs(10), policy(3)).expect("client");
+        client.gate().start(8);
+        let target = Target {
+            kind: ProviderKind::Anthropic,
+            model: "claude-haiku-4-5".into(),
+            base_url: url,
+            api_key: Some(super::super::Secret::new("sk-ant-unit-test".into())),
+            max_tokens_field: super::super::MaxTokensField::MaxTokens,
+        };
+        let req = Request {
+            messages: vec![crate::chat::Message::user_text("hi")],
+            max_tokens: 16,
+            ..Default::default()
+        };
+        assert_eq!(client.count_tokens(&target, &req).await.expect("count"), 3);
+        // halved by the 429, then a little back up by the success: as for a completion
+        assert_eq!(client.gate().limit(), 4);
+        assert!(client.gate().paused_until.get().is_some());
+    }
 }
