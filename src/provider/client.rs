@@ -1,8 +1,15 @@
 //! The one request path every command uses: send, time out, retry, fall back.
 //!
+//! Every HTTP call runs inside [`Attempts::run`], the one retry loop: after a failed
+//! attempt, [`Attempts::after_failure`] alone decides whether to try again and how long to
+//! wait ([`retry::Policy`], `retry-after` up to its cap, `x-should-retry`, the rate-limit
+//! [`Gate`]). A call that is not a stream is one [`Client::exchange`]: send, status,
+//! headers, a bounded body, all under the timeout, with errors mapped the same way.
+//!
 //! `Client::send` walks the targets (the model, then each `--fallback`), retrying each per
 //! [`retry::Policy`]. Streamed text goes to the caller's sink as it arrives; once any text
 //! has gone out, a failure is final (exit 5, output partial): it is never re-sent.
+//! `Client::count_tokens` is one exchange in the same loop.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -147,7 +154,7 @@ impl Client {
         req: &Request,
         mut sink: Option<Sink<'_>>,
     ) -> Result<Outcome<'t>> {
-        let mut attempts = 0;
+        let mut attempts = self.attempts();
         let mut printed = false;
         let mut last: Option<Error> = None;
         for (i, target) in targets.iter().enumerate() {
@@ -161,88 +168,22 @@ impl Client {
                 ));
             }
             check_key(target)?;
-            // Some requests must be streamed even when the caller wants the whole reply;
-            // their text is collected, never printed, so retries stay transparent.
-            let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
-            let http = build_request(target, req, sink.is_some() || collect);
-            let cache = self
-                .cache
-                .as_deref()
-                .filter(|c| c.on() && cache::cacheable(req));
-            let key = cache.map(|_| cache::key(&http.url, &http.body));
-            if let (Some(cache), Some(key)) = (cache, &key)
-                && let Some(response) = cache.lookup(key)
-            {
-                output::debug("answered from the response cache: no request sent");
-                if let Some(s) = sink.as_mut()
-                    && !response.text.is_empty()
-                {
-                    s(std::slice::from_ref(&response.text))?;
-                }
-                return Ok(Outcome {
-                    response,
-                    target,
-                    attempts,
-                    cached: true,
-                });
-            }
-            let mut retries = 0;
-            let err = loop {
-                self.gate.wait().await;
-                attempts += 1;
-                let result = match sink.as_mut() {
-                    Some(s) => {
-                        self.stream_once(target, &http, &mut **s, &mut printed)
-                            .await
-                    }
-                    None if collect => {
-                        let mut discard = |_: &[String]| Ok(());
-                        let mut never = false;
-                        self.stream_once(target, &http, &mut discard, &mut never)
-                            .await
-                    }
-                    None => self.complete_once(target, &http).await,
-                };
-                let err = match result {
-                    Ok(mut response) => {
-                        self.gate.succeeded();
-                        super::finish(target.kind, req, &mut response);
-                        if let (Some(cache), Some(key)) = (cache, &key) {
-                            cache.store(key, &response);
-                        }
-                        return Ok(Outcome {
-                            response,
-                            target,
-                            attempts,
-                            cached: false,
-                        });
-                    }
-                    Err(e) if printed => return Err(partial(e)),
-                    Err(e) => e,
-                };
-                if !err.retryable || retries >= self.policy.retries {
-                    break err;
-                }
-                match self.policy.wait(retries, &err) {
-                    Ok(wait) => {
-                        if err.kind == Kind::RateLimited {
-                            self.gate.rate_limited(wait);
-                        }
-                        announce_retry(&err, wait, retries + 1, self.policy.retries);
-                        sleep(wait).await;
-                        retries += 1;
-                    }
-                    Err(stop) => break stop,
-                }
+            let sent = self
+                .send_to(target, req, &mut sink, &mut attempts, &mut printed)
+                .await;
+            let err = match sent {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => e,
             };
             // Fall back after retryable failures that outlasted their retries, and when the
-            // model does not exist here; anything else is the caller's to fix.
+            // model does not exist here; anything else is the caller's to fix. Text already
+            // printed is never sent again, not even to another model.
             let transient = matches!(
                 err.kind,
                 Kind::RateLimited | Kind::Unavailable | Kind::Timeout
             );
             let can_fall_back = transient || err.status == Some(404);
-            if !can_fall_back || i + 1 == targets.len() {
+            if printed || !can_fall_back || i + 1 == targets.len() {
                 return Err(err);
             }
             last = Some(err);
@@ -250,9 +191,86 @@ impl Client {
         Err(Error::internal("no model to send the request to"))
     }
 
+    /// One target's part of [`Client::send`]: the response cache, then the attempts.
+    async fn send_to<'t>(
+        &self,
+        target: &'t Target,
+        req: &Request,
+        sink: &mut Option<Sink<'_>>,
+        attempts: &mut Attempts<'_>,
+        printed: &mut bool,
+    ) -> Result<Outcome<'t>> {
+        // Some requests must be streamed even when the caller wants the whole reply;
+        // their text is collected, never printed, so retries stay transparent.
+        let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
+        let http = build_request(target, req, sink.is_some() || collect);
+        let cache = self
+            .cache
+            .as_deref()
+            .filter(|c| c.on() && cache::cacheable(req));
+        let key = cache.map(|_| cache::key(&http.url, &http.body));
+        if let (Some(cache), Some(key)) = (cache, &key)
+            && let Some(response) = cache.lookup(key)
+        {
+            output::debug("answered from the response cache: no request sent");
+            if let Some(s) = sink.as_mut()
+                && !response.text.is_empty()
+            {
+                *printed = true;
+                s(std::slice::from_ref(&response.text))?;
+            }
+            return Ok(Outcome {
+                response,
+                target,
+                attempts: attempts.made,
+                cached: true,
+            });
+        }
+        attempts.next_target();
+        let mut response = attempts
+            .run(async || {
+                let result = self.attempt(target, &http, sink, collect, printed).await;
+                // Once text is out, a failure is final: it is never re-sent.
+                result.map_err(|e| if *printed { partial(e) } else { e })
+            })
+            .await?;
+        super::finish(target.kind, req, &mut response);
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            cache.store(key, &response);
+        }
+        Ok(Outcome {
+            response,
+            target,
+            attempts: attempts.made,
+            cached: false,
+        })
+    }
+
+    /// One HTTP attempt of a completion: streamed to the sink, streamed and collected, or
+    /// a plain exchange.
+    async fn attempt(
+        &self,
+        target: &Target,
+        http: &HttpRequest,
+        sink: &mut Option<Sink<'_>>,
+        collect: bool,
+        printed: &mut bool,
+    ) -> Result<Response> {
+        match sink {
+            Some(s) => self.stream_once(target, http, &mut **s, printed).await,
+            None if collect => {
+                let mut discard = |_: &[String]| Ok(());
+                let mut never = false;
+                self.stream_once(target, http, &mut discard, &mut never)
+                    .await
+            }
+            None => self.complete_once(target, http).await,
+        }
+    }
+
     /// The provider's own count of `req`'s input tokens (Anthropic's `count_tokens`), with
-    /// the same key check, timeout and retries as a request. No fallback models: the count
-    /// is for this model.
+    /// the same key check, timeout, retries and error mapping as a request. No fallback
+    /// models: the count is for this model.
     pub async fn count_tokens(&self, target: &Target, req: &Request) -> Result<u64> {
         let Some(http) = build_count_tokens(target, req) else {
             return Err(Error::usage(format!(
@@ -261,44 +279,21 @@ impl Client {
             )));
         };
         check_key(target)?;
-        let kind = target.kind;
-        let mut retries = 0;
-        loop {
-            let started = Instant::now();
-            let work = async {
-                let resp = self
-                    .request(target, &http)
-                    .send()
-                    .await
-                    .map_err(|e| transport(kind, &http.url, e))?;
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = read_body(kind, &http.url, resp, status).await?;
-                Ok::<_, Error>((status, headers, body))
-            };
-            let result = match timeout(self.timeout, work).await {
-                Err(_) => Err(timed_out(kind, self.timeout, "for the token count")),
-                Ok(Err(e)) => Err(e),
-                Ok(Ok((status, headers, body))) => {
-                    log_status(status, &headers, started);
-                    if (200..300).contains(&status) {
-                        parse_count_tokens(kind, &body)
-                    } else {
-                        Err(parse_error(kind, status, &headers, &body))
-                    }
-                }
-            };
-            let err = match result {
-                Ok(n) => return Ok(n),
-                Err(e) => e,
-            };
-            if !err.retryable || retries >= self.policy.retries {
-                return Err(err);
-            }
-            let wait = self.policy.wait(retries, &err)?;
-            announce_retry(&err, wait, retries + 1, self.policy.retries);
-            sleep(wait).await;
-            retries += 1;
+        self.attempts()
+            .run(async || {
+                let reply = self.exchange(target, &http, "for the token count").await?;
+                parse_count_tokens(target.kind, &reply.body)
+            })
+            .await
+    }
+
+    /// The attempts of one call, sharing this client's retry policy and rate-limit gate.
+    fn attempts(&self) -> Attempts<'_> {
+        Attempts {
+            policy: &self.policy,
+            gate: &self.gate,
+            retries: 0,
+            made: 0,
         }
     }
 
@@ -336,7 +331,17 @@ impl Client {
         rb.body(body)
     }
 
-    async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
+    /// One non-streamed HTTP exchange, the same for every call that is not a stream: the
+    /// request is sent (and shown with `-v`, secrets redacted), then status, headers and a
+    /// bounded body are read, all within the timeout (`waiting_for` says for what, in the
+    /// timeout's message). A transport failure, a timeout and any status but 2xx are
+    /// errors; a 3xx is a configuration error, as redirects are never followed.
+    async fn exchange(
+        &self,
+        target: &Target,
+        http: &HttpRequest,
+        waiting_for: &str,
+    ) -> Result<Reply> {
         let kind = target.kind;
         let started = Instant::now();
         let work = async {
@@ -352,16 +357,22 @@ impl Client {
         };
         let (status, headers, body) = timeout(self.timeout, work)
             .await
-            .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
+            .map_err(|_| timed_out(kind, self.timeout, waiting_for))??;
         log_status(status, &headers, started);
         if !(200..300).contains(&status) {
             return Err(parse_error(kind, status, &headers, &body));
         }
-        let mut response = parse_response(kind, &body).map_err(|mut e| {
-            e.request_id = request_id(&headers);
+        Ok(Reply { headers, body })
+    }
+
+    async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
+        let reply = self.exchange(target, http, "for the response").await?;
+        let rid = request_id(&reply.headers);
+        let mut response = parse_response(target.kind, &reply.body).map_err(|mut e| {
+            e.request_id = rid.clone();
             e
         })?;
-        response.request_id = request_id(&headers);
+        response.request_id = rid;
         Ok(response)
     }
 
@@ -530,6 +541,67 @@ fn take_chunk(
     }
     events.extend(sse.push(bytes));
     Ok(())
+}
+
+/// A 2xx answer to a non-streamed request ([`Client::exchange`]).
+struct Reply {
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// The attempts of one call: the one place that decides, after a failure, whether to try
+/// again and how long to wait first. Every request the client makes runs through
+/// [`Attempts::run`].
+struct Attempts<'c> {
+    policy: &'c retry::Policy,
+    gate: &'c Gate,
+    /// Retries made against the current target.
+    retries: u32,
+    /// Every HTTP attempt, across fallback targets too.
+    made: u32,
+}
+
+impl Attempts<'_> {
+    /// Runs `attempt` until it succeeds or fails for good: each attempt first waits out a
+    /// rate-limit pause that any request of this run caused.
+    async fn run<T>(&mut self, mut attempt: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+        loop {
+            self.gate.wait().await;
+            self.made += 1;
+            match attempt().await {
+                Ok(value) => {
+                    self.gate.succeeded();
+                    return Ok(value);
+                }
+                Err(err) => self.after_failure(err).await?,
+            }
+        }
+    }
+
+    /// After a failed attempt: `Ok` once the wait before the next attempt is over, or the
+    /// error to stop with. Retried are failures marked retryable (the status rule and
+    /// `x-should-retry`), up to `--retries` times; the wait is the server's `retry-after`
+    /// (more than [`retry::MAX_HONOURED_WAIT`] stops) or the backoff; a rate limit also
+    /// pauses the run's other requests ([`Gate`]). The retry is announced on a terminal
+    /// or with `-v`.
+    async fn after_failure(&mut self, err: Error) -> Result<()> {
+        if !err.retryable || self.retries >= self.policy.retries {
+            return Err(err);
+        }
+        let wait = self.policy.wait(self.retries, &err)?;
+        if err.kind == Kind::RateLimited {
+            self.gate.rate_limited(wait);
+        }
+        self.retries += 1;
+        announce_retry(&err, wait, self.retries, self.policy.retries);
+        sleep(wait).await;
+        Ok(())
+    }
+
+    /// A fallback target starts with its own retries; the attempts keep counting.
+    fn next_target(&mut self) {
+        self.retries = 0;
+    }
 }
 
 /// `now + d`, or about 30 years from now for an absurd `--timeout` (`now + d` would panic).
@@ -706,4 +778,176 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(retries: u32) -> retry::Policy {
+        retry::Policy {
+            retries,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    fn failure(kind: Kind, retryable: bool) -> Error {
+        Error::new(kind, "anthropic 529 overloaded_error: Overloaded").retryable(retryable)
+    }
+
+    #[tokio::test]
+    async fn a_retryable_failure_is_tried_again_up_to_the_policy() {
+        let (p, gate) = (policy(2), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let mut calls = 0;
+        let err = attempts
+            .run(async || -> Result<()> {
+                calls += 1;
+                Err(failure(Kind::Unavailable, true))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!((calls, attempts.made, attempts.retries), (3, 3, 2));
+        assert_eq!(err.message, "anthropic 529 overloaded_error: Overloaded");
+        // a fallback target gets its own retries; the attempts keep counting
+        attempts.next_target();
+        let mut left = 1;
+        let n = attempts
+            .run(async || {
+                if left == 0 {
+                    return Ok(7);
+                }
+                left -= 1;
+                Err(failure(Kind::Timeout, true))
+            })
+            .await
+            .unwrap();
+        assert_eq!((n, attempts.made, attempts.retries), (7, 5, 1));
+    }
+
+    #[tokio::test]
+    async fn a_final_failure_is_returned_at_once() {
+        let (p, gate) = (policy(3), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let err = attempts
+            .run(async || -> Result<()> { Err(failure(Kind::Rejected, false)) })
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind, attempts.made), (Kind::Rejected, 1));
+        let no_retries = policy(0);
+        attempts.policy = &no_retries;
+        let err = attempts
+            .after_failure(failure(Kind::Unavailable, true))
+            .await
+            .unwrap_err();
+        assert!(err.retryable, "the last failure is returned as it is");
+    }
+
+    #[tokio::test]
+    async fn the_server_wait_is_honoured_up_to_the_cap_and_a_rate_limit_pauses_the_gate() {
+        let (p, gate) = (policy(3), Gate::default());
+        let mut attempts = Attempts {
+            policy: &p,
+            gate: &gate,
+            retries: 0,
+            made: 0,
+        };
+        let mut limited = failure(Kind::RateLimited, true);
+        limited.retry_after = Some(Duration::from_millis(30));
+        let started = tokio::time::Instant::now();
+        attempts.after_failure(limited.clone()).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let paused = gate.paused_until.get().expect("the gate is paused");
+        assert!(paused >= started + Duration::from_millis(30));
+        assert_eq!(attempts.retries, 1);
+
+        limited.retry_after = Some(retry::MAX_HONOURED_WAIT + Duration::from_secs(1));
+        let stop = attempts.after_failure(limited).await.unwrap_err();
+        assert!(!stop.retryable);
+        assert!(
+            stop.message.contains("more than the 60 s llmpipe waits"),
+            "{}",
+            stop.message
+        );
+        assert_eq!(attempts.retries, 1, "no retry was made");
+    }
+
+    /// A server on 127.0.0.1 that answers its connections, in order, with `replies`
+    /// (status line, headers, body): just enough HTTP/1.1 for one client.
+    fn serve(replies: Vec<(&'static str, &'static str, &'static str)>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        std::thread::spawn(move || {
+            for (status, headers, body) in replies {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+                    let Some(head) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= head + 4 + length {
+                        break;
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_token_count_slows_the_run_like_any_request() {
+        let url = serve(vec![
+            (
+                "429 Too Many Requests",
+                "retry-after-ms: 10\r\n",
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}"#,
+            ),
+            ("200 OK", "", r#"{"input_tokens":3}"#),
+        ]);
+        let client = Client::new(Duration::from_secs(10), policy(3)).expect("client");
+        client.gate().start(8);
+        let target = Target {
+            kind: ProviderKind::Anthropic,
+            model: "claude-haiku-4-5".into(),
+            base_url: url,
+            api_key: Some(super::super::Secret::new("sk-ant-unit-test".into())),
+            max_tokens_field: super::super::MaxTokensField::MaxTokens,
+        };
+        let req = Request {
+            messages: vec![crate::chat::Message::user_text("hi")],
+            max_tokens: 16,
+            ..Default::default()
+        };
+        assert_eq!(client.count_tokens(&target, &req).await.expect("count"), 3);
+        // halved by the 429, then a little back up by the success: as for a completion
+        assert_eq!(client.gate().limit(), 4);
+        assert!(client.gate().paused_until.get().is_some());
+    }
 }
