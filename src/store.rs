@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::output;
 
 /// Bumped when `SCHEMA` changes; stored in the file's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
@@ -51,10 +51,13 @@ CREATE INDEX IF NOT EXISTS calls_time ON calls (time);
 CREATE VIRTUAL TABLE IF NOT EXISTS calls_fts USING fts5(
     system, input, reply, content='calls', content_rowid='id'
 );
-CREATE TRIGGER IF NOT EXISTS calls_fts_insert AFTER INSERT ON calls BEGIN
-    INSERT INTO calls_fts (rowid, system, input, reply)
-    VALUES (new.id, new.system, new.input, new.reply);
-END;
+-- The full-text index is brought up to date when it is searched (index_for_search), not
+-- on every insert: an insert trigger made each logged call rewrite a dozen index pages.
+DROP TRIGGER IF EXISTS calls_fts_insert;
+CREATE TABLE IF NOT EXISTS fts_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_up_to INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY,
     expires INTEGER NOT NULL,
@@ -152,8 +155,20 @@ pub fn open(path: &Path) -> Result<Connection, String> {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if version < SCHEMA_VERSION {
                 conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.execute_batch(SCHEMA)?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(SCHEMA)?;
+                // A version-1 file indexed every row by trigger: all of it is searchable.
+                let indexed: i64 = if version == 1 {
+                    tx.query_row("SELECT COALESCE(MAX(id), 0) FROM calls", [], |r| r.get(0))?
+                } else {
+                    0
+                };
+                tx.execute(
+                    "INSERT OR IGNORE INTO fts_state (id, indexed_up_to) VALUES (1, ?1)",
+                    [indexed],
+                )?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                tx.commit()?;
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
         });
@@ -335,6 +350,30 @@ pub fn turns(conn: &Connection, conversation: &str) -> rusqlite::Result<Vec<Turn
     .collect()
 }
 
+/// Adds the calls logged since the last search to the full-text index, in one write
+/// transaction (so concurrent searches never index a row twice).
+pub fn index_for_search(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let done: i64 = tx.query_row(
+        "SELECT indexed_up_to FROM fts_state WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let last: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM calls", [], |r| r.get(0))?;
+    if last > done {
+        tx.execute(
+            "INSERT INTO calls_fts (rowid, system, input, reply)
+             SELECT id, system, input, reply FROM calls WHERE id > ?1 AND id <= ?2",
+            [done, last],
+        )?;
+        tx.execute(
+            "UPDATE fts_state SET indexed_up_to = ?1 WHERE id = 1",
+            [last],
+        )?;
+    }
+    tx.commit()
+}
+
 /// `logs` filters.
 #[derive(Debug, Default)]
 pub struct Filter {
@@ -420,6 +459,9 @@ pub struct Row {
 
 /// The last `limit` matching calls, oldest first.
 pub fn rows(conn: &Connection, filter: &Filter, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    if filter.text.is_some() {
+        index_for_search(conn)?;
+    }
     let (clause, args) = filter.sql();
     let sql = format!(
         "SELECT id, time, model, prompt, input_tokens, output_tokens, cost_usd, exit_code, cached,
@@ -464,6 +506,9 @@ pub struct CostGroup {
 
 /// Spend grouped by `by` (`model`, `prompt` or `day`).
 pub fn cost(conn: &Connection, filter: &Filter, by: &str) -> rusqlite::Result<Vec<CostGroup>> {
+    if filter.text.is_some() {
+        index_for_search(conn)?;
+    }
     let key = match by {
         "prompt" => "COALESCE(prompt, '-')",
         "day" => "substr(time, 1, 10)",
@@ -614,5 +659,65 @@ mod tests {
         assert_eq!(by_model[0].calls, 2);
         assert_eq!(turns(&conn, "c1").unwrap().len(), 3);
         assert_eq!(last_conversation(&conn).unwrap().as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn search_indexes_new_calls_and_a_version_1_file_keeps_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        // A file as version 1 wrote it: every row indexed by an insert trigger.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE calls (id INTEGER PRIMARY KEY, time TEXT NOT NULL, command TEXT NOT NULL,
+                    provider TEXT, model TEXT, requested_model TEXT, prompt TEXT, system TEXT,
+                    messages TEXT NOT NULL, input TEXT NOT NULL, reply TEXT, finish_reason TEXT,
+                    input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+                    cached_input_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL, latency_ms INTEGER,
+                    attempts INTEGER, request_id TEXT, conversation_id TEXT NOT NULL,
+                    exit_code INTEGER NOT NULL, error TEXT, cached INTEGER NOT NULL DEFAULT 0,
+                    output TEXT NOT NULL);
+                 CREATE VIRTUAL TABLE calls_fts USING fts5(system, input, reply, content='calls', content_rowid='id');
+                 CREATE TRIGGER calls_fts_insert AFTER INSERT ON calls BEGIN
+                    INSERT INTO calls_fts (rowid, system, input, reply) VALUES (new.id, new.system, new.input, new.reply);
+                 END;
+                 CREATE TABLE cache (key TEXT PRIMARY KEY, expires INTEGER NOT NULL, response TEXT NOT NULL);
+                 INSERT INTO calls (time, command, messages, input, conversation_id, exit_code, output)
+                    VALUES ('2026-11-20T10:00:00Z', 'complete', '[]', 'old walrus', 'c0', 0, '{}');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let logger = Logger::start(path.clone());
+        for i in 0..3 {
+            logger.log(Record {
+                time: format!("2026-11-2{i}T11:00:00Z"),
+                command: "complete".into(),
+                input: format!("new walrus {i}"),
+                conversation_id: "c1".into(),
+                messages: serde_json::json!([]),
+                output: serde_json::json!({}),
+                ..Default::default()
+            });
+        }
+        logger.finish();
+        let conn = open(&path).unwrap();
+        let trigger: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(trigger, 0, "logging no longer indexes on insert");
+        let walrus = Filter {
+            text: Some("walrus".into()),
+            ..Default::default()
+        };
+        assert_eq!(rows(&conn, &walrus, 10).unwrap().len(), 4);
+        // Searching again indexes nothing twice.
+        assert_eq!(rows(&conn, &walrus, 10).unwrap().len(), 4);
+        assert_eq!(cost(&conn, &walrus, "model").unwrap()[0].calls, 4);
     }
 }

@@ -363,3 +363,85 @@ fn redis_cache_serves_a_second_runner() {
         assert_eq!(r["cached"] == json!(true), i == 1);
     }
 }
+
+/// Twenty single calls logging at the same moment: every row arrives.
+#[test]
+fn twenty_processes_logging_at_once_lose_no_row() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::dynamic(|req, _| {
+        (
+            mock::openai_completion(&mock::last_user_text(req)),
+            Duration::from_millis(5),
+        )
+    })]);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            crate::openai_std(dir.path(), &mock)
+                .args(["complete", &format!("call {i}")])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+    let out = run(base(dir.path()).args(["logs", "--json", "-n", "100"])).expect(0);
+    assert_eq!(out.lines().len(), 20);
+}
+
+/// Processes killed (SIGKILL) while they log leave a sound database: it passes SQLite's
+/// integrity check, every row in it is whole, and the next process logs and searches.
+#[test]
+fn processes_killed_mid_write_leave_a_sound_log() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::dynamic(|req, _| {
+        (
+            mock::openai_completion(&mock::last_user_text(req)),
+            Duration::ZERO,
+        )
+    })]);
+    for round in 0..4u64 {
+        let mut child = crate::openai_std(dir.path(), &mock)
+            .args(["complete", "--each-line", "--concurrency", "16"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let lines: String = (0..3000).map(|j| format!("r{round} item {j}\n")).collect();
+            let _ = child.stdin.take().unwrap().write_all(lines.as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(150 + 70 * round));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let conn = rusqlite::Connection::open(log_db(dir.path())).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let whole: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM calls WHERE reply = input AND json_valid(output)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let all: i64 = conn
+        .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))
+        .unwrap();
+    assert!(all > 0, "the killed runs logged something before the kill");
+    assert_eq!(whole, all, "every row is whole");
+    drop(conn);
+    run(openai(dir.path(), &mock).args(["complete", "after the kills"])).expect(0);
+    let out = run(base(dir.path()).args(["logs", "--json", "-q", "kills"])).expect(0);
+    assert_eq!(out.lines().len(), 1);
+}
