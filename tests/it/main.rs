@@ -14,6 +14,7 @@ mod memory;
 mod money;
 mod resilience;
 mod secrets;
+mod settings;
 mod structured;
 mod tokens;
 mod validation;
