@@ -542,8 +542,9 @@ pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> boo
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
     let cmd = lenient(command());
-    // Each round leaves one word out: at most as many rounds as words.
-    for _ in 0..args.len() {
+    // Each round leaves one word out; a line with more unknown words than this is not
+    // worth more rounds (each round parses the whole line again).
+    for _ in 0..MAX_UNKNOWN_WORDS.min(args.len()) {
         if let Ok(m) = cmd.clone().ignore_errors(true).try_get_matches_from(&args)
             && json_given(&m)
         {
@@ -583,6 +584,9 @@ pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> boo
     }
     false
 }
+
+/// How many unknown words `json_requested` leaves out before it gives up.
+const MAX_UNKNOWN_WORDS: usize = 32;
 
 /// `--json` at this level or below.
 fn json_given(m: &clap::ArgMatches) -> bool {

@@ -426,14 +426,14 @@ impl Settings {
     /// `prompt` holds a prompt file's defaults: they rank below the flags and above the
     /// config file.
     pub fn resolve(
-        args: &RequestOptions,
+        opts: &RequestOptions,
         ctx: &Context,
         prompt: Option<&FrontMatter>,
     ) -> Result<Settings> {
         let (env, file) = (&ctx.env, ctx.file()?);
         let none = FrontMatter::default();
         let prompt = prompt.unwrap_or(&none);
-        let model = args
+        let model = opts
             .model
             .clone()
             .or_else(|| prompt.model.clone())
@@ -441,18 +441,18 @@ impl Settings {
             .or_else(|| env.get("LLMPIPE_MODEL"))
             .unwrap_or_else(|| models::DEFAULT_MODEL.to_string());
         let field = max_tokens_field(env, file)?;
-        let explicit = args.provider;
-        let fallbacks = if args.fallbacks.is_empty() {
+        let explicit = opts.provider;
+        let fallbacks = if opts.fallbacks.is_empty() {
             &file.fallback
         } else {
-            &args.fallbacks
+            &opts.fallbacks
         };
         let mut targets = vec![target(&model, explicit, file, env, field)?];
         for fb in fallbacks {
             targets.push(target(fb, None, file, env, field)?);
         }
 
-        let max_tokens = args
+        let max_tokens = opts
             .max_tokens
             .or(prompt.max_tokens)
             .or(file.max_tokens)
@@ -460,7 +460,7 @@ impl Settings {
         if max_tokens == 0 {
             return Err(Error::usage("--max-tokens must be at least 1"));
         }
-        let temperature = match (args.temperature, prompt.temperature) {
+        let temperature = match (opts.temperature, prompt.temperature) {
             (Some(t), _) => {
                 check_temperature(t, &targets)?;
                 Some(t)
@@ -476,7 +476,7 @@ impl Settings {
             },
             (None, None) => None,
         };
-        let secs = args
+        let secs = opts
             .timeout
             .or(file.timeout)
             .unwrap_or(DEFAULT_TIMEOUT_SECS);
@@ -489,7 +489,7 @@ impl Settings {
                 ))
             })?;
         let mut policy = retry::Policy {
-            retries: args.retries.or(file.retries).unwrap_or(3),
+            retries: opts.retries.or(file.retries).unwrap_or(3),
             ..Default::default()
         };
         // Tests and impatient users shorten the backoff; the SPEC's 0.5 s is the default.
@@ -507,7 +507,7 @@ impl Settings {
             policy.base_delay = Duration::from_millis(ms);
             policy.max_delay = policy.max_delay.max(policy.base_delay);
         }
-        let log_path = if args.no_log || file.log == Some(false) {
+        let log_path = if opts.no_log || file.log == Some(false) {
             None
         } else {
             log_db(env, file)
@@ -525,7 +525,7 @@ impl Settings {
             .map(Duration::from_secs)
             .unwrap_or(crate::cache::DEFAULT_TTL)
             .min(MAX_CACHE_TTL);
-        let cache = if args.cache || file.cache == Some(true) {
+        let cache = if opts.cache || file.cache == Some(true) {
             match env.get("LLMPIPE_CACHE_URL") {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
                     match Cache::redis(&url, ttl) {
@@ -562,10 +562,10 @@ impl Settings {
             cache,
             context_window,
             targets,
-            system: args.system.clone().or_else(|| prompt.system.clone()),
+            system: opts.system.clone().or_else(|| prompt.system.clone()),
             temperature,
             max_tokens,
-            stop: args.stop.clone(),
+            stop: opts.stop.clone(),
             timeout,
             policy,
             pricing: Pricing {
