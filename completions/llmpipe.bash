@@ -595,7 +595,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__logs)
-            opts="-n -m -q -h -V --json --count --model --prompt --since --conversation --query --help --version cost"
+            opts="-n -m -q -h -V --count --json --model --prompt --since --conversation --query --help --version cost"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -53,9 +53,11 @@ pub enum Command {
     /// List the model table: encodings, limits, prices and where they come from
     Models(ModelsArgs),
     /// List, show and render versioned prompt files
+    // `--json` is listed in each subcommand's help where it was before it became global:
+    // before `--prompts-dir`.
     #[command(mut_args(reword(&[
         ("json", "Machine-readable output"),
-    ])))]
+    ])), mut_args(display_order("json", 5)))]
     Prompts {
         #[command(subcommand)]
         action: PromptsAction,
@@ -355,20 +357,22 @@ pub enum PromptsAction {
 }
 
 #[derive(Debug, Clone, Args)]
+// `--json` is listed where it was before it became global: after `-n` in `logs --help`,
+// after `--by` in `logs cost --help`.
 #[command(mut_args(reword(&[
     ("json", "Machine-readable output"),
-])))]
+])), mut_args(display_order("json", 1)))]
 pub struct LogsArgs {
     #[command(subcommand)]
     pub action: Option<LogsAction>,
 
-    #[command(flatten)]
-    pub json: JsonArg,
-
     /// How many calls to show (the most recent)
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20,
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20, display_order = 0,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_LOG_ROWS))]
     pub count: usize,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 
     #[command(flatten)]
     pub filter: LogFilter,
@@ -420,7 +424,7 @@ pub struct LogFilter {
 #[derive(Debug, Clone, Args)]
 pub struct PromptsCommon {
     /// Look for prompt files here first
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", display_order = 10)]
     pub prompts_dir: Option<PathBuf>,
 }
 
@@ -611,6 +615,17 @@ fn reword(help: &'static [(&'static str, &'static str)]) -> impl FnMut(clap::Arg
     move |a| match help.iter().find(|(id, _)| a.get_id() == *id) {
         Some((_, text)) => a.help(*text),
         None => a,
+    }
+}
+
+/// Puts one argument at `place` in the help (clap lists by place, then as declared).
+fn display_order(id: &'static str, place: usize) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |a| {
+        if a.get_id() == id {
+            a.display_order(place)
+        } else {
+            a
+        }
     }
 }
 
