@@ -618,7 +618,7 @@ fn reword(help: &'static [(&'static str, &'static str)]) -> impl FnMut(clap::Arg
     }
 }
 
-/// Puts one argument at `place` in the help (clap lists by place, then as declared).
+/// Puts one argument at `place` in the help (clap lists options by place).
 fn display_order(id: &'static str, place: usize) -> impl FnMut(clap::Arg) -> clap::Arg {
     move |a| {
         if a.get_id() == id {
