@@ -645,7 +645,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__logs__subcmd__cost)
-            opts="-m -q -h -V --by --json --model --prompt --since --conversation --query --help --version"
+            opts="-m -q -h -V --by --model --prompt --since --conversation --query --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -705,7 +705,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__prompts)
-            opts="-h -V --help --version list show render"
+            opts="-h -V --json --help --version list show render"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -719,7 +719,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__prompts__subcmd__list)
-            opts="-h -V --json --prompts-dir --help --version"
+            opts="-h -V --prompts-dir --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,7 +737,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__prompts__subcmd__render)
-            opts="-f -h -V --file --var --json --prompts-dir --help --version"
+            opts="-f -h -V --file --var --prompts-dir --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,7 +767,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__prompts__subcmd__show)
-            opts="-h -V --json --prompts-dir --help --version"
+            opts="-h -V --prompts-dir --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -203,6 +203,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s V -l v
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -l json -d 'Machine-readable output: an array of objects'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -l json -d 'Machine-readable output'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -f -a "list" -d 'Name, latest version, versions and description of every prompt found'

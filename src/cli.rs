@@ -1,10 +1,15 @@
-//! The command line as the user typed it (clap derive only). `config.rs` turns it, the
-//! environment and the config file into resolved settings; commands never read these
-//! types for anything but their own flags.
+//! The command line as the user typed it (clap derive only). Argument groups several
+//! commands share (the input, the model, the prompt file, `--json`, `-v`) are declared once
+//! and flattened; a command rewords a shared flag's help where it means something more
+//! specific there (`reword`). A command reads only its own struct, and turns what it asks
+//! of the request settings into a plain `config::RequestOptions`, which `config.rs`
+//! resolves against the environment and the config file.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::RequestOptions;
 
 /// `--concurrency` at most: more requests in flight than any provider's rate limit allows.
 pub const MAX_CONCURRENCY: u64 = 1024;
@@ -48,9 +53,17 @@ pub enum Command {
     /// List the model table: encodings, limits, prices and where they come from
     Models(ModelsArgs),
     /// List, show and render versioned prompt files
+    // `--json` is listed in each subcommand's help where it was before it became global:
+    // before `--prompts-dir`.
+    #[command(mut_args(reword(&[
+        ("json", "Machine-readable output"),
+    ])), mut_args(display_order("json", 5)))]
     Prompts {
         #[command(subcommand)]
         action: PromptsAction,
+
+        #[command(flatten)]
+        json: JsonArg,
     },
     /// Show the call log, or what it cost (`logs cost`)
     Logs(LogsArgs),
@@ -77,44 +90,25 @@ pub enum ProviderArg {
 /// Options every request command takes (the SPEC's table).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RequestArgs {
-    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
-    #[arg(value_name = "PROMPT")]
-    pub prompt: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
-    /// Add a file's text to the input (repeatable, in order)
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-
-    /// Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
-    #[arg(short = 'm', long, value_name = "NAME")]
-    pub model: Option<String>,
-
-    /// API to use [default: inferred from the model: claude-* is anthropic, else openai]
-    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
-    pub provider: Option<ProviderArg>,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// System prompt (replaces a prompt file's)
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
 
-    /// Use a versioned prompt file (latest version without @vN)
-    #[arg(long = "prompt", value_name = "NAME[@vN]")]
-    pub prompt_name: Option<String>,
-
-    /// Template variable for the prompt file (repeatable)
-    #[arg(long = "var", value_name = "KEY=VALUE")]
-    pub vars: Vec<String>,
-
-    /// Look for prompt files here first
-    #[arg(long, value_name = "DIR")]
-    pub prompts_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub prompt_file: PromptFileArgs,
 
     /// Sampling temperature
     #[arg(short = 't', long, value_name = "F", allow_negative_numbers = true)]
     pub temperature: Option<f64>,
 
     /// Output token cap, always sent [default: config, then 1024]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = max_tokens)]
     pub max_tokens: Option<u64>,
 
     /// Stop sequence (repeatable)
@@ -125,9 +119,8 @@ pub struct RequestArgs {
     #[arg(long = "image", value_name = "PATH|URL")]
     pub images: Vec<String>,
 
-    /// Machine-readable output (see the README for the shapes)
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 
     /// Seconds per attempt: the whole reply, or a stream's first event and longest silence [default: 120]
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
@@ -181,16 +174,15 @@ pub struct RequestArgs {
     pub concurrency: usize,
 
     /// With --each-line: start at most N requests per minute
-    #[arg(long, value_name = "N", requires = "each_line")]
+    #[arg(long, value_name = "N", requires = "each_line", value_parser = rpm)]
     pub rpm: Option<u32>,
 
     /// With --each-line: keep the successful lines of an earlier output FILE, run the rest
     #[arg(long, value_name = "FILE", requires = "each_line")]
     pub resume: Option<PathBuf>,
 
-    /// Request and response diagnostics on stderr (never secrets)
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub verbose: VerboseArg,
 
     /// Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD
     #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = usd)]
@@ -199,22 +191,20 @@ pub struct RequestArgs {
 
 /// `count-tokens`: the input as `complete` would gather it, counted offline.
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(reword(&[
+    ("files", "Add a file's text (repeatable); with two or more, each source is counted on its own"),
+    ("model", "Model id or alias: picks the tokenizer [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]"),
+    ("provider", "API the model belongs to [default: inferred from the model]"),
+    ("prompt_name", "Count the request a prompt file makes of the input (system, few-shot turns, template)"),
+    ("json", r#"Machine-readable output: {"model","encoding","tokens","exact","method"}"#),
+    ("verbose", "Diagnostics on stderr"),
+])))]
 pub struct CountArgs {
-    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
-    #[arg(value_name = "PROMPT")]
-    pub prompt: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
-    /// Add a file's text (repeatable); with two or more, each source is counted on its own
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-
-    /// Model id or alias: picks the tokenizer [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
-    #[arg(short = 'm', long, value_name = "NAME")]
-    pub model: Option<String>,
-
-    /// API the model belongs to [default: inferred from the model]
-    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
-    pub provider: Option<ProviderArg>,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// Count with this tiktoken encoding, whatever the model
     #[arg(long, value_name = "NAME", value_parser = ["o200k_base", "o200k_harmony", "cl100k_base"])]
@@ -228,25 +218,15 @@ pub struct CountArgs {
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
 
-    /// Count the request a prompt file makes of the input (system, few-shot turns, template)
-    #[arg(long = "prompt", value_name = "NAME[@vN]")]
-    pub prompt_name: Option<String>,
-
-    /// Template variable for the prompt file (repeatable)
-    #[arg(long = "var", value_name = "KEY=VALUE")]
-    pub vars: Vec<String>,
-
-    /// Look for prompt files here first
-    #[arg(long, value_name = "DIR")]
-    pub prompts_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub prompt_file: PromptFileArgs,
 
     /// Ask the provider's token-counting endpoint where the offline count is an estimate (Anthropic; needs the key)
     #[arg(long)]
     pub exact: bool,
 
-    /// Machine-readable output: {"model","encoding","tokens","exact","method"}
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 
     /// Counting threads [default: one per core]
     #[arg(short = 'j', long, value_name = "N",
@@ -257,48 +237,34 @@ pub struct CountArgs {
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub timeout: Option<f64>,
 
-    /// Diagnostics on stderr
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub verbose: VerboseArg,
 }
 
 /// `estimate-cost`: the request `complete` would send, priced from the model table.
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(reword(&[
+    ("provider", "API to use [default: inferred from the model]"),
+    ("prompt_name", "Price the request a prompt file makes of the input (system, few-shot turns, template)"),
+    ("json", "Machine-readable output (an array with --compare)"),
+    ("verbose", "Diagnostics on stderr"),
+])))]
 pub struct EstimateArgs {
-    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
-    #[arg(value_name = "PROMPT")]
-    pub prompt: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
-    /// Add a file's text to the input (repeatable, in order)
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-
-    /// Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
-    #[arg(short = 'm', long, value_name = "NAME")]
-    pub model: Option<String>,
-
-    /// API to use [default: inferred from the model]
-    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
-    pub provider: Option<ProviderArg>,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// System prompt
     #[arg(short = 's', long, value_name = "TEXT")]
     pub system: Option<String>,
 
-    /// Price the request a prompt file makes of the input (system, few-shot turns, template)
-    #[arg(long = "prompt", value_name = "NAME[@vN]")]
-    pub prompt_name: Option<String>,
-
-    /// Template variable for the prompt file (repeatable)
-    #[arg(long = "var", value_name = "KEY=VALUE")]
-    pub vars: Vec<String>,
-
-    /// Look for prompt files here first
-    #[arg(long, value_name = "DIR")]
-    pub prompts_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub prompt_file: PromptFileArgs,
 
     /// Output token cap of the request [default: config, then 1024]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = max_tokens)]
     pub max_tokens: Option<u64>,
 
     /// Output tokens to price [default: --max-tokens]
@@ -313,24 +279,24 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub exact: bool,
 
-    /// Machine-readable output (an array with --compare)
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 
     /// Seconds for the --exact request [default: 120]
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub timeout: Option<f64>,
 
-    /// Diagnostics on stderr
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub verbose: VerboseArg,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(reword(&[
+    ("json", "Machine-readable output: an array of objects"),
+])))]
 pub struct ModelsArgs {
-    /// Machine-readable output: an array of objects
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -391,14 +357,22 @@ pub enum PromptsAction {
 }
 
 #[derive(Debug, Clone, Args)]
+// `--json` is listed where it was before it became global: after `-n` in `logs --help`,
+// after `--by` in `logs cost --help`.
+#[command(mut_args(reword(&[
+    ("json", "Machine-readable output"),
+])), mut_args(display_order("json", 1)))]
 pub struct LogsArgs {
     #[command(subcommand)]
     pub action: Option<LogsAction>,
 
     /// How many calls to show (the most recent)
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20,
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20, display_order = 0,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_LOG_ROWS))]
     pub count: usize,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 
     #[command(flatten)]
     pub filter: LogFilter,
@@ -426,10 +400,6 @@ pub enum CostBy {
 
 #[derive(Debug, Clone, Args)]
 pub struct LogFilter {
-    /// Machine-readable output
-    #[arg(long)]
-    pub json: bool,
-
     /// Only calls to this model (as requested or as reported)
     #[arg(short = 'm', long, value_name = "MODEL")]
     pub model: Option<String>,
@@ -453,13 +423,94 @@ pub struct LogFilter {
 
 #[derive(Debug, Clone, Args)]
 pub struct PromptsCommon {
-    /// Machine-readable output
-    #[arg(long)]
-    pub json: bool,
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR", display_order = 10)]
+    pub prompts_dir: Option<PathBuf>,
+}
+
+/// The input: PROMPT words, then each -f file (then stdin), as the SPEC gathers it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InputArgs {
+    /// Prompt words, joined by spaces; `-` reads stdin even from a terminal
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+
+    /// Add a file's text to the input (repeatable, in order)
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+}
+
+/// The model and the API it is sent to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelArgs {
+    /// Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]
+    #[arg(short = 'm', long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// API to use [default: inferred from the model: claude-* is anthropic, else openai]
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+}
+
+/// A versioned prompt file and its template variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PromptFileArgs {
+    /// Use a versioned prompt file (latest version without @vN)
+    #[arg(long = "prompt", value_name = "NAME[@vN]")]
+    pub prompt_name: Option<String>,
+
+    /// Template variable for the prompt file (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
 
     /// Look for prompt files here first
     #[arg(long, value_name = "DIR")]
     pub prompts_dir: Option<PathBuf>,
+}
+
+/// `--json`, global: a command with subcommands (`prompts`, `logs`) takes it before or
+/// after the subcommand. Each command words its help for the shape it prints.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct JsonArg {
+    /// Machine-readable output (see the README for the shapes)
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `-v`, global like `--json`.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct VerboseArg {
+    /// Request and response diagnostics on stderr (never secrets)
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+}
+
+impl From<ProviderArg> for crate::provider::ProviderKind {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Openai => Self::OpenAi,
+            ProviderArg::Anthropic => Self::Anthropic,
+        }
+    }
+}
+
+impl RequestArgs {
+    /// What the flags ask of the request settings.
+    pub fn options(&self) -> RequestOptions {
+        RequestOptions {
+            model: self.model.model.clone(),
+            provider: self.model.provider.map(Into::into),
+            system: self.system.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            timeout: self.timeout,
+            retries: self.retries,
+            fallbacks: self.fallbacks.clone(),
+            stop: self.stop.clone(),
+            no_log: self.no_log,
+            cache: self.cache,
+        }
+    }
 }
 
 impl Cli {
@@ -476,20 +527,121 @@ impl Cli {
     /// Whether `--json` was given, for reporting failures in the same shape.
     pub fn json(&self) -> bool {
         match &self.command {
-            Command::Prompts { action } => match action {
-                PromptsAction::List(c)
-                | PromptsAction::Show { common: c, .. }
-                | PromptsAction::Render { common: c, .. } => c.json,
-            },
-            Command::Logs(a) => match &a.action {
-                Some(LogsAction::Cost { filter, .. }) => filter.json,
-                None => a.filter.json,
-            },
-            Command::CountTokens(a) => a.json,
-            Command::EstimateCost(a) => a.json,
-            Command::Models(a) => a.json,
-            _ => self.request_args().is_some_and(|a| a.json),
+            Command::Prompts { json, .. } => json.json,
+            Command::Logs(a) => a.json.json,
+            Command::CountTokens(a) => a.json.json,
+            Command::EstimateCost(a) => a.json.json,
+            Command::Models(a) => a.json.json,
+            Command::Completions { .. } => false,
+            _ => self.request_args().is_some_and(|a| a.json.json),
         }
+    }
+}
+
+/// Whether a command line that clap refused asked for `--json` where a command takes it, so
+/// the usage error can be reported as the JSON error object too. clap parses it again,
+/// leniently (every value is taken as it is, and it goes on past an error where it can);
+/// an unknown word, after which clap cannot go on, is left out and the line parsed again.
+pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let cmd = lenient(command());
+    // Each round leaves one word out; a line with more unknown words than this is not
+    // worth more rounds (each round parses the whole line again).
+    for _ in 0..MAX_UNKNOWN_WORDS.min(args.len()) {
+        if let Ok(m) = cmd.clone().ignore_errors(true).try_get_matches_from(&args)
+            && json_given(&m)
+        {
+            return true;
+        }
+        let Err(e) = cmd.clone().try_get_matches_from(&args) else {
+            return false;
+        };
+        let (context, replace) = match e.kind() {
+            ErrorKind::UnknownArgument => (ContextKind::InvalidArg, false),
+            // A mistyped command: its words are read as `complete` would read them (it
+            // takes `--json` and any words), so `llmpipe compleet --json` still answers
+            // in JSON.
+            ErrorKind::InvalidSubcommand => (ContextKind::InvalidSubcommand, true),
+            _ => return false,
+        };
+        let Some(ContextValue::String(unknown)) = e.get(context) else {
+            return false;
+        };
+        // `--json` where the command takes none (`llmpipe --json complete`): still asked for.
+        if unknown == "--json" {
+            return true;
+        }
+        // The first word (after the program name) that is the unknown one, or starts it
+        // (`--bogus=1`).
+        let at = args.iter().skip(1).position(|a| {
+            let a = a.to_string_lossy();
+            a == unknown.as_str() || a.starts_with(&format!("{unknown}="))
+        });
+        match at {
+            Some(i) if replace => args[i + 1] = "complete".into(),
+            Some(i) => {
+                args.remove(i + 1);
+            }
+            None => return false,
+        }
+    }
+    false
+}
+
+/// How many unknown words `json_requested` leaves out before it gives up.
+const MAX_UNKNOWN_WORDS: usize = 32;
+
+/// `--json` at this level or below.
+fn json_given(m: &clap::ArgMatches) -> bool {
+    matches!(m.try_get_one::<bool>("json"), Ok(Some(true)))
+        || m.subcommand().is_some_and(|(_, sub)| json_given(sub))
+}
+
+/// `cmd` and its subcommands taking any value, so that no bad value ends a parse early.
+fn lenient(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.value_parser(clap::builder::ValueParser::os_string())
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(lenient)
+}
+
+/// Rewords shared flags' help for one command, keeping their place: `(id, help)` pairs.
+fn reword(help: &'static [(&'static str, &'static str)]) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |a| match help.iter().find(|(id, _)| a.get_id() == *id) {
+        Some((_, text)) => a.help(*text),
+        None => a,
+    }
+}
+
+/// Puts one argument at `place` in the help (clap lists options by place).
+fn display_order(id: &'static str, place: usize) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |a| {
+        if a.get_id() == id {
+            a.display_order(place)
+        } else {
+            a
+        }
+    }
+}
+
+/// `--max-tokens`: a whole number, 1 or more.
+fn max_tokens(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("--max-tokens must be at least 1".into()),
+    }
+}
+
+/// `--rpm`: a whole number, 1 or more.
+fn rpm(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("--rpm must be at least 1".into()),
     }
 }
 
@@ -513,4 +665,33 @@ fn seconds(s: &str) -> Result<f64, String> {
 /// The clap command, for completions and tests.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_and_its_lenient_copy_are_well_formed() {
+        command().debug_assert();
+        lenient(command()).debug_assert();
+    }
+
+    #[test]
+    fn json_is_found_where_a_command_takes_it() {
+        let asked = |args: &[&str]| {
+            json_requested(
+                std::iter::once("llmpipe")
+                    .chain(args.iter().copied())
+                    .map(std::ffi::OsString::from),
+            )
+        };
+        assert!(asked(&["complete", "--bogus", "-x", "--json"]));
+        assert!(asked(&["stream", "-t", "hot", "--json"]));
+        assert!(asked(&["logs", "-n", "many", "cost", "--json"]));
+        assert!(asked(&["prompts", "render", "--json"]));
+        assert!(!asked(&["complete", "--bogus"]));
+        assert!(!asked(&["complete", "--", "--json"]));
+        assert!(!asked(&["models", "--jsonx"]));
+    }
 }

@@ -1,5 +1,11 @@
 //! Flags + environment + `.env` + config file → resolved settings.
 //!
+//! The environment (with `.env`) and the config file are read once per process into a
+//! [`Context`], which `commands::run` hands to the command. A request command turns its own
+//! flags into [`RequestOptions`] (a plain struct, no clap type) and [`Settings::resolve`]
+//! resolves those against the context; commands that only need prices or a model's
+//! endpoint ask the context directly ([`Context::pricing`], [`Context::target`]).
+//!
 //! Precedence, highest first: command-line flags, the config file, the environment (with
 //! `.env` filling only variables the environment lacks), built-in defaults. For the model
 //! the SPEC puts the config file before `LLMPIPE_MODEL`.
@@ -13,7 +19,6 @@ use serde::Deserialize;
 
 use crate::cache::Cache;
 
-use crate::cli::{ProviderArg, RequestArgs};
 use crate::error::{Error, Result};
 use crate::models::{self, Price};
 use crate::prompts::FrontMatter;
@@ -31,14 +36,6 @@ pub struct Env {
 }
 
 impl Env {
-    /// Reads `.env` and warns about each line that could not be loaded; for the commands
-    /// that send no request with a key.
-    pub fn load() -> Result<Env> {
-        let env = Env::read();
-        env.warn_problems();
-        Ok(env)
-    }
-
     /// Reads `.env` in the working directory if there is one. It never overrides a
     /// variable that is already set, and is not written into the process environment.
     /// Lines that cannot be parsed are skipped and remembered (see [`Env::check`]). The
@@ -344,6 +341,67 @@ impl Pricing {
     }
 }
 
+/// What a command reads from the machine, once per process: the environment with `.env`
+/// (read up front; each command applies its own rule to `.env` problems, see
+/// [`Env::warn_problems`] and [`Env::check`]), and the config file, read the first time a
+/// command asks for it (so a command that does not use it is not stopped by a broken one)
+/// and never again.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub env: Env,
+    file: std::sync::OnceLock<FileConfig>,
+}
+
+impl Context {
+    pub fn read() -> Context {
+        Context {
+            env: Env::read(),
+            file: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The config file (empty when there is none), read on first use.
+    pub fn file(&self) -> Result<&FileConfig> {
+        if let Some(file) = self.file.get() {
+            return Ok(file);
+        }
+        let file = FileConfig::load(&self.env)?;
+        Ok(self.file.get_or_init(|| file))
+    }
+
+    /// Prices: the config file's overrides over the built-in table.
+    pub fn pricing(&self) -> Result<Pricing> {
+        Ok(Pricing {
+            overrides: self.file()?.prices.clone(),
+        })
+    }
+
+    /// A model name (or alias) resolved to its provider, endpoint and key.
+    pub fn target(&self, name: &str, provider: Option<ProviderKind>) -> Result<Target> {
+        let file = self.file()?;
+        let field = max_tokens_field(&self.env, file)?;
+        target(name, provider, file, &self.env, field)
+    }
+}
+
+/// What a command asks of the request settings, from its own flags: `None` and empty mean
+/// "not given" (the prompt file, the config file, the environment or the default decide).
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    pub model: Option<String>,
+    pub provider: Option<ProviderKind>,
+    pub system: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u64>,
+    /// Seconds per attempt.
+    pub timeout: Option<f64>,
+    pub retries: Option<u32>,
+    pub fallbacks: Vec<String>,
+    pub stop: Vec<String>,
+    pub no_log: bool,
+    pub cache: bool,
+}
+
 /// Everything a request command needs, resolved.
 #[derive(Debug)]
 pub struct Settings {
@@ -368,48 +426,33 @@ impl Settings {
     /// `prompt` holds a prompt file's defaults: they rank below the flags and above the
     /// config file.
     pub fn resolve(
-        args: &RequestArgs,
-        env: &Env,
+        opts: &RequestOptions,
+        ctx: &Context,
         prompt: Option<&FrontMatter>,
     ) -> Result<Settings> {
-        let file = FileConfig::load(env)?;
+        let (env, file) = (&ctx.env, ctx.file()?);
         let none = FrontMatter::default();
         let prompt = prompt.unwrap_or(&none);
-        let model = args
+        let model = opts
             .model
             .clone()
             .or_else(|| prompt.model.clone())
             .or_else(|| file.model.clone())
             .or_else(|| env.get("LLMPIPE_MODEL"))
             .unwrap_or_else(|| models::DEFAULT_MODEL.to_string());
-        let field = match env
-            .get("LLMPIPE_OPENAI_MAX_TOKENS_FIELD")
-            .or_else(|| file.openai_max_tokens_field.clone())
-            .as_deref()
-        {
-            None | Some("max_completion_tokens") => MaxTokensField::MaxCompletionTokens,
-            Some("max_tokens") => MaxTokensField::MaxTokens,
-            Some(other) => {
-                return Err(Error::config(format!(
-                    "openai_max_tokens_field is `{other}`: use `max_completion_tokens` or `max_tokens`"
-                )));
-            }
-        };
-        let explicit = args.provider.map(|p| match p {
-            ProviderArg::Openai => ProviderKind::OpenAi,
-            ProviderArg::Anthropic => ProviderKind::Anthropic,
-        });
-        let fallbacks = if args.fallbacks.is_empty() {
+        let field = max_tokens_field(env, file)?;
+        let explicit = opts.provider;
+        let fallbacks = if opts.fallbacks.is_empty() {
             &file.fallback
         } else {
-            &args.fallbacks
+            &opts.fallbacks
         };
-        let mut targets = vec![target(&model, explicit, &file, env, field)?];
+        let mut targets = vec![target(&model, explicit, file, env, field)?];
         for fb in fallbacks {
-            targets.push(target(fb, None, &file, env, field)?);
+            targets.push(target(fb, None, file, env, field)?);
         }
 
-        let max_tokens = args
+        let max_tokens = opts
             .max_tokens
             .or(prompt.max_tokens)
             .or(file.max_tokens)
@@ -417,7 +460,7 @@ impl Settings {
         if max_tokens == 0 {
             return Err(Error::usage("--max-tokens must be at least 1"));
         }
-        let temperature = match (args.temperature, prompt.temperature) {
+        let temperature = match (opts.temperature, prompt.temperature) {
             (Some(t), _) => {
                 check_temperature(t, &targets)?;
                 Some(t)
@@ -433,7 +476,7 @@ impl Settings {
             },
             (None, None) => None,
         };
-        let secs = args
+        let secs = opts
             .timeout
             .or(file.timeout)
             .unwrap_or(DEFAULT_TIMEOUT_SECS);
@@ -446,7 +489,7 @@ impl Settings {
                 ))
             })?;
         let mut policy = retry::Policy {
-            retries: args.retries.or(file.retries).unwrap_or(3),
+            retries: opts.retries.or(file.retries).unwrap_or(3),
             ..Default::default()
         };
         // Tests and impatient users shorten the backoff; the SPEC's 0.5 s is the default.
@@ -464,10 +507,10 @@ impl Settings {
             policy.base_delay = Duration::from_millis(ms);
             policy.max_delay = policy.max_delay.max(policy.base_delay);
         }
-        let log_path = if args.no_log || file.log == Some(false) {
+        let log_path = if opts.no_log || file.log == Some(false) {
             None
         } else {
-            log_db(env, &file)
+            log_db(env, file)
         };
         let env_ttl = match env.get("LLMPIPE_CACHE_TTL") {
             Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
@@ -482,7 +525,7 @@ impl Settings {
             .map(Duration::from_secs)
             .unwrap_or(crate::cache::DEFAULT_TTL)
             .min(MAX_CACHE_TTL);
-        let cache = if args.cache || file.cache == Some(true) {
+        let cache = if opts.cache || file.cache == Some(true) {
             match env.get("LLMPIPE_CACHE_URL") {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
                     match Cache::redis(&url, ttl) {
@@ -519,14 +562,14 @@ impl Settings {
             cache,
             context_window,
             targets,
-            system: args.system.clone().or_else(|| prompt.system.clone()),
+            system: opts.system.clone().or_else(|| prompt.system.clone()),
             temperature,
             max_tokens,
-            stop: args.stop.clone(),
+            stop: opts.stop.clone(),
             timeout,
             policy,
             pricing: Pricing {
-                overrides: file.prices,
+                overrides: file.prices.clone(),
             },
         })
     }
@@ -538,6 +581,22 @@ pub fn log_db(env: &Env, file: &FileConfig) -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| file.log_db.clone())
         .or_else(|| crate::store::default_path(env))
+}
+
+/// How OpenAI requests name the output cap: `LLMPIPE_OPENAI_MAX_TOKENS_FIELD`, then the
+/// config file's `openai_max_tokens_field`.
+fn max_tokens_field(env: &Env, file: &FileConfig) -> Result<MaxTokensField> {
+    match env
+        .get("LLMPIPE_OPENAI_MAX_TOKENS_FIELD")
+        .or_else(|| file.openai_max_tokens_field.clone())
+        .as_deref()
+    {
+        None | Some("max_completion_tokens") => Ok(MaxTokensField::MaxCompletionTokens),
+        Some("max_tokens") => Ok(MaxTokensField::MaxTokens),
+        Some(other) => Err(Error::config(format!(
+            "openai_max_tokens_field is `{other}`: use `max_completion_tokens` or `max_tokens`"
+        ))),
+    }
 }
 
 /// Resolves an alias (config first, then built-in) and the provider's endpoint and key.

@@ -86,9 +86,8 @@ fn usage_error(e: clap::Error) -> ! {
         let _ = e.print();
         std::process::exit(2);
     }
-    // args_os: an argument that is not UTF-8 is what clap is complaining about.
-    let json = std::env::args_os().any(|a| a == "--json");
-    if json {
+    // args_os: an argument that is not UTF-8 may be what clap is complaining about.
+    if llmpipe::cli::json_requested(std::env::args_os()) {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or("invalid arguments");
         let err = Error::usage(first.trim_start_matches("error: ").to_string());

@@ -10,7 +10,7 @@ use super::job::Job;
 use super::record::{self, CallInfo};
 use crate::chat::{FinishReason, Message, Part, Request, Response};
 use crate::cli::RequestArgs;
-use crate::config::{Env, Settings};
+use crate::config::{Context, Settings};
 use crate::error::{Error, Kind, Result};
 use crate::prompts::PromptFile;
 use crate::provider::build_request;
@@ -31,25 +31,26 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn new(args: &RequestArgs, command: &'static str) -> Result<Call> {
-        output::set_verbose(args.verbose);
+    pub fn new(args: &RequestArgs, ctx: &Context, command: &'static str) -> Result<Call> {
+        output::set_verbose(args.verbose.verbose);
         // A `.env` line that cannot be parsed stops a request (it may be the key) but not
         // a --dry-run, which sends nothing.
-        let env = Env::read();
+        let env = &ctx.env;
         if args.dry_run {
             env.warn_problems();
         } else {
             env.check()?;
         }
-        let prompt = match &args.prompt_name {
+        let prompt = match &args.prompt_file.prompt_name {
             Some(spec) => {
-                let dirs = crate::prompts::search_dirs(args.prompts_dir.as_deref(), &env);
+                let dirs =
+                    crate::prompts::search_dirs(args.prompt_file.prompts_dir.as_deref(), env);
                 Some(crate::prompts::load(spec, &dirs)?)
             }
             None => None,
         };
-        let settings = Settings::resolve(args, &env, prompt.as_ref().map(|p| &p.meta))?;
-        let vars = crate::prompts::parse_vars(&args.vars)?;
+        let settings = Settings::resolve(&args.options(), ctx, prompt.as_ref().map(|p| &p.meta))?;
+        let vars = crate::prompts::parse_vars(&args.prompt_file.vars)?;
         if prompt.is_none() && !vars.is_empty() {
             return Err(Error::usage(
                 "--var fills a prompt file's template: add --prompt NAME",
@@ -60,7 +61,7 @@ impl Call {
             .iter()
             .map(|spec| image::load(spec).map(Part::Image))
             .collect::<Result<Vec<_>>>()?;
-        let conversation = Conversation::resolve(args, &settings, &env)?;
+        let conversation = Conversation::resolve(args, &settings, env)?;
         let logger = if args.dry_run {
             None
         } else {
@@ -130,7 +131,7 @@ impl Call {
     /// The request for a single run: the SPEC's input (words, files, stdin). Stdin is read
     /// off the async thread, so a signal while it waits still ends the run properly.
     pub async fn single_request(&self, args: &RequestArgs) -> Result<Request> {
-        let (words, files) = (args.prompt.clone(), args.files.clone());
+        let (words, files) = (args.input.prompt.clone(), args.input.files.clone());
         let text = tokio::task::spawn_blocking(move || input::gather(&words, &files))
             .await
             .unwrap_or_else(|e| Err(Error::internal(format!("reading the input failed: {e}"))))?;
@@ -273,7 +274,7 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
         output::end_open_line();
         output::err_line(&result.summary());
     }
-    if args.json {
+    if args.json.json {
         output::out_line(&result.to_json_line());
     } else {
         output::out_line(&job.plain(&result, pretty));

@@ -9,6 +9,7 @@ use super::call::{Call, run_job, usable};
 use super::job::Job;
 use crate::chat::{Format, Request};
 use crate::cli::ClassifyArgs;
+use crate::config::Context;
 use crate::error::{Error, Kind, Result};
 use crate::output;
 use crate::result::CallResult;
@@ -16,8 +17,8 @@ use crate::result::CallResult;
 /// Room for a constrained classify reply: a forced tool call costs a few dozen tokens.
 const CLASSIFY_MIN_MAX_TOKENS: u64 = 64;
 
-pub async fn run(args: &ClassifyArgs) -> Result<()> {
-    let call = Call::new(&args.request, "classify")?;
+pub async fn run(args: &ClassifyArgs, ctx: &Context) -> Result<()> {
+    let call = Call::new(&args.request, ctx, "classify")?;
     let labels: Vec<String> = if args.labels.is_empty() {
         call.prompt
             .as_ref()

@@ -8,11 +8,12 @@ use serde_json::json;
 use super::call::{Call, run_job, usable};
 use super::job::Job;
 use crate::cli::RequestArgs;
+use crate::config::Context;
 use crate::error::Result;
 use crate::output;
 
-pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
-    let call = Call::new(args, if stream { "stream" } else { "complete" })?;
+pub async fn run(args: &RequestArgs, ctx: &Context, stream: bool) -> Result<()> {
+    let call = Call::new(args, ctx, if stream { "stream" } else { "complete" })?;
     if !stream || args.each_line {
         // `stream --each-line` runs each item as `complete`: interleaved deltas of many
         // items would be unreadable.
@@ -24,7 +25,7 @@ pub async fn run(args: &RequestArgs, stream: bool) -> Result<()> {
     }
     crate::cost::check_budget(&call.settings, &req, args.max_cost)?;
     let started = Instant::now();
-    let json = args.json;
+    let json = args.json.json;
     // A key the server echoes is masked even when split across deltas.
     let mut masker = crate::secrets::StreamMask::default();
     // Each delta is its own JSON line, but all the deltas of one network read go out in

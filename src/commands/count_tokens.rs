@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::chat::{Message, Request};
-use crate::cli::{CountArgs, RequestArgs};
-use crate::config::{Env, Settings};
+use crate::cli::CountArgs;
+use crate::config::{Context, RequestOptions, Settings};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::provider::client::Client;
@@ -109,24 +109,6 @@ pub(super) fn read_all(inputs: &[Input]) -> Result<String> {
     Ok(parts.join("\n\n"))
 }
 
-/// Settings for a command that only needs the model, its provider, key and prices.
-pub(super) fn settings_for(
-    model: Option<String>,
-    provider: Option<crate::cli::ProviderArg>,
-    timeout: Option<f64>,
-    max_tokens: Option<u64>,
-    env: &Env,
-) -> Result<Settings> {
-    let args = RequestArgs {
-        model,
-        provider,
-        timeout,
-        max_tokens,
-        ..Default::default()
-    };
-    Settings::resolve(&args, env, None)
-}
-
 /// The request the input is counted in when there is no prompt file: the `--system` prompt
 /// and an empty user message where the input goes. With `--prompt NAME@vN`, `run` builds
 /// the prompt file's whole request instead (`counted_request`: system, few-shot turns,
@@ -147,39 +129,39 @@ fn with_input(mut req: Request, text: String) -> Request {
     req
 }
 
-pub async fn run(args: &CountArgs) -> Result<()> {
-    output::set_verbose(args.verbose);
-    let env = Env::load()?;
+pub async fn run(args: &CountArgs, ctx: &Context) -> Result<()> {
+    output::set_verbose(args.verbose.verbose);
+    let env = &ctx.env;
+    env.warn_problems();
     let prompt = crate::prompts::load_named(
-        args.prompt_name.as_deref(),
-        args.prompts_dir.as_deref(),
-        &env,
+        args.prompt_file.prompt_name.as_deref(),
+        args.prompt_file.prompts_dir.as_deref(),
+        env,
     )?;
-    if prompt.is_none() && !args.vars.is_empty() {
+    if prompt.is_none() && !args.prompt_file.vars.is_empty() {
         return Err(Error::usage(
             "--var fills a prompt file's template: add --prompt NAME",
         ));
     }
-    let model = args
-        .model
-        .clone()
-        .or_else(|| prompt.as_ref().and_then(|p| p.meta.model.clone()));
-    let settings = settings_for(model, args.provider, args.timeout, None, &env)?;
+    let options = RequestOptions {
+        model: (args.model.model.clone())
+            .or_else(|| prompt.as_ref().and_then(|p| p.meta.model.clone())),
+        provider: args.model.provider.map(Into::into),
+        timeout: args.timeout,
+        ..Default::default()
+    };
+    let settings = Settings::resolve(&options, ctx, None)?;
     let target = &settings.targets[0];
     let encoding = args.encoding.as_deref().and_then(Encoding::from_name);
     let counter = Counter::for_model(&target.model, target.kind, encoding)?;
-    let threads = match args.threads {
-        Some(0) => return Err(Error::usage("--threads must be at least 1")),
-        Some(n) => n,
-        None => default_threads(),
-    };
+    let threads = args.threads.unwrap_or_else(default_threads);
     let use_endpoint = args.exact && !counter.exact();
     // A prompt file's request is counted whole, as the API would see it.
     let chat = args.chat || use_endpoint || prompt.is_some();
     let frame = frame(args.system.clone(), settings.max_tokens);
 
-    let all = inputs(&args.prompt, &args.files);
-    let per_source = args.files.len() >= 2 && prompt.is_none();
+    let all = inputs(&args.input.prompt, &args.input.files);
+    let per_source = args.input.files.len() >= 2 && prompt.is_none();
     let client = if use_endpoint {
         env.check()?; // the provider's count sends the key
         Some(Client::new(settings.timeout, settings.policy.clone())?)
@@ -193,7 +175,7 @@ pub async fn run(args: &CountArgs) -> Result<()> {
         let req = crate::prompts::counted_request(
             Some(p),
             args.system.clone(),
-            &args.vars,
+            &args.prompt_file.vars,
             text,
             settings.max_tokens,
         )?;
@@ -273,12 +255,12 @@ pub async fn run(args: &CountArgs) -> Result<()> {
     }
 
     let total: u64 = rows.iter().map(|(_, n)| n).sum();
-    let model = if args.encoding.is_some() && args.model.is_none() {
+    let model = if args.encoding.is_some() && args.model.model.is_none() {
         Value::Null
     } else {
         json!(target.model)
     };
-    if args.json {
+    if args.json.json {
         let mut obj = json!({
             "model": model,
             "encoding": counter.encoding().map(Encoding::name),

@@ -39,13 +39,8 @@ struct Line {
 type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<CallResult>)> + 'a>>;
 
 pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
-    if args.concurrency == 0 {
-        return Err(Error::usage("--concurrency must be at least 1"));
-    }
-    if args.rpm == Some(0) {
-        return Err(Error::usage("--rpm must be at least 1"));
-    }
     let words: Vec<&str> = args
+        .input
         .prompt
         .iter()
         .filter(|w| *w != "-")
@@ -57,8 +52,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             "with --each-line and a prompt file that places {{input}}, PROMPT words have nowhere to go: use --var",
         ));
     }
-    let read_stdin = args.prompt.iter().any(|w| w == "-") || !std::io::stdin().is_terminal();
-    if args.files.is_empty() && !read_stdin {
+    let read_stdin = args.input.prompt.iter().any(|w| w == "-") || !std::io::stdin().is_terminal();
+    if args.input.files.is_empty() && !read_stdin {
         return Err(Error::usage(
             "--each-line reads its items from stdin or -f files, one per line",
         ));
@@ -72,7 +67,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     let budget = &budget;
     let window = (args.concurrency * 4).max(64);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(window);
-    let files = args.files.clone();
+    let files = args.input.files.clone();
     std::thread::spawn(move || read_lines(files, read_stdin, tx));
 
     let gate = call.client()?.gate();

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::cli::EstimateArgs;
-use crate::config::Env;
+use crate::config::{Context, RequestOptions, Settings};
 use crate::cost::{self, Estimate, InputCount};
 use crate::error::{Error, Result};
 use crate::models;
@@ -12,35 +12,37 @@ use crate::output;
 use crate::provider::client::Client;
 use crate::tokens::default_threads;
 
-use super::count_tokens::{blocking, inputs, read_all, settings_for};
+use super::count_tokens::{blocking, inputs, read_all};
 
-pub async fn run(args: &EstimateArgs) -> Result<()> {
-    output::set_verbose(args.verbose);
-    let env = Env::load()?;
+pub async fn run(args: &EstimateArgs, ctx: &Context) -> Result<()> {
+    output::set_verbose(args.verbose.verbose);
+    let env = &ctx.env;
+    env.warn_problems();
     let prompt = crate::prompts::load_named(
-        args.prompt_name.as_deref(),
-        args.prompts_dir.as_deref(),
-        &env,
+        args.prompt_file.prompt_name.as_deref(),
+        args.prompt_file.prompts_dir.as_deref(),
+        env,
     )?;
     let meta = prompt.as_ref().map(|p| &p.meta);
-    let base = settings_for(
-        args.model
-            .clone()
-            .or_else(|| meta.and_then(|m| m.model.clone())),
-        args.provider,
-        args.timeout,
-        args.max_tokens.or_else(|| meta.and_then(|m| m.max_tokens)),
-        &env,
-    )?;
+    let options = RequestOptions {
+        model: (args.model.model.clone()).or_else(|| meta.and_then(|m| m.model.clone())),
+        provider: args.model.provider.map(Into::into),
+        timeout: args.timeout,
+        max_tokens: args.max_tokens.or_else(|| meta.and_then(|m| m.max_tokens)),
+        ..Default::default()
+    };
+    // The config file and the environment are read once (the context), for every model
+    // compared: a model only adds its own endpoint and key.
+    let base = Settings::resolve(&options, ctx, None)?;
     let output_tokens = args.output_tokens.unwrap_or(base.max_tokens);
-    let sources = inputs(&args.prompt, &args.files);
+    let sources = inputs(&args.input.prompt, &args.input.files);
     let text = blocking(move || read_all(&sources)).await?;
     // The request `complete` would send: a prompt file's system prompt, few-shot turns and
     // templated user message, or the input alone.
     let req = crate::prompts::counted_request(
         prompt.as_ref(),
         args.system.clone(),
-        &args.vars,
+        &args.prompt_file.vars,
         text.clone(),
         output_tokens,
     )?;
@@ -68,26 +70,15 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
     let mut client = None;
     let mut estimates: Vec<Estimate> = Vec::new();
     for name in &models {
-        let settings = if args.compare.is_some() {
-            settings_for(
-                Some(name.clone()),
-                None,
-                args.timeout,
-                args.max_tokens,
-                &env,
-            )?
+        let compared;
+        let target = if args.compare.is_some() {
+            compared = ctx.target(name, None)?;
+            &compared
         } else {
-            settings_for(
-                args.model.clone(),
-                args.provider,
-                args.timeout,
-                args.max_tokens,
-                &env,
-            )?
+            &base.targets[0]
         };
-        let target = &settings.targets[0];
         // The price first: an unpriced model is the error worth reporting.
-        cost::price_of(&settings.pricing, &target.model)?;
+        cost::price_of(&base.pricing, &target.model)?;
         let (counter, _) = cost::estimate_counter(&target.model, target.kind);
         let input = if text.is_empty() {
             // Empty input counts as 0 tokens (the SPEC): there is no request to price.
@@ -101,7 +92,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
                 Some(c) => c,
                 None => {
                     env.check()?; // the provider's count sends the key
-                    client.insert(Client::new(settings.timeout, settings.policy.clone())?)
+                    client.insert(Client::new(base.timeout, base.policy.clone())?)
                 }
             };
             InputCount {
@@ -115,7 +106,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
         estimates.push(cost::estimate(
             &target.model,
             target.kind,
-            &settings.pricing,
+            &base.pricing,
             input,
             output_tokens,
         )?);
@@ -126,7 +117,7 @@ pub async fn run(args: &EstimateArgs) -> Result<()> {
             .then_with(|| a.model.cmp(&b.model))
     });
 
-    if args.json {
+    if args.json.json {
         let out = if args.compare.is_some() {
             Value::Array(estimates.iter().map(Estimate::to_json).collect())
         } else {

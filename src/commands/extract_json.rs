@@ -10,13 +10,14 @@ use super::call::{Call, run_job, usable};
 use super::job::{BeforeRepair, Job};
 use crate::chat::{Format, Message, Request};
 use crate::cli::ExtractArgs;
+use crate::config::Context;
 use crate::error::{Error, Kind, Result};
 use crate::jsonx::{self, Validator};
 use crate::output;
 use crate::result::CallResult;
 
-pub async fn run(args: &ExtractArgs) -> Result<()> {
-    let call = Call::new(&args.request, "extract-json")?;
+pub async fn run(args: &ExtractArgs, ctx: &Context) -> Result<()> {
+    let call = Call::new(&args.request, ctx, "extract-json")?;
     let (schema, source) = match (&args.schema, &call.prompt) {
         (Some(spec), _) => load_schema(spec)?,
         (None, Some(p)) => match &p.schema {

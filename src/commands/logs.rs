@@ -3,21 +3,20 @@
 use serde_json::{Value, json};
 
 use crate::cli::{CostBy, LogFilter, LogsAction, LogsArgs};
-use crate::config::{Env, FileConfig};
+use crate::config::Context;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::store::{self, Filter};
 
-pub fn run(args: &LogsArgs) -> Result<()> {
+pub fn run(args: &LogsArgs, ctx: &Context) -> Result<()> {
     // The filters are checked before anything is read: a bad one is a usage error even
     // when nothing was logged yet.
     filter(match &args.action {
         Some(LogsAction::Cost { filter, .. }) => filter,
         None => &args.filter,
     })?;
-    let env = Env::load()?;
-    let file = FileConfig::load(&env)?;
-    let path = crate::config::log_db(&env, &file)
+    ctx.env.warn_problems();
+    let path = crate::config::log_db(&ctx.env, ctx.file()?)
         .ok_or_else(|| Error::config("no call log: set HOME or XDG_DATA_HOME"))?;
     if !path.exists() {
         output::warn(&format!(
@@ -32,7 +31,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
     match &args.action {
         None => {
             let rows = store::rows(&conn, &filter(&args.filter)?, args.count).map_err(read_err)?;
-            if args.filter.json {
+            if args.json.json {
                 for r in &rows {
                     output::out_line(&r.output);
                 }
@@ -100,7 +99,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
                     json!({"cost_usd": round(c)})
                 }
             };
-            if f.json {
+            if args.json.json {
                 let rows: Vec<Value> = groups
                     .iter()
                     .map(|g| {

@@ -23,27 +23,33 @@ mod report;
 
 pub use report::{Shape, report};
 
+use std::sync::Arc;
+
 use crate::cli::{Cli, Command};
+use crate::config::Context;
 use crate::error::{Error, Result};
 use crate::output;
 
+/// Runs the command with the process's [`Context`] (environment, `.env` and config file,
+/// each read once).
 pub async fn run(cli: &Cli) -> Result<()> {
+    let ctx = Arc::new(Context::read());
     match &cli.command {
-        Command::Complete(args) => complete::run(args, false).await,
-        Command::Stream(args) => complete::run(args, true).await,
-        Command::ExtractJson(args) => extract_json::run(args).await,
-        Command::Classify(args) => classify::run(args).await,
-        Command::Prompts { action } => {
+        Command::Complete(args) => complete::run(args, &ctx, false).await,
+        Command::Stream(args) => complete::run(args, &ctx, true).await,
+        Command::ExtractJson(args) => extract_json::run(args, &ctx).await,
+        Command::Classify(args) => classify::run(args, &ctx).await,
+        Command::Prompts { action, json } => {
             // `prompts render` may read stdin: off the async thread, so Ctrl-C still ends it.
-            let action = action.clone();
-            tokio::task::spawn_blocking(move || prompts::run(&action))
+            let (action, json) = (action.clone(), json.json);
+            tokio::task::spawn_blocking(move || prompts::run(&action, json, &ctx))
                 .await
                 .unwrap_or_else(|e| Err(Error::internal(format!("prompts failed: {e}"))))
         }
-        Command::Logs(args) => logs::run(args),
-        Command::CountTokens(args) => count_tokens::run(args).await,
-        Command::EstimateCost(args) => estimate_cost::run(args).await,
-        Command::Models(args) => models::run(args),
+        Command::Logs(args) => logs::run(args, &ctx),
+        Command::CountTokens(args) => count_tokens::run(args, &ctx).await,
+        Command::EstimateCost(args) => estimate_cost::run(args, &ctx).await,
+        Command::Models(args) => models::run(args, &ctx),
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())

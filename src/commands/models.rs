@@ -4,16 +4,15 @@
 use serde_json::{Value, json};
 
 use crate::cli::ModelsArgs;
-use crate::config::Env;
+use crate::config::Context;
 use crate::error::Result;
 use crate::models::{self, MODELS};
 use crate::output;
 
-use super::count_tokens::settings_for;
-
-pub fn run(args: &ModelsArgs) -> Result<()> {
-    let env = Env::load()?;
-    let pricing = settings_for(None, None, None, None, &env)?.pricing;
+pub fn run(args: &ModelsArgs, ctx: &Context) -> Result<()> {
+    ctx.env.warn_problems();
+    // Prices come from the config file and the table alone: no endpoint, key or cache.
+    let pricing = ctx.pricing()?;
     let mut rows: Vec<Value> = Vec::new();
     for m in MODELS {
         let configured = pricing.overrides(m.id);
@@ -66,7 +65,7 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
             "checked": null,
         }));
     }
-    if args.json {
+    if args.json.json {
         output::out_line(&Value::Array(rows).to_string());
         return Ok(());
     }

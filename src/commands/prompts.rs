@@ -5,34 +5,36 @@ use serde_json::{Value, json};
 
 use crate::chat::{Part, Request, Role};
 use crate::cli::{PromptsAction, PromptsCommon};
-use crate::config::Env;
+use crate::config::{Context, Env};
 use crate::error::{Error, Result};
 use crate::prompts::{self, PromptFile};
 use crate::provider::{MaxTokensField, ProviderKind, Target, build_request};
 use crate::{input, output};
 
-pub fn run(action: &PromptsAction) -> Result<()> {
+/// `json`: `--json` (global to the `prompts` subcommands).
+pub fn run(action: &PromptsAction, json: bool, ctx: &Context) -> Result<()> {
+    let env = &ctx.env;
     match action {
-        PromptsAction::List(common) => list(common),
-        PromptsAction::Show { prompt, common } => show(prompt, common),
+        PromptsAction::List(common) => list(common, json, env),
+        PromptsAction::Show { prompt, common } => show(prompt, common, json, env),
         PromptsAction::Render {
             prompt,
             input,
             files,
             vars,
             common,
-        } => render(prompt, input, files, vars, common),
+        } => render(prompt, input, files, vars, common, json, env),
     }
 }
 
-fn dirs(common: &PromptsCommon) -> Result<Vec<std::path::PathBuf>> {
-    let env = Env::load()?;
-    Ok(prompts::search_dirs(common.prompts_dir.as_deref(), &env))
+fn dirs(common: &PromptsCommon, env: &Env) -> Result<Vec<std::path::PathBuf>> {
+    env.warn_problems();
+    Ok(prompts::search_dirs(common.prompts_dir.as_deref(), env))
 }
 
-fn list(common: &PromptsCommon) -> Result<()> {
-    let found = prompts::list(&dirs(common)?);
-    if common.json {
+fn list(common: &PromptsCommon, json: bool, env: &Env) -> Result<()> {
+    let found = prompts::list(&dirs(common, env)?);
+    if json {
         for p in &found {
             output::out_line(
                 &json!({
@@ -68,9 +70,9 @@ fn list(common: &PromptsCommon) -> Result<()> {
     Ok(())
 }
 
-fn show(spec: &str, common: &PromptsCommon) -> Result<()> {
-    let p = prompts::load(spec, &dirs(common)?)?;
-    if common.json {
+fn show(spec: &str, common: &PromptsCommon, json: bool, env: &Env) -> Result<()> {
+    let p = prompts::load(spec, &dirs(common, env)?)?;
+    if json {
         let m = &p.meta;
         let examples: Vec<Value> = m
             .examples
@@ -112,8 +114,10 @@ fn render(
     files: &[std::path::PathBuf],
     vars: &[String],
     common: &PromptsCommon,
+    json: bool,
+    env: &Env,
 ) -> Result<()> {
-    let p: PromptFile = prompts::load(spec, &dirs(common)?)?;
+    let p: PromptFile = prompts::load(spec, &dirs(common, env)?)?;
     let vars = prompts::parse_vars(vars)?;
     let text = input::gather(words, files)?;
     let req = Request {
@@ -125,7 +129,7 @@ fn render(
             .unwrap_or(crate::config::DEFAULT_MAX_TOKENS),
         ..Default::default()
     };
-    if common.json {
+    if json {
         let mut shapes = json!({"prompt": p.label()});
         for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
             let target = Target {

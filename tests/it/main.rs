@@ -15,6 +15,7 @@ mod money;
 mod request_loop;
 mod resilience;
 mod secrets;
+mod settings;
 mod structured;
 mod tokens;
 mod validation;
