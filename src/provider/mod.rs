@@ -19,11 +19,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::chat::{FinishReason, Format, Request, Response};
 use crate::error::{Error, Result};
-// The neutral types, re-exported while callers move to `crate::chat`.
-pub use crate::chat::{
-    FinishReason, Format, ImageSource, Message, Part, Request, Response, Role, Usage,
-};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {

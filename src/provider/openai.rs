@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    FinishReason, Format, HeaderValue, HttpRequest, ImageSource, MaxTokensField, Part,
-    ProviderKind, Request, Response, Role, Target, Usage, bad_body, join_url, secret_header, sse,
-    stream_cut, strict_compatible,
+    HeaderValue, HttpRequest, MaxTokensField, ProviderKind, Target, bad_body, join_url,
+    secret_header, sse, stream_cut, strict_compatible,
 };
+use crate::chat::{FinishReason, Format, ImageSource, Part, Request, Response, Role, Usage};
 use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::OpenAi;
