@@ -19,11 +19,11 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
-    HeaderValue, HttpRequest, ProviderKind, Request, Response, StreamParser, Target,
-    build_count_tokens, build_request, parse_count_tokens, parse_error, parse_response, request_id,
-    retry, sse,
+    HeaderValue, HttpRequest, ProviderKind, StreamParser, Target, build_count_tokens,
+    build_request, parse_count_tokens, parse_error, parse_response, request_id, retry, sse,
 };
 use crate::cache::{self, Cache};
+use crate::chat::{Request, Response};
 use crate::error::{Error, Kind, Result};
 use crate::output;
 
