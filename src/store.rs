@@ -1,6 +1,14 @@
 //! The call log: one SQLite file under `$XDG_DATA_HOME/llmpipe/` (which also holds the
 //! response cache's table, see `cache.rs`).
 //!
+//! Logging a call costs one append: each record goes as one JSON line to a spool file beside
+//! the database (`log.db.spool`), written with one `write` under a shared lock, so it is on
+//! disk (in the OS's hands) before the process can exit and survives a kill. The spool is
+//! moved into SQLite in batches, by a background thread when it has grown, and always
+//! before the log is read (`logs`, `-c`). Moving claims the spool by renaming it, waits for
+//! any append in progress (exclusive lock), inserts its rows and records its name in one
+//! transaction, then deletes it: a crash at any point neither loses nor doubles a row.
+//!
 //! Logging must never slow or fail a request: records go over a channel to a writer thread
 //! that batches them into transactions, and anything that goes wrong there is a warning.
 //! Many llmpipe processes may write at once: WAL mode and a busy timeout make them wait for
@@ -17,7 +25,7 @@ use serde_json::Value;
 use crate::output;
 
 /// Bumped when `SCHEMA` changes; stored in the file's `user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
@@ -54,6 +62,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS calls_fts USING fts5(
 -- The full-text index is brought up to date when it is searched (index_for_search), not
 -- on every insert: an insert trigger made each logged call rewrite a dozen index pages.
 DROP TRIGGER IF EXISTS calls_fts_insert;
+CREATE TABLE IF NOT EXISTS spools_moved (
+    name TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS fts_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     indexed_up_to INTEGER NOT NULL
@@ -66,7 +77,7 @@ CREATE TABLE IF NOT EXISTS cache (
 ";
 
 /// One answered (or failed) request, as logged. Never holds a key or a header.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub time: String,
     pub command: String,
@@ -158,7 +169,7 @@ pub fn open(path: &Path) -> Result<Connection, String> {
                 let tx = conn.unchecked_transaction()?;
                 tx.execute_batch(SCHEMA)?;
                 // A version-1 file indexed every row by trigger: all of it is searchable.
-                let indexed: i64 = if version == 1 {
+                let indexed: i64 = if version >= 1 {
                     tx.query_row("SELECT COALESCE(MAX(id), 0) FROM calls", [], |r| r.get(0))?
                 } else {
                     0
@@ -227,86 +238,216 @@ fn insert(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Records waiting for the writer thread, at most.
-const LOG_QUEUE: usize = 1024;
+/// The spool is moved into SQLite by the background thread once it holds this much.
+const SPOOL_MOVE_AT: u64 = 256 << 10;
 
-/// Writes records on its own thread; `finish` waits for what is queued.
+/// The spool file of the call log at `db`.
+pub fn spool_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".spool");
+    PathBuf::from(name)
+}
+
+/// Appends one record to the spool: one line, one `write`, under a shared lock on the file
+/// the path names at that moment (a mover may have just renamed it away).
+fn append(spool: &Path, line: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    for _ in 0..100 {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(spool)?;
+        f.lock_shared()?;
+        let same = match std::fs::metadata(spool) {
+            Ok(m) => m.ino() == f.metadata()?.ino() && m.dev() == f.metadata()?.dev(),
+            Err(_) => false,
+        };
+        if same {
+            f.write_all(line)?;
+            return Ok(());
+        }
+    }
+    Err(std::io::Error::other("the spool kept being moved away"))
+}
+
+/// Moves every row waiting in the spool (and in spools a crashed mover left behind) into
+/// the database. Safe to run from several processes at once.
+pub fn move_spool(conn: &Connection, db: &Path) -> Result<(), String> {
+    let spool = spool_path(db);
+    let dir = db.parent().unwrap_or(Path::new("."));
+    let prefix = format!(
+        "{}.moving-",
+        spool.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut claimed = Vec::new();
+    // Spools claimed by a mover that died: their lock is free.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                claimed.push(e.path());
+            }
+        }
+    }
+    let mine = dir.join(format!(
+        "{prefix}{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    match std::fs::rename(&spool, &mine) {
+        Ok(()) => move_one(conn, &mine, true)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot move {}: {e}", spool.display())),
+    }
+    for path in claimed {
+        move_one(conn, &path, false)?;
+    }
+    Ok(())
+}
+
+/// Moves one claimed spool. `mine`: just claimed by this call, so appends still in
+/// progress on it are waited for; any other claim is taken only if nobody holds it.
+fn move_one(conn: &Connection, path: &Path, mine: bool) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(()); // another mover finished it
+    };
+    if mine {
+        file.lock().map_err(|e| e.to_string())?;
+    } else {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.to_string()),
+        }
+    }
+    // Another mover may have finished this file while we waited for it.
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    match std::fs::metadata(path) {
+        Ok(m) if m.ino() == meta.ino() && m.dev() == meta.dev() => {}
+        _ => return Ok(()),
+    }
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut records = Vec::new();
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Record>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => output::warn(&format!(
+                "a line of the call log's spool {} is not a record and is skipped: {e}",
+                path.display()
+            )),
+        }
+    }
+    (|| -> rusqlite::Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let done = tx
+            .query_row(
+                "SELECT 1 FROM spools_moved WHERE name = ?1",
+                [&name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !done {
+            for r in &records {
+                insert(&tx, r)?;
+            }
+            tx.execute("INSERT INTO spools_moved (name) VALUES (?1)", [&name])?;
+        }
+        tx.commit()
+    })()
+    .map_err(|e| format!("cannot move the spool into the call log: {e}"))?;
+    // Deleted only once its rows are committed; a crash before this line leaves a file
+    // whose name the database already lists as moved.
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
+/// Opens the call log and moves the spool into it first, for reading.
+pub fn open_for_reading(path: &Path) -> Result<Connection, String> {
+    let conn = open(path)?;
+    move_spool(&conn, path)?;
+    Ok(conn)
+}
+
+/// Logs calls: each record is appended to the spool at once (see the module docs), and a
+/// background thread moves the spool into SQLite when it has grown.
 pub struct Logger {
-    tx: Option<mpsc::SyncSender<Record>>,
-    handle: Option<JoinHandle<()>>,
-    /// Disconnected when the writer thread has finished.
-    done: mpsc::Receiver<()>,
+    db: PathBuf,
+    spool: PathBuf,
+    warned: std::sync::atomic::AtomicBool,
+    stop: Option<mpsc::Sender<()>>,
+    mover: Option<JoinHandle<()>>,
 }
 
 impl Logger {
-    pub fn start(path: PathBuf) -> Logger {
-        // Bounded, so a run that outpaces the disk waits for it instead of growing without
-        // limit (an `--each-line` run of 100,000 items stays flat in memory).
-        let (tx, rx) = mpsc::sync_channel::<Record>(LOG_QUEUE);
-        // Dropped when the writer ends, however it ends: `close` wakes at that moment
-        // instead of polling.
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let handle = std::thread::spawn(move || {
-            let _done = done_tx;
-            let mut conn = match open(&path) {
-                Ok(c) => c,
-                Err(e) => {
-                    output::warn(&format!("the call log is not written: {e}"));
-                    return;
-                }
-            };
-            // Batch whatever is queued into one transaction: one fsync per batch, not per row.
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                batch.extend(rx.try_iter());
-                // IMMEDIATE takes the write lock up front, where the busy timeout applies; a
-                // deferred transaction can fail at once when another process wrote first.
-                let written = (|| -> rusqlite::Result<()> {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    for r in &batch {
-                        insert(&tx, r)?;
+    pub fn start(db: PathBuf) -> Logger {
+        let spool = spool_path(&db);
+        if let Some(dir) = db.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (mover_db, mover_spool) = (db.clone(), spool.clone());
+        let mover = std::thread::spawn(move || {
+            // Moving is a batch job: it runs only once the spool has grown, checked now and
+            // then while the run lasts (a long --each-line run), never at exit.
+            loop {
+                let size = std::fs::metadata(&mover_spool).map_or(0, |m| m.len());
+                if size >= SPOOL_MOVE_AT {
+                    let moved = open(&mover_db).and_then(|c| move_spool(&c, &mover_db));
+                    if let Err(e) = moved {
+                        output::warn(&format!("the call log is behind: {e}"));
+                        return;
                     }
-                    tx.commit()
-                })();
-                if let Err(e) = written {
-                    output::warn(&format!(
-                        "{} call(s) not written to the log {}: {e}",
-                        batch.len(),
-                        path.display()
-                    ));
+                }
+                match stopped.recv_timeout(Duration::from_millis(500)) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                    _ => return,
                 }
             }
         });
         Logger {
-            tx: Some(tx),
-            handle: Some(handle),
-            done: done_rx,
+            db,
+            spool,
+            warned: std::sync::atomic::AtomicBool::new(false),
+            stop: Some(stop),
+            mover: Some(mover),
         }
     }
 
     pub fn log(&self, mut record: Record) {
         record.mask_secrets();
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(record);
+        let mut line = serde_json::to_vec(&record).unwrap_or_default();
+        line.push(b'\n');
+        if let Err(e) = append(&self.spool, &line)
+            && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            output::warn(&format!(
+                "the call log {} is not written: {}: {e}",
+                self.db.display(),
+                self.spool.display()
+            ));
         }
     }
 
-    /// Waits (at most a few seconds) for queued records to be written.
+    /// Stops the background mover, waiting for a move in progress to commit.
     pub fn finish(mut self) {
         self.close();
     }
 
     fn close(&mut self) {
-        self.tx.take();
-        if let Some(h) = self.handle.take() {
-            match self.done.recv_timeout(Duration::from_secs(15)) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    output::warn("the call log is still being written; some calls may be missing")
-                }
-                _ => {
-                    let _ = h.join();
-                }
-            }
+        self.stop.take();
+        if let Some(h) = self.mover.take() {
+            let _ = h.join();
         }
     }
 }
@@ -639,7 +780,7 @@ mod tests {
             });
         }
         logger.finish();
-        let conn = open(&path).unwrap();
+        let conn = open_for_reading(&path).unwrap();
         let all = rows(&conn, &Filter::default(), 10).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].output, "{\"n\":0}");
@@ -702,7 +843,7 @@ mod tests {
             });
         }
         logger.finish();
-        let conn = open(&path).unwrap();
+        let conn = open_for_reading(&path).unwrap();
         let trigger: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
@@ -719,5 +860,52 @@ mod tests {
         // Searching again indexes nothing twice.
         assert_eq!(rows(&conn, &walrus, 10).unwrap().len(), 4);
         assert_eq!(cost(&conn, &walrus, "model").unwrap()[0].calls, 4);
+    }
+
+    /// A mover that died before committing leaves its claimed file, which the next move
+    /// takes over; one that died after committing leaves a file whose rows are not added
+    /// twice. A line cut short is skipped, the rest kept.
+    #[test]
+    fn claimed_spools_of_dead_movers_are_moved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("log.db");
+        let record = |input: &str| Record {
+            time: "2026-11-29T10:00:00Z".into(),
+            command: "complete".into(),
+            input: input.into(),
+            conversation_id: "c".into(),
+            messages: serde_json::json!([]),
+            output: serde_json::json!({}),
+            ..Default::default()
+        };
+        let line = |r: &Record| format!("{}\n", serde_json::to_string(r).unwrap());
+        let conn = open(&db).unwrap();
+        let before = dir.path().join("log.db.spool.moving-1-1");
+        std::fs::write(&before, line(&record("lost mover")) + "{\"cut").unwrap();
+        let after = dir.path().join("log.db.spool.moving-2-2");
+        std::fs::write(&after, line(&record("already moved"))).unwrap();
+        conn.execute(
+            "INSERT INTO spools_moved (name) VALUES ('log.db.spool.moving-2-2')",
+            [],
+        )
+        .unwrap();
+        append(&spool_path(&db), line(&record("fresh")).as_bytes()).unwrap();
+        move_spool(&conn, &db).unwrap();
+        move_spool(&conn, &db).unwrap();
+        let inputs: Vec<String> = conn
+            .prepare("SELECT input FROM calls ORDER BY input")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(inputs, ["fresh", "lost mover"]);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("spool"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -37,12 +37,12 @@ impl Conversation {
                 path.display()
             ))
         };
-        if !path.exists() {
+        if !path.exists() && !store::spool_path(&path).exists() {
             return Err(no_log());
         }
         let unreadable =
             |e: rusqlite::Error| Error::config(format!("cannot read the call log: {e}"));
-        let conn = store::open(&path).map_err(Error::config)?;
+        let conn = store::open_for_reading(&path).map_err(Error::config)?;
         let id = match &args.cid {
             Some(id) => id.clone(),
             None => store::last_conversation(&conn)

@@ -18,14 +18,14 @@ pub fn run(args: &LogsArgs, ctx: &Context) -> Result<()> {
     ctx.env.warn_problems();
     let path = crate::config::log_db(&ctx.env, ctx.file()?)
         .ok_or_else(|| Error::config("no call log: set HOME or XDG_DATA_HOME"))?;
-    if !path.exists() {
+    if !path.exists() && !store::spool_path(&path).exists() {
         output::warn(&format!(
             "no calls logged yet ({} does not exist)",
             path.display()
         ));
         return Ok(());
     }
-    let conn = store::open(&path).map_err(Error::config)?;
+    let conn = store::open_for_reading(&path).map_err(Error::config)?;
     let read_err =
         |e: rusqlite::Error| Error::config(format!("cannot read {}: {e}", path.display()));
     match &args.action {

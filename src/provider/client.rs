@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
@@ -426,7 +426,7 @@ impl Client {
             e.request_id = rid.clone();
             e
         };
-        let mut body = resp.bytes_stream();
+        let mut body = BodyReader::spawn(resp);
         let mut sse = sse::Parser::new();
         let mut parser = StreamParser::new(kind);
         // The SPEC's stream timeout: to the first *event*, then the longest silence between
@@ -435,7 +435,7 @@ impl Client {
         let mut silence_ends = first_deadline;
         let mut received: usize = 0;
         loop {
-            let next = timeout_at(silence_ends, body.next()).await;
+            let next = timeout_at(silence_ends, body.chunks.recv()).await;
             let first = match next {
                 Err(_) => {
                     let what = if got_any {
@@ -457,24 +457,21 @@ impl Client {
                 Some(bytes) => {
                     take_chunk(kind, &bytes, &mut received, &mut sse, &mut events)
                         .map_err(with_rid)?;
-                    // Take what else has already arrived before writing: hyper hands the
-                    // body over one HTTP chunk at a time, and servers often send each SSE
-                    // event as a chunk of its own. One yield lets the connection task decode
-                    // the next buffered chunk; nothing buffered means write now.
+                    // Take what else has already arrived before writing (servers often send
+                    // each SSE event as an HTTP chunk of its own): one write per batch.
                     for _ in 0..MAX_CHUNKS_PER_WRITE {
-                        tokio::task::yield_now().await;
-                        match body.next().now_or_never() {
-                            None => break,
-                            Some(None) => {
+                        match body.chunks.try_recv() {
+                            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
                                 events.extend(sse.finish());
                                 ended = true;
                                 break;
                             }
-                            Some(Some(Ok(more))) => {
+                            Ok(Ok(more)) => {
                                 take_chunk(kind, &more, &mut received, &mut sse, &mut events)
                                     .map_err(with_rid)?;
                             }
-                            Some(Some(Err(e))) => {
+                            Ok(Err(e)) => {
                                 broken = Some(e);
                                 break;
                             }
@@ -520,6 +517,38 @@ impl Client {
         let mut response = parser.finish().map_err(with_rid)?;
         response.request_id = rid;
         Ok(response)
+    }
+}
+
+/// A stream's body, read by a task of its own into a channel. hyper hands a body over one
+/// HTTP chunk at a time, each after a round trip to its connection task; between two tasks
+/// that costs a queue push, but between a task and the command (which runs outside any
+/// task) it costs a poll of the OS for I/O. The reader takes the round trips, and the
+/// command takes every chunk that has arrived at once. Dropping the reader stops the task.
+struct BodyReader<C> {
+    chunks: tokio::sync::mpsc::Receiver<reqwest::Result<C>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BodyReader<()> {
+    fn spawn(resp: reqwest::Response) -> BodyReader<impl std::ops::Deref<Target = [u8]>> {
+        let (tx, chunks) = tokio::sync::mpsc::channel(MAX_CHUNKS_PER_WRITE);
+        let task = tokio::spawn(async move {
+            let mut body = resp.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                let failed = chunk.is_err();
+                if tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        BodyReader { chunks, task }
+    }
+}
+
+impl<C> Drop for BodyReader<C> {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

@@ -423,7 +423,7 @@ fn processes_killed_mid_write_leave_a_sound_log() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let conn = rusqlite::Connection::open(log_db(dir.path())).unwrap();
+    let conn = llmpipe::store::open_for_reading(&log_db(dir.path())).unwrap();
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

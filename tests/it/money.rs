@@ -78,7 +78,7 @@ fn wait_for_hits(mock: &Mock, n: usize) {
 
 /// `(exit_code, error, model)` of every row of the call log.
 fn log_rows(db: &Path) -> Vec<(i64, Option<String>, Option<String>)> {
-    let conn = rusqlite::Connection::open(db).unwrap();
+    let conn = llmpipe::store::open_for_reading(db).unwrap();
     let mut stmt = conn
         .prepare("SELECT exit_code, error, model FROM calls ORDER BY id")
         .unwrap();
@@ -277,7 +277,7 @@ fn an_interrupted_repair_is_logged_with_what_was_already_paid() {
     signal(&child, "INT");
     let (code, _, stderr) = finish(child, Duration::from_secs(10));
     assert_eq!(code, 130, "{stderr}");
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = llmpipe::store::open_for_reading(&db).unwrap();
     let (exit, cost, out): (i64, Option<f64>, i64) = conn
         .query_row(
             "SELECT exit_code, cost_usd, output_tokens FROM calls",
