@@ -293,6 +293,31 @@ class Bench:
                     self.ratio(f"`{mode}` {provider}: time ÷ raw Rust client (no target; the true floor)", v, None, False)
         self.sections.append((f"One request: {REPLY_TOKENS}-token reply", keys))
 
+    def costs(self):
+        """What streaming and the call log add to one request, llmpipe against itself."""
+        print(f"Costs: streaming and the call log ({REPLY_TOKENS}-token reply)", flush=True)
+        port = self.start_mock(REPLY_TOKENS)
+        n = self.runs(40)
+        keys = []
+        for provider in ("openai", "anthropic"):
+            model = MODELS[provider]
+            k = f"costs.{provider}"
+            for mode, extra in (("complete", ["--no-log"]), ("stream", ["--no-log"]), ("complete", [])):
+                key = f"{k}.{mode}{'.nolog' if extra else '.log'}"
+                label = f"`llmpipe {mode}{' --no-log' if extra else ''}` ({provider})"
+                self.measure(key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT),
+                             n, 3, port=port)
+                keys.append(key)
+            if self.ok(k + ".stream.nolog") and self.ok(k + ".complete.nolog"):
+                v = self.rows[k + ".stream.nolog"]["wall"] / self.rows[k + ".complete.nolog"]["wall"]
+                self.ratio(f"`stream` ÷ `complete`, same {REPLY_TOKENS:,}-token reply ({provider})", v, 1.3, False,
+                           detail="plain")
+            if self.ok(k + ".complete.log") and self.ok(k + ".complete.nolog"):
+                log, nolog = self.rows[k + ".complete.log"]["wall"], self.rows[k + ".complete.nolog"]["wall"]
+                self.ratio(f"`complete` with the call log ÷ `--no-log` ({provider}); adds {(log - nolog) * 1000:.2f} ms",
+                           log / nolog, 1.25, False, detail="plain")
+        self.sections.append((f"Costs: streaming and the call log, {REPLY_TOKENS}-token reply", keys))
+
     # (name, tokens, first delay ms, token delay ms, target applies)
     TTFB_CASES = [
         ("paced: 50 tokens, 5 ms apart, like a model", 50, 20, 5, True),
@@ -530,10 +555,13 @@ class Bench:
                 return (r.stdout or r.stderr).strip().splitlines()[0]
             except (OSError, IndexError, subprocess.TimeoutExpired):
                 return "not found"
-        pkgs = subprocess.run([self.venv("python"), "-c",
-                               "import importlib.metadata as m\n"
-                               "for p in ('llm','ttok','openai','anthropic','tiktoken','httpx'):\n"
-                               "    print(p, m.version(p))"], capture_output=True, text=True).stdout.split("\n")
+        try:
+            pkgs = subprocess.run([self.venv("python"), "-c",
+                                   "import importlib.metadata as m\n"
+                                   "for p in ('llm','ttok','openai','anthropic','tiktoken','httpx'):\n"
+                                   "    print(p, m.version(p))"], capture_output=True, text=True).stdout.split("\n")
+        except OSError:  # no bench/.venv: a run of llmpipe-only sections (--only costs)
+            pkgs = []
         git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
@@ -581,7 +609,7 @@ class Bench:
                 target = f"≥ {r['target']}×" if r["target"] and r["higher"] else (
                     f"≤ {r['target']}×" if r["target"] else "")
                 if r["target"] and not r["higher"]:
-                    shown = "–" if v is None else f"{v:.2f}× the floor"
+                    shown = "–" if v is None else f"{v:.2f}×{'' if r['detail'] == 'plain' else ' the floor'}"
             elif r["unit"] == " %":
                 shown = "–" if v is None else f"{v:.0f} %"
                 target = f"≥ {r['target']} %"
@@ -735,7 +763,7 @@ def main():
                    help="hand-written findings appended to results.md")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--llmpipe-source", help="what --llmpipe was built from, for the report (another checkout)")
-    p.add_argument("--only", default="startup,one,ttfb,many,tokens")
+    p.add_argument("--only", default="startup,one,costs,ttfb,many,tokens")
     p.add_argument("--readme", help="README whose ratio table (between the bench:ratios markers) is rewritten")
     a = p.parse_args()
     for k in ("llmpipe", "mock", "tiktoken_cache", "out", "analysis", "readme"):
@@ -751,6 +779,8 @@ def main():
             b.startup()
         if "one" in only:
             b.one_request()
+        if "costs" in only:
+            b.costs()
         if "ttfb" in only:
             b.ttfb()
         if "many" in only:
