@@ -308,10 +308,20 @@ class Bench:
                 self.measure(key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT),
                              n, 3, port=port)
                 keys.append(key)
+            # The floor: a minimal Rust client reading the same two replies (no parsing).
+            for mode in ("complete", "stream"):
+                req = self.dry_run_request(provider, port, mode == "stream")
+                self.measure(f"{k}.{mode}.raw", f"raw Rust client, {mode} ({provider})",
+                             self.load_cmd(port, req, 1, 1), n, 3, port=port)
+                keys.append(f"{k}.{mode}.raw")
             if self.ok(k + ".stream.nolog") and self.ok(k + ".complete.nolog"):
                 v = self.rows[k + ".stream.nolog"]["wall"] / self.rows[k + ".complete.nolog"]["wall"]
                 self.ratio(f"`stream` ÷ `complete`, same {REPLY_TOKENS:,}-token reply ({provider})", v, 1.3, False,
                            detail="plain")
+            if self.ok(k + ".stream.raw") and self.ok(k + ".complete.raw"):
+                v = self.rows[k + ".stream.raw"]["wall"] / self.rows[k + ".complete.raw"]["wall"]
+                self.ratio(f"the same ratio for a raw Rust client, the floor on this mock ({provider})", v,
+                           None, False)
             if self.ok(k + ".complete.log") and self.ok(k + ".complete.nolog"):
                 log, nolog = self.rows[k + ".complete.log"]["wall"], self.rows[k + ".complete.nolog"]["wall"]
                 self.ratio(f"`complete` with the call log ÷ `--no-log` ({provider}); adds {(log - nolog) * 1000:.2f} ms",

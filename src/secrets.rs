@@ -92,19 +92,17 @@ impl StreamMask {
         let masked = mask(&self.held).into_owned();
         let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
         let mut keep = 0;
+        let bytes = masked.as_bytes();
         for k in known.iter() {
-            // The longest proper prefix of `k` that ends the text.
-            for (len, _) in k
-                .char_indices()
-                .skip(1)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
+            // The longest proper prefix of `k` that ends the text: the earliest start, in
+            // the last `k.len() - 1` bytes, from which the rest of the text begins `k`.
+            // (Linear in the key: a mismatch shows at the first byte, almost always.)
+            let k = k.as_bytes();
+            let from = bytes.len().saturating_sub(k.len().saturating_sub(1));
+            if let Some(p) = (from..bytes.len())
+                .find(|&p| masked.is_char_boundary(p) && k.starts_with(&bytes[p..]))
             {
-                if len > keep && masked.ends_with(&k[..len]) {
-                    keep = len;
-                    break;
-                }
+                keep = keep.max(bytes.len() - p);
             }
         }
         let split = masked.len() - keep;

@@ -85,9 +85,12 @@ impl Parser {
     fn line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         if line.is_empty() {
             if self.has_data {
+                // The next event is likely as long: one allocation for it, not a doubling
+                // series.
+                let next = String::with_capacity(self.data.len());
                 out.push(Event {
                     event: self.event.take(),
-                    data: std::mem::take(&mut self.data),
+                    data: std::mem::replace(&mut self.data, next),
                 });
             }
             self.event = None;
