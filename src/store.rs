@@ -15,7 +15,6 @@
 //! each other instead of failing.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -249,8 +248,9 @@ pub fn spool_path(db: &Path) -> PathBuf {
 }
 
 /// Appends one record to the spool: one line, one `write`, under a shared lock on the file
-/// the path names at that moment (a mover may have just renamed it away).
-fn append(spool: &Path, line: &[u8]) -> std::io::Result<()> {
+/// the path names at that moment (a mover may have just renamed it away). Returns the
+/// spool's size after the write.
+fn append(spool: &Path, line: &[u8]) -> std::io::Result<u64> {
     use std::io::Write;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     for _ in 0..100 {
@@ -266,7 +266,7 @@ fn append(spool: &Path, line: &[u8]) -> std::io::Result<()> {
         };
         if same {
             f.write_all(line)?;
-            return Ok(());
+            return Ok(f.metadata()?.len());
         }
     }
     Err(std::io::Error::other("the spool kept being moved away"))
@@ -379,14 +379,14 @@ pub fn open_for_reading(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
-/// Logs calls: each record is appended to the spool at once (see the module docs), and a
-/// background thread moves the spool into SQLite when it has grown.
+/// Logs calls: each record is appended to the spool at once (see the module docs). Once
+/// the spool has grown past [`SPOOL_MOVE_AT`] (seen at start or after an append), a thread
+/// moves it into SQLite, overlapping the request; a single call usually starts none.
 pub struct Logger {
     db: PathBuf,
     spool: PathBuf,
     warned: std::sync::atomic::AtomicBool,
-    stop: Option<mpsc::Sender<()>>,
-    mover: Option<JoinHandle<()>>,
+    mover: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Logger {
@@ -395,58 +395,62 @@ impl Logger {
         if let Some(dir) = db.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let (mover_db, mover_spool) = (db.clone(), spool.clone());
-        let mover = std::thread::spawn(move || {
-            // Moving is a batch job: it runs only once the spool has grown, checked now and
-            // then while the run lasts (a long --each-line run), never at exit.
-            loop {
-                let size = std::fs::metadata(&mover_spool).map_or(0, |m| m.len());
-                if size >= SPOOL_MOVE_AT {
-                    let moved = open(&mover_db).and_then(|c| move_spool(&c, &mover_db));
-                    if let Err(e) = moved {
-                        output::warn(&format!("the call log is behind: {e}"));
-                        return;
-                    }
-                }
-                match stopped.recv_timeout(Duration::from_millis(500)) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                    _ => return,
-                }
-            }
-        });
-        Logger {
+        let logger = Logger {
             db,
-            spool,
             warned: std::sync::atomic::AtomicBool::new(false),
-            stop: Some(stop),
-            mover: Some(mover),
+            mover: std::sync::Mutex::new(None),
+            spool,
+        };
+        if std::fs::metadata(&logger.spool).is_ok_and(|m| m.len() >= SPOOL_MOVE_AT) {
+            logger.start_move();
         }
+        logger
+    }
+
+    /// Starts moving the spool into SQLite on a thread of its own, unless a move is running.
+    fn start_move(&self) {
+        let mut mover = self.mover.lock().unwrap_or_else(|e| e.into_inner());
+        if mover.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        if let Some(done) = mover.take() {
+            let _ = done.join();
+        }
+        let db = self.db.clone();
+        *mover = Some(std::thread::spawn(move || {
+            if let Err(e) = open(&db).and_then(|c| move_spool(&c, &db)) {
+                output::warn(&format!("the call log is behind: {e}"));
+            }
+        }));
     }
 
     pub fn log(&self, mut record: Record) {
         record.mask_secrets();
         let mut line = serde_json::to_vec(&record).unwrap_or_default();
         line.push(b'\n');
-        if let Err(e) = append(&self.spool, &line)
-            && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            output::warn(&format!(
-                "the call log {} is not written: {}: {e}",
-                self.db.display(),
-                self.spool.display()
-            ));
+        match append(&self.spool, &line) {
+            Ok(size) if size >= SPOOL_MOVE_AT => self.start_move(),
+            Ok(_) => {}
+            Err(e) => {
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    output::warn(&format!(
+                        "the call log {} is not written: {}: {e}",
+                        self.db.display(),
+                        self.spool.display()
+                    ));
+                }
+            }
         }
     }
 
-    /// Stops the background mover, waiting for a move in progress to commit.
+    /// Waits for a move in progress to commit.
     pub fn finish(mut self) {
         self.close();
     }
 
     fn close(&mut self) {
-        self.stop.take();
-        if let Some(h) = self.mover.take() {
+        let mover = self.mover.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = mover {
             let _ = h.join();
         }
     }
@@ -907,5 +911,35 @@ mod tests {
             .filter(|n| n.contains("spool"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// A long run's spool is moved into SQLite as it grows, not only when the log is read.
+    #[test]
+    fn a_growing_spool_is_moved_by_the_logger() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("log.db");
+        let logger = Logger::start(db.clone());
+        for i in 0..400 {
+            logger.log(Record {
+                time: "2026-11-29T10:00:00Z".into(),
+                command: "complete".into(),
+                input: format!("{i} {}", "x".repeat(2000)),
+                conversation_id: "c".into(),
+                messages: serde_json::json!([]),
+                output: serde_json::json!({}),
+                ..Default::default()
+            });
+        }
+        logger.finish();
+        let conn = open(&db).unwrap();
+        let moved: i64 = conn
+            .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))
+            .unwrap();
+        assert!(moved >= 100, "{moved} of 400 moved while logging");
+        let conn = open_for_reading(&db).unwrap();
+        let all: i64 = conn
+            .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(all, 400);
     }
 }
