@@ -264,9 +264,15 @@ impl FileConfig {
         let Some(path) = Self::locate(env) else {
             return Ok(FileConfig::default());
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::config(format!("cannot read config file {}: {e}", path.display()))
-        })?;
+        let text = crate::input::read_file_bounded(&path)
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+            .map_err(|e| {
+                Error::config(format!(
+                    "cannot read config file {}: {}",
+                    path.display(),
+                    crate::input::io_reason(&e)
+                ))
+            })?;
         toml::from_str(&text).map_err(|e| {
             let at = toml_error_line(&text, &e)
                 .map(|l| format!(":{l}"))

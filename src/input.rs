@@ -56,6 +56,12 @@ pub fn read_bounded(reader: impl Read) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A file's bytes, read with the [`read_bounded`] limit (an endless or huge file is an
+/// error, never an abort on allocation).
+pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    read_bounded(std::fs::File::open(path)?)
+}
+
 pub fn too_large_message(source: &str, limit: u64) -> String {
     format!(
         "{source} is larger than {} MiB, the most llmpipe reads",

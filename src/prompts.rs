@@ -226,10 +226,13 @@ pub fn list(dirs: &[PathBuf]) -> Vec<Summary> {
             if seen.insert(name.clone(), ()).is_some() {
                 continue;
             }
-            let description = std::fs::read_to_string(latest).ok().and_then(|text| {
-                let (fm, _, _) = split_front_matter(&text).ok().flatten()?;
-                toml::from_str::<FrontMatter>(fm).ok()?.description
-            });
+            let description = crate::input::read_file_bounded(latest)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|text| {
+                    let (fm, _, _) = split_front_matter(&text).ok().flatten()?;
+                    toml::from_str::<FrontMatter>(fm).ok()?.description
+                });
             out.push(Summary {
                 name,
                 versions: versions.iter().map(|(n, _)| *n).collect(),
@@ -269,7 +272,7 @@ fn parse_file(name: &str, version: u64, path: &Path) -> Result<PromptFile> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return Err(Error::usage(format!("{shown} is not a regular file")));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::input::read_file_bounded(path).map_err(|e| {
         Error::usage(format!(
             "cannot read {shown}: {}",
             crate::input::io_reason(&e)
@@ -352,7 +355,7 @@ fn parse_file(name: &str, version: u64, path: &Path) -> Result<PromptFile> {
                     format!("schema {} is not a regular file", schema_path.display()),
                 ));
             }
-            let raw = std::fs::read(&schema_path).map_err(|e| {
+            let raw = crate::input::read_file_bounded(&schema_path).map_err(|e| {
                 at(
                     line,
                     format!(

@@ -547,6 +547,11 @@ impl Resume {
             return Err(cannot("it is a directory".into())
                 .with_hint("give the output file of the earlier --each-line run"));
         }
+        // It is read twice (checked first, then copied): only a regular file can be.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(cannot("it is not a regular file".into())
+                .with_hint("give the output file of the earlier --each-line run"));
+        }
         let open = || -> Result<Box<dyn BufRead>> {
             let file =
                 std::fs::File::open(path).map_err(|e| cannot(crate::input::io_reason(&e)))?;
@@ -594,15 +599,26 @@ impl Resume {
         let mut buf = Vec::new();
         loop {
             buf.clear();
-            let n = self.reader.read_until(b'\n', &mut buf).map_err(|e| {
-                Error::usage(format!(
-                    "cannot read --resume file {}: {}",
-                    self.path.display(),
-                    crate::input::io_reason(&e)
-                ))
-            })?;
+            let limit = crate::input::MAX_INPUT_BYTES;
+            let n = (&mut self.reader)
+                .take(limit + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| {
+                    Error::usage(format!(
+                        "cannot read --resume file {}: {}",
+                        self.path.display(),
+                        crate::input::io_reason(&e)
+                    ))
+                })?;
             if n == 0 {
                 return Ok(());
+            }
+            if n as u64 > limit {
+                return Err(Error::usage(format!(
+                    "cannot read --resume file {}: {}",
+                    self.path.display(),
+                    crate::input::too_large_message("a line of it", limit)
+                )));
             }
             self.line_no += 1;
             let complete = buf.ends_with(b"\n");

@@ -99,7 +99,8 @@ fn show(spec: &str, common: &PromptsCommon, json: bool, env: &Env) -> Result<()>
         );
         return Ok(());
     }
-    let text = std::fs::read_to_string(&p.path)
+    let text = crate::input::read_file_bounded(&p.path)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
         .map_err(|e| Error::usage(format!("cannot read {}: {e}", p.path.display())))?;
     output::out(&text);
     if !text.ends_with('\n') {

@@ -378,3 +378,30 @@ fn a_huge_request_is_logged_as_a_prefix_and_a_hash() {
     let listed = run(base(dir.path()).args(["logs"])).expect(0);
     assert!(listed.stdout.contains("fine"), "{}", listed.stdout);
 }
+
+/// Files llmpipe reads besides the input are bounded too: an endless config file or resume
+/// file is an error with the usual exit code, never an abort on allocation.
+#[test]
+fn endless_config_and_resume_files_are_errors() {
+    let dir = tmp();
+    let out = run(base(dir.path()).env("LLMPIPE_CONFIG", "/dev/zero").args([
+        "count-tokens",
+        "--json",
+        "hi",
+    ]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read config file /dev/zero"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["error"]["type"], "config");
+
+    let mock = Mock::start(vec![mock::openai_completion("x")]);
+    let out = run(openai(dir.path(), &mock)
+        .args(["complete", "--each-line", "--resume", "/dev/zero", "--json"])
+        .write_stdin("a\n"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    assert_eq!(mock.hits(), 0);
+}
