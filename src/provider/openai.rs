@@ -273,30 +273,31 @@ pub struct StreamState {
 }
 
 #[derive(Deserialize)]
-struct Chunk {
+struct Chunk<'a> {
     /// A mid-stream error (`{"error": {…}}`): only whether it is there (and not null).
     #[serde(default)]
     error: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Option<Vec<ChunkChoice>>,
+    /// Borrowed from the event where it can be: the hot path allocates as little as it can.
+    #[serde(default, borrow)]
+    model: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChunkChoice<'a>>>,
     #[serde(default)]
     usage: Option<WireUsage>,
 }
 
 #[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<Delta>,
+struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
     #[serde(default)]
     finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     refusal: Option<String>,
     #[serde(default)]
@@ -319,16 +320,22 @@ impl StreamState {
         // anything else is a body that is not the API's JSON.
         let chunk: Chunk = match serde_json::from_str::<Chunk>(data) {
             Ok(chunk) if chunk.error.is_none() => chunk,
-            _ => {
+            Ok(_) => {
+                let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
+                return Err(stream_error(&v));
+            }
+            Err(shape) => {
                 let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
                 if v.get("error").is_some_and(|e| !e.is_null()) {
                     return Err(stream_error(&v));
                 }
-                serde_json::from_value(v).map_err(|e| bad_body(KIND, e))?
+                return Err(bad_body(KIND, shape));
             }
         };
-        if let Some(m) = chunk.model.filter(|m| !m.is_empty()) {
-            self.model = Some(m);
+        if let Some(m) = chunk.model.filter(|m| !m.is_empty())
+            && self.model.as_deref() != Some(&*m)
+        {
+            self.model = Some(m.into_owned());
         }
         if let Some(u) = chunk.usage {
             self.usage = Some(u.normalise());

@@ -44,25 +44,20 @@ impl Parser {
         let mut i = buf.len();
         buf.extend_from_slice(chunk);
         let mut start = 0;
-        while i < buf.len() {
-            match buf[i] {
-                b'\n' => {
-                    self.line(&buf[start..i], &mut out);
+        // Line ends are found with a vectorised search: most of a stream's bytes are JSON.
+        while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[i..]) {
+            i += at;
+            self.line(&buf[start..i], &mut out);
+            let cr = buf[i] == b'\r';
+            i += 1;
+            if cr {
+                if i == buf.len() {
+                    self.skip_lf = true;
+                } else if buf[i] == b'\n' {
                     i += 1;
-                    start = i;
                 }
-                b'\r' => {
-                    self.line(&buf[start..i], &mut out);
-                    i += 1;
-                    if i == buf.len() {
-                        self.skip_lf = true;
-                    } else if buf[i] == b'\n' {
-                        i += 1;
-                    }
-                    start = i;
-                }
-                _ => i += 1,
             }
+            start = i;
         }
         buf.drain(..start);
         self.buf = buf;
