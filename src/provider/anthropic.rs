@@ -277,16 +277,18 @@ pub struct StreamState {
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
 #[derive(Deserialize)]
-struct TextDeltaEvent {
-    #[serde(rename = "type")]
-    ty: String,
-    delta: TextDelta,
+struct TextDeltaEvent<'a> {
+    /// Borrowed from the event: the hot path allocates only the text it returns.
+    #[serde(rename = "type", borrow)]
+    ty: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    delta: TextDelta<'a>,
 }
 
 #[derive(Deserialize)]
-struct TextDelta {
-    #[serde(rename = "type")]
-    ty: String,
+struct TextDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: std::borrow::Cow<'a, str>,
     #[serde(default)]
     text: Option<String>,
 }
