@@ -158,7 +158,22 @@ pub fn url_secrets(url: &str) -> Vec<String> {
     let decoded = percent_decode(raw);
     let mut v = vec![raw.to_string()];
     if decoded != raw {
-        v.push(decoded);
+        v.push(decoded.clone());
+    }
+    // The HTTP client sends the userinfo as `Authorization: Basic base64(user:password)`;
+    // a gateway that echoes that header must not reveal the password either.
+    if u.password().is_some() {
+        use base64::Engine;
+        let user = percent_decode(u.username());
+        for pair in [
+            format!("{user}:{decoded}"),
+            format!("{}:{raw}", u.username()),
+        ] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            if !v.contains(&encoded) {
+                v.push(encoded);
+            }
+        }
     }
     v
 }
@@ -231,7 +246,8 @@ mod tests {
         assert_eq!(redact_url("http://tok@host/"), "http://[REDACTED]@host/");
         assert_eq!(
             url_secrets("http://u:p%40ss@h/"),
-            vec!["p%40ss".to_string(), "p@ss".to_string()]
+            // the password as written and decoded, and `u:p@ss` in Basic auth's base64
+            ["p%40ss", "p@ss", "dTpwQHNz", "dTpwJTQwc3M="]
         );
     }
 }

@@ -254,6 +254,13 @@ fn append(spool: &Path, line: &[u8]) -> std::io::Result<u64> {
     use std::io::Write;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     for _ in 0..100 {
+        // Never open a FIFO or a device in its place: it could block, or never end.
+        if std::fs::symlink_metadata(spool).is_ok_and(|m| !m.is_file()) {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                spool.display()
+            )));
+        }
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -298,6 +305,13 @@ pub fn move_spool(conn: &Connection, db: &Path) -> Result<(), String> {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     ));
+    if std::fs::symlink_metadata(&spool).is_ok_and(|m| !m.is_file()) {
+        output::warn(&format!(
+            "{} is not a regular file: calls logged there are not read (remove it)",
+            spool.display()
+        ));
+        return Ok(());
+    }
     match std::fs::rename(&spool, &mine) {
         Ok(()) => move_one(conn, &mine, true)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -313,6 +327,9 @@ pub fn move_spool(conn: &Connection, db: &Path) -> Result<(), String> {
 /// progress on it are waited for; any other claim is taken only if nobody holds it.
 fn move_one(conn: &Connection, path: &Path, mine: bool) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(()); // not one of ours
+    }
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(()); // another mover finished it
     };

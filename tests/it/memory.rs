@@ -445,3 +445,25 @@ fn processes_killed_mid_write_leave_a_sound_log() {
     let out = run(base(dir.path()).args(["logs", "--json", "-q", "kills"])).expect(0);
     assert_eq!(out.lines().len(), 1);
 }
+
+/// A FIFO (or a device) where the spool belongs is never opened: it could block forever.
+#[test]
+fn a_spool_that_is_not_a_regular_file_never_hangs() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::openai_completion("ok")]);
+    run(openai(dir.path(), &mock).args(["complete", "first"])).expect(0);
+    let spool = log_db(dir.path()).with_extension("db.spool");
+    let _ = std::fs::remove_file(&spool);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let out = run(openai(dir.path(), &mock).args(["complete", "second"])).expect(0);
+    assert_eq!(out.stdout, "ok\n");
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    let out = run(base(dir.path()).args(["logs", "--json"])).expect(0);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

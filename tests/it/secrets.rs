@@ -386,3 +386,42 @@ fn a_key_at_the_cut_of_a_shortened_error_body_is_masked_whole() {
     );
     assert!(out.stderr.contains("[REDACTED]"), "{}", out.stderr);
 }
+
+/// A gateway that echoes the Basic-auth header it got (base64 of `user:password`) reveals
+/// the URL's password no more than one that echoes the password itself.
+#[test]
+fn a_password_echoed_as_basic_auth_is_masked() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::dynamic(|req, _| {
+        let auth = req.header("authorization").unwrap_or("").to_string();
+        let body = serde_json::json!({
+            "type": "error",
+            "error": {"type": "authentication_error", "message": format!("Invalid credentials: {auth}")},
+        });
+        (
+            mock::Reply::Full {
+                status: 401,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.to_string().into_bytes(),
+            },
+            std::time::Duration::ZERO,
+        )
+    })]);
+    let url = mock
+        .url
+        .replace("http://", "http://bob:hunter2PASSWORDxyz@");
+    let out = run(anthropic(dir.path(), &mock)
+        .env("ANTHROPIC_BASE_URL", &url)
+        .args(["complete", "--json", "-m", "claude-haiku-4-5", "hello"]))
+    .expect(3);
+    // base64("bob:hunter2PASSWORDxyz")
+    let basic = "Ym9iOmh1bnRlcjJQQVNTV09SRHh5eg==";
+    assert_eq!(
+        mock.only_request().header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(basic) && !text.contains("hunter2"), "{text}");
+    }
+    assert!(out.stderr.contains("Basic [REDACTED]"), "{}", out.stderr);
+}
