@@ -242,6 +242,15 @@ impl HttpRequest {
             };
             headers.insert((*name).to_string(), Value::String(shown));
         }
+        // The HTTP client sends a URL's `user:password@` as Basic auth: show that header too.
+        if reqwest::Url::parse(&self.url).is_ok_and(|u| !u.username().is_empty())
+            && !headers.contains_key("authorization")
+        {
+            headers.insert(
+                "authorization".into(),
+                Value::String("Basic [REDACTED]".into()),
+            );
+        }
         serde_json::json!({
             "method": "POST",
             "url": crate::secrets::redact_url(&self.url),

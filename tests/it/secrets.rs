@@ -270,6 +270,12 @@ fn a_base_url_password_is_never_shown() {
             "{args:?}: {out:?}"
         );
     }
+    // --dry-run shows the Basic header the client adds from the URL, redacted.
+    let out = run(anthropic(dir.path(), &mock)
+        .env("ANTHROPIC_BASE_URL", &url)
+        .args(["complete", "--dry-run", "-m", "claude-haiku-4-5", "hello"]))
+    .expect(0);
+    assert_eq!(out.json()["headers"]["authorization"], "Basic [REDACTED]");
     // Anthropic: the key in x-api-key, the URL's userinfo as Basic auth for the gateway.
     let req = mock.only_request();
     assert_eq!(req.header("x-api-key"), Some(ANTHROPIC_KEY));
