@@ -143,6 +143,7 @@ impl Env {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    #[serde(default, deserialize_with = "check::model")]
     pub model: Option<String>,
     #[serde(default, deserialize_with = "check::max_tokens")]
     pub max_tokens: Option<u64>,
@@ -223,6 +224,16 @@ mod check {
                 "timeout must be a positive number of seconds, not {secs}"
             ))),
         }
+    }
+
+    pub fn model<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let m = String::deserialize(d)?;
+        if m.trim().is_empty() {
+            return Err(D::Error::custom(
+                "model is empty: give a model id or alias, or leave the key out",
+            ));
+        }
+        Ok(Some(m))
     }
 
     pub fn log_db<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
@@ -656,6 +667,16 @@ fn check_base_url(kind: ProviderKind, base_url: &str) -> Result<()> {
         return Err(Error::config(format!(
             "{var} is `{shown}`: it must start with http:// or https://"
         )));
+    }
+    // `http:///v1` would parse with `v1` as the host: an empty authority is no host.
+    let after_scheme = base_url.split_once("://").map_or("", |(_, rest)| rest);
+    if after_scheme.is_empty() || after_scheme.starts_with('/') {
+        return Err(
+            Error::config(format!("{var} is `{shown}`: it has no host")).with_hint(format!(
+                "set {var} to an address such as {}",
+                kind.default_base_url()
+            )),
+        );
     }
     let url = reqwest::Url::parse(base_url).map_err(|e| {
         // The text is shown only when it holds no userinfo (which could be a password).

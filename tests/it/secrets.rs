@@ -299,6 +299,7 @@ fn an_invalid_base_url_is_a_config_error_never_sent() {
     for (var, url) in [
         ("OPENAI_BASE_URL", "http://127.0.0.1:99999/v1"),
         ("OPENAI_BASE_URL", "http://exa mple.com/v1"),
+        ("OPENAI_BASE_URL", "http:///v1"),
         ("ANTHROPIC_BASE_URL", "https://api.anthropic.com:70000"),
         (
             "ANTHROPIC_BASE_URL",

@@ -2,7 +2,7 @@
 //! `FILE:LINE`, a bad variable is exit 3 naming it; nothing is sent.
 
 use crate::mock::{self, Mock};
-use crate::{openai, run, tmp};
+use crate::{base, openai, run, tmp};
 
 #[test]
 fn bad_config_numbers_are_config_errors_at_their_line() {
@@ -161,4 +161,19 @@ fn prompt_file_versions_are_unambiguous_and_never_hang() {
         assert!(out.stderr.contains(at), "{spec}: {}", out.stderr);
     }
     assert_eq!(mock.hits(), 1);
+}
+
+/// An empty model in the config file is a config error at its line, like every other value.
+#[test]
+fn an_empty_model_in_the_config_file_is_named_by_line() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "timeout = 30\nmodel = \"\"\n",
+    )
+    .unwrap();
+    let out = run(base(dir.path()).args(["complete", "--dry-run", "hi"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("llmpipe.toml:2:"), "{}", out.stderr);
+    assert!(out.stderr.contains("model is empty"), "{}", out.stderr);
 }
