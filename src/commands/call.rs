@@ -206,6 +206,24 @@ impl Call {
         )
     }
 
+    /// The result of `calls` (the last gave the answer), or exit 6 carrying it when the
+    /// answer is unusable (refused, empty, all of `max_tokens` spent thinking).
+    pub fn usable_result(
+        &self,
+        calls: &[Outcome<'_>],
+        started: Instant,
+        max_tokens: u64,
+    ) -> Result<CallResult> {
+        let checked = calls
+            .last()
+            .map_or(Ok(()), |last| usable(&last.response, max_tokens));
+        let result = self.result(calls, started);
+        match checked {
+            Ok(()) => Ok(result),
+            Err(e) => Err(e.with_result(result)),
+        }
+    }
+
     fn prompt_label(&self) -> Option<String> {
         self.prompt.as_ref().map(PromptFile::label)
     }
@@ -283,7 +301,7 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
 }
 
 /// Exit 6: the model answered (and was paid) but there is nothing to use.
-pub fn usable(r: &Response, max_tokens: u64) -> Result<()> {
+fn usable(r: &Response, max_tokens: u64) -> Result<()> {
     let unusable = |msg: String| Err(Error::new(Kind::UnusableAnswer, msg));
     if r.finish_reason == FinishReason::Refusal {
         let why = r.refusal.as_deref().unwrap_or(r.text.as_str()).trim();

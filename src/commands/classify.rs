@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::call::{Call, run_job, usable};
+use super::call::{Call, run_job};
 use super::job::Job;
 use crate::chat::{Format, Request};
 use crate::cli::ClassifyArgs;
@@ -85,11 +85,8 @@ impl Classify {
     pub async fn answer(&self, call: &Call, req: Request) -> Result<CallResult> {
         let started = Instant::now();
         let outcome = call.send(&req, None).await?;
-        let checked = usable(&outcome.response, req.max_tokens);
-        let mut result = call.result(std::slice::from_ref(&outcome), started);
-        if let Err(e) = checked {
-            return Err(e.with_result(result));
-        }
+        let mut result =
+            call.usable_result(std::slice::from_ref(&outcome), started, req.max_tokens)?;
         match match_label(&outcome.response.text, &self.labels) {
             Some(label) => {
                 result.label = Some(label.to_string());

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::call::{Call, run_job, usable};
+use super::call::{Call, run_job};
 use super::job::Job;
 use crate::cli::RequestArgs;
 use crate::config::Context;
@@ -65,12 +65,7 @@ pub async fn run(args: &RequestArgs, ctx: &Context, stream: bool) -> Result<()> 
             return Err(e);
         }
     };
-    let checked = usable(&outcome.response, req.max_tokens);
-    let result = call.result(std::slice::from_ref(&outcome), started);
-    let outcome = match checked {
-        Ok(()) => Ok(result),
-        Err(e) => Err(e.with_result(result)),
-    };
+    let outcome = call.usable_result(std::slice::from_ref(&outcome), started, req.max_tokens);
     sending.log(&outcome);
     // stdout is exactly the text and one newline, whatever the flags: the line is ended
     // before the summary (which would otherwise end it and add a second one).

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::call::{Call, run_job, usable};
+use super::call::{Call, run_job};
 use super::job::{BeforeRepair, Job};
 use crate::chat::{Format, Message, Request};
 use crate::cli::ExtractArgs;
@@ -89,12 +89,8 @@ impl Extract {
         loop {
             let outcome = call.send(&req, None).await?;
             let reply = outcome.response.text.clone();
-            let checked = usable(&outcome.response, req.max_tokens);
             calls.push(outcome);
-            let mut result = call.result(&calls, started);
-            if let Err(e) = checked {
-                return Err(e.with_result(result));
-            }
+            let mut result = call.usable_result(&calls, started, req.max_tokens)?;
             let repairs_done = calls.len() as u32 - 1;
             let problems = match jsonx::extract(&reply) {
                 Ok(value) => {

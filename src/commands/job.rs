@@ -1,7 +1,7 @@
 //! What a request command asks of one input, whether it runs once or per `--each-line`
 //! item. Each command's own part lives in its file; this only dispatches.
 
-use super::call::{Call, usable};
+use super::call::Call;
 use super::classify::Classify;
 use super::extract_json::Extract;
 use crate::chat::Request;
@@ -47,12 +47,7 @@ impl Job {
             Job::Complete => {
                 let started = std::time::Instant::now();
                 let outcome = call.send(&req, None).await?;
-                let checked = usable(&outcome.response, req.max_tokens);
-                let result = call.result(std::slice::from_ref(&outcome), started);
-                match checked {
-                    Ok(()) => Ok(result),
-                    Err(e) => Err(e.with_result(result)),
-                }
+                call.usable_result(std::slice::from_ref(&outcome), started, req.max_tokens)
             }
             Job::Extract(e) => e.answer(call, req, before_repair).await,
             Job::Classify(c) => c.answer(call, req).await,
