@@ -198,15 +198,21 @@ pub fn check_follow_up(
     let Some(budget) = max_cost else {
         return Ok(());
     };
+    let worst = worst_of_targets(settings, req)?;
+    if spent + worst > budget {
+        return Err(over_budget(spent, worst, budget));
+    }
+    Ok(())
+}
+
+/// The most `req` can cost with the model or any `--fallback` that could be reached.
+pub fn worst_of_targets(settings: &Settings, req: &Request) -> Result<f64> {
     let threads = crate::tokens::default_threads();
     let mut worst: f64 = 0.0;
     for target in &settings.targets {
         worst = worst.max(worst_case(settings, &target.model, target.kind, req, threads)?.0);
     }
-    if spent + worst > budget {
-        return Err(over_budget(spent, worst, budget));
-    }
-    Ok(())
+    Ok(worst)
 }
 
 /// The exit-7 error for a follow-up request that does not fit.

@@ -290,14 +290,7 @@ impl Budget {
                 "not sent: --max-cost ${limit} was reached earlier in the run"
             ));
         }
-        let target = &call.settings.targets[0];
-        let (cost, _) = crate::cost::worst_case(
-            &call.settings,
-            &target.model,
-            target.kind,
-            req,
-            crate::tokens::default_threads(),
-        )?;
+        let cost = crate::cost::worst_of_targets(&call.settings, req)?;
         let reserved: f64 = self.in_flight.values().sum();
         if self.spent + reserved + cost > limit {
             self.exhausted = true;
@@ -317,14 +310,7 @@ impl Budget {
         let Some(limit) = self.limit else {
             return Ok(());
         };
-        let target = &call.settings.targets[0];
-        let (cost, _) = crate::cost::worst_case(
-            &call.settings,
-            &target.model,
-            target.kind,
-            req,
-            crate::tokens::default_threads(),
-        )?;
+        let cost = crate::cost::worst_of_targets(&call.settings, req)?;
         let others: f64 = self
             .in_flight
             .iter()
