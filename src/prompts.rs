@@ -492,9 +492,18 @@ pub fn parse_vars(pairs: &[String]) -> Result<HashMap<String, String>> {
         .collect()
 }
 
-/// The prompt file `--prompt` names, if any, for the commands that count or price a
-/// request without sending it.
-pub fn load_named(spec: Option<&str>, dir: Option<&Path>, env: &Env) -> Result<Option<PromptFile>> {
+/// The prompt file `--prompt` names, if any; `--var` without one is a usage error.
+pub fn load_named(
+    spec: Option<&str>,
+    dir: Option<&Path>,
+    vars: &[String],
+    env: &Env,
+) -> Result<Option<PromptFile>> {
+    if spec.is_none() && !vars.is_empty() {
+        return Err(Error::usage(
+            "--var fills a prompt file's template: add --prompt NAME",
+        ));
+    }
     spec.map(|spec| load(spec, &search_dirs(dir, env)))
         .transpose()
 }
@@ -513,11 +522,6 @@ pub fn counted_request(
             system.or_else(|| p.meta.system.clone()),
             p.render(&text, &vars)?,
         ),
-        None if !vars.is_empty() => {
-            return Err(Error::usage(
-                "--var fills a prompt file's template: add --prompt NAME",
-            ));
-        }
         None => (system, vec![Message::user_text(text)]),
     };
     Ok(crate::chat::Request {

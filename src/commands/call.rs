@@ -41,21 +41,14 @@ impl Call {
         } else {
             env.check()?;
         }
-        let prompt = match &args.prompt_file.prompt_name {
-            Some(spec) => {
-                let dirs =
-                    crate::prompts::search_dirs(args.prompt_file.prompts_dir.as_deref(), env);
-                Some(crate::prompts::load(spec, &dirs)?)
-            }
-            None => None,
-        };
+        let prompt = crate::prompts::load_named(
+            args.prompt_file.prompt_name.as_deref(),
+            args.prompt_file.prompts_dir.as_deref(),
+            &args.prompt_file.vars,
+            env,
+        )?;
         let settings = Settings::resolve(&args.options(), ctx, prompt.as_ref().map(|p| &p.meta))?;
         let vars = crate::prompts::parse_vars(&args.prompt_file.vars)?;
-        if prompt.is_none() && !vars.is_empty() {
-            return Err(Error::usage(
-                "--var fills a prompt file's template: add --prompt NAME",
-            ));
-        }
         let images = args
             .images
             .iter()

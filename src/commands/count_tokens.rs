@@ -136,13 +136,9 @@ pub async fn run(args: &CountArgs, ctx: &Context) -> Result<()> {
     let prompt = crate::prompts::load_named(
         args.prompt_file.prompt_name.as_deref(),
         args.prompt_file.prompts_dir.as_deref(),
+        &args.prompt_file.vars,
         env,
     )?;
-    if prompt.is_none() && !args.prompt_file.vars.is_empty() {
-        return Err(Error::usage(
-            "--var fills a prompt file's template: add --prompt NAME",
-        ));
-    }
     let options = RequestOptions {
         model: (args.model.model.clone())
             .or_else(|| prompt.as_ref().and_then(|p| p.meta.model.clone())),

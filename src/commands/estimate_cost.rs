@@ -21,6 +21,7 @@ pub async fn run(args: &EstimateArgs, ctx: &Context) -> Result<()> {
     let prompt = crate::prompts::load_named(
         args.prompt_file.prompt_name.as_deref(),
         args.prompt_file.prompts_dir.as_deref(),
+        &args.prompt_file.vars,
         env,
     )?;
     let meta = prompt.as_ref().map(|p| &p.meta);
