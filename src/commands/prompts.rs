@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::chat::{Part, Request, Role};
+use crate::chat::{Part, Request};
 use crate::cli::{PromptsAction, PromptsCommon};
 use crate::config::{Context, Env};
 use crate::error::{Error, Result};
@@ -154,10 +154,7 @@ fn render(
         output::out_line(&format!("[system]\n{system}\n"));
     }
     for m in &req.messages {
-        let role = match m.role {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        };
+        let role = m.role.as_str();
         let text: Vec<&str> = m
             .content
             .iter()
