@@ -100,9 +100,17 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cached_input_tokens: u64,
     pub cache_write_input_tokens: u64,
+    /// The part of `cache_write_input_tokens` written with the 1-hour TTL (Anthropic bills it
+    /// higher than a 5-minute write); shown only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_1h_input_tokens: u64,
     /// Only where the provider reports them (absent, not `null`, elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Finish reasons normalised across providers (the SPEC's list).

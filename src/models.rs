@@ -208,6 +208,12 @@ impl Price {
         // Round away float noise (1e-10 USD) so printed costs read as exact decimals.
         crate::cost::round_usd(micro / 1e6)
     }
+
+    /// Cost in USD of one request's usage billed through the provider's Batch API.
+    pub fn batch_cost(&self, usage: &crate::chat::Usage) -> f64 {
+        // Both providers bill batches at 50 % of the live rate on every usage kind.
+        crate::cost::round_usd(self.cost(usage) / 2.0)
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +251,7 @@ mod tests {
             output_tokens: 1_000_000,
             cached_input_tokens: 0,
             cache_write_input_tokens: 0,
+            cache_write_1h_input_tokens: 0,
             reasoning_tokens: None,
         };
         // above 200K input: the long-context tier for the whole request
@@ -254,6 +261,7 @@ mod tests {
             output_tokens: 10,
             cached_input_tokens: 50,
             cache_write_input_tokens: 20,
+            cache_write_1h_input_tokens: 0,
             reasoning_tokens: None,
         };
         let expect = (30.0 * 3.0 + 50.0 * 0.30 + 20.0 * 3.75 + 10.0 * 15.0) / 1e6;

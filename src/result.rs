@@ -66,6 +66,7 @@ impl CallResult {
             usage.output_tokens += u.output_tokens;
             usage.cached_input_tokens += u.cached_input_tokens;
             usage.cache_write_input_tokens += u.cache_write_input_tokens;
+            usage.cache_write_1h_input_tokens += u.cache_write_1h_input_tokens;
             if let Some(n) = u.reasoning_tokens {
                 *usage.reasoning_tokens.get_or_insert(0) += n;
             }

@@ -160,6 +160,7 @@ impl WireUsage {
             output_tokens: self.output_tokens.unwrap_or(0),
             cached_input_tokens: read,
             cache_write_input_tokens: write,
+            cache_write_1h_input_tokens: 0,
             reasoning_tokens: None,
         }
     }

@@ -152,6 +152,7 @@ impl WireUsage {
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
             cache_write_input_tokens: 0,
+            cache_write_1h_input_tokens: 0,
             reasoning_tokens: self
                 .completion_tokens_details
                 .as_ref()
