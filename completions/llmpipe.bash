@@ -79,7 +79,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__classify)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --labels --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --labels --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +183,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --labels)
@@ -197,7 +205,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__complete)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +309,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -473,7 +489,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__extract__subcmd__json)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --schema --repair --pretty --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --schema --repair --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -577,6 +593,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --schema)
@@ -785,7 +809,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__stream)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,6 +913,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -58,6 +58,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -89,6 +98,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -120,6 +138,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurr
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema -d 'JSON Schema file, or a short field list such as \'name, age int, tags [str]\'' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
@@ -154,6 +181,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'

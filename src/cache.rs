@@ -260,6 +260,7 @@ mod tests {
             model: "m".into(),
             request_id: None,
             tool_input: None,
+            reasoning: None,
         }
     }
 

@@ -77,6 +77,13 @@ pub struct Request {
     pub temperature: Option<f64>,
     pub stop: Vec<String>,
     pub format: Format,
+    /// `--effort`: how hard a reasoning model thinks (`crate::effort` decides the fields).
+    pub effort: Option<crate::effort::Level>,
+    /// `--cache-prompt`: mark the stable prefix (tools, system prompt, the turns before the
+    /// last one) for the provider's prompt cache.
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
+    /// OpenAI `prompt_cache_key`: the prompt file's name and version, with `--cache-prompt`.
+    pub prompt_cache_key: Option<String>,
 }
 
 /// The shape the reply must take. Each adapter uses the strongest mechanism its API
@@ -149,4 +156,7 @@ pub struct Response {
     pub request_id: Option<String>,
     /// The input of a forced tool call (Anthropic's structured-output fallback).
     pub tool_input: Option<Value>,
+    /// The thinking text the API returned (Anthropic thinking blocks), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }

@@ -188,6 +188,15 @@ pub struct RequestArgs {
     /// Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD
     #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = usd)]
     pub max_cost: Option<f64>,
+
+    /// How hard a reasoning model thinks (the levels a model takes vary; see the README)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub effort: Option<crate::effort::Level>,
+
+    /// Mark the stable prefix (tools, system prompt, examples) for the provider's prompt cache; the lifetime only with `=` [default: 5m]
+    #[arg(long, value_enum, value_name = "TTL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "5m")]
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
 }
 
 /// `count-tokens`: the input as `complete` would gather it, counted offline.
@@ -510,6 +519,8 @@ impl RequestArgs {
             stop: self.stop.clone(),
             no_log: self.no_log,
             cache: self.cache,
+            effort: self.effort,
+            cache_prompt: self.cache_prompt,
         }
     }
 }

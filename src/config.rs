@@ -417,6 +417,10 @@ pub struct RequestOptions {
     pub stop: Vec<String>,
     pub no_log: bool,
     pub cache: bool,
+    /// `--effort`.
+    pub effort: Option<crate::effort::Level>,
+    /// `--cache-prompt[=TTL]`.
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
 }
 
 /// Everything a request command needs, resolved.
@@ -437,6 +441,10 @@ pub struct Settings {
     pub cache: Option<Arc<Cache>>,
     /// The primary model's context window, when known.
     pub context_window: Option<u64>,
+    /// `--effort`, checked against every target.
+    pub effort: Option<crate::effort::Level>,
+    /// `--cache-prompt`, else the prompt file's `cache_prompt`.
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
 }
 
 impl Settings {
@@ -477,6 +485,9 @@ impl Settings {
         if max_tokens == 0 {
             return Err(Error::usage("--max-tokens must be at least 1"));
         }
+        if let Some(level) = opts.effort {
+            crate::effort::check(level, &targets)?;
+        }
         let temperature = match (opts.temperature, prompt.temperature) {
             (Some(t), _) => {
                 check_temperature(t, &targets)?;
@@ -493,6 +504,7 @@ impl Settings {
             },
             (None, None) => None,
         };
+        let temperature = effort_temperature(temperature, opts, &targets)?;
         let secs = opts
             .timeout
             .or(file.timeout)
@@ -588,8 +600,47 @@ impl Settings {
             pricing: Pricing {
                 overrides: file.prices.clone(),
             },
+            effort: opts.effort,
+            cache_prompt: opts.cache_prompt.or(prompt.cache_prompt),
         })
     }
+}
+
+/// With `--effort`, Claude thinks, and thinking takes only temperature 1 (PROTOCOLS.md
+/// H.2): another `-t` is a usage error; a prompt file's is dropped with a warning.
+fn effort_temperature(
+    temperature: Option<f64>,
+    opts: &RequestOptions,
+    targets: &[Target],
+) -> Result<Option<f64>> {
+    let Some(t) = temperature.filter(|t| *t != 1.0) else {
+        return Ok(temperature);
+    };
+    let Some(level) = opts.effort else {
+        return Ok(temperature);
+    };
+    let thinking = targets.iter().find(|target| {
+        target.kind == ProviderKind::Anthropic
+            && crate::effort::anthropic_thinks(
+                &target.model,
+                &crate::chat::Request {
+                    effort: Some(level),
+                    ..Default::default()
+                },
+            )
+    });
+    let Some(target) = thinking else {
+        return Ok(temperature);
+    };
+    let why = format!(
+        "with --effort, {} thinks, and thinking takes only temperature 1, not {t}",
+        target.model
+    );
+    if opts.temperature.is_some() {
+        return Err(Error::usage(why).with_hint("drop -t/--temperature, or drop --effort"));
+    }
+    crate::output::warn(&format!("the prompt file's temperature is not sent: {why}"));
+    Ok(None)
 }
 
 /// The call log: `LLMPIPE_LOG_DB`, the config file's `log_db`, `$XDG_DATA_HOME/llmpipe/log.db`.

@@ -173,14 +173,17 @@ pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -
                 Kind::Budget,
                 format!(
                     "the request would cost up to ${cost:.6} with {} ({} {what}input tokens ({}) + {} output tokens at most), above --max-cost ${budget}: nothing was sent",
-                    target.model, input.tokens, input.method, req.max_tokens
+                    target.model, input.tokens, input.method,
+                    crate::effort::max_tokens(target.kind, &target.model, req)
                 ),
             )
             .with_hint("raise --max-cost, lower --max-tokens, or shorten the input"));
         }
         output::debug(&format!(
             "--max-cost: {} estimated at ${cost:.6} ({} input tokens, {} output at most), within ${budget}",
-            target.model, input.tokens, req.max_tokens
+            target.model,
+            input.tokens,
+            crate::effort::max_tokens(target.kind, &target.model, req)
         ));
     }
     Ok(())
@@ -278,8 +281,10 @@ pub fn worst_case(
         output::warn("images are not included in the --max-cost estimate");
     }
     let rates = price.rates(input.tokens);
+    // The cap actually sent: `--effort` may raise it for a thinking budget.
+    let max_tokens = crate::effort::max_tokens(kind, model, req);
     let cost =
-        round_usd((input.tokens as f64 * rates.input + req.max_tokens as f64 * rates.output) / 1e6);
+        round_usd((input.tokens as f64 * rates.input + max_tokens as f64 * rates.output) / 1e6);
     Ok((cost, input))
 }
 

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod cost;
 pub mod dotenv;
+pub mod effort;
 pub mod error;
 #[cfg(test)]
 mod fuzz_tests;

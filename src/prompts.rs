@@ -28,6 +28,8 @@ pub struct FrontMatter {
     pub schema: Option<String>,
     #[serde(default)]
     pub examples: Vec<Example>,
+    /// `"5m"` or `"1h"`: as `--cache-prompt` (which overrides it).
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

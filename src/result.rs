@@ -44,6 +44,9 @@ pub struct CallResult {
     /// extract-json: follow-up requests it took.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repairs: Option<u32>,
+    /// The thinking text the API returned (`--effort` on Anthropic models), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }
 
 impl CallResult {
@@ -98,6 +101,7 @@ impl CallResult {
             label: None,
             json: None,
             repairs: None,
+            reasoning: r.reasoning.clone(),
         }
     }
 
@@ -190,6 +194,7 @@ mod tests {
             label: None,
             json: None,
             repairs: None,
+            reasoning: None,
         }
     }
 

@@ -116,6 +116,13 @@ impl Call {
             temperature: self.settings.temperature,
             stop: self.settings.stop.clone(),
             format: Default::default(),
+            effort: self.settings.effort,
+            cache_prompt: self.settings.cache_prompt,
+            prompt_cache_key: self
+                .settings
+                .cache_prompt
+                .and(self.prompt.as_ref())
+                .map(PromptFile::label),
         };
         self.conversation.prepend_to(&mut request, &self.settings);
         Ok(request)

@@ -45,13 +45,23 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             json!({"role": role, "content": content(&m.content)})
         })
         .collect();
-    if req.format == Format::Json {
+    if prefills(&target.model, req) {
         // Prefill: the reply continues this turn, so it can only be JSON.
         messages.push(json!({"role": "assistant", "content": JSON_PREFILL}));
     }
+    let max_tokens = crate::effort::max_tokens(KIND, &target.model, req);
+    if max_tokens != req.max_tokens {
+        crate::output::debug(&format!(
+            "--effort {}: max_tokens raised from {} to {max_tokens} for {} (its thinking budget of {} tokens must stay below max_tokens)",
+            req.effort.map_or("", |l| l.as_str()),
+            req.max_tokens,
+            target.model,
+            max_tokens - req.max_tokens,
+        ));
+    }
     let mut body = json!({
         "model": target.model,
-        "max_tokens": req.max_tokens,
+        "max_tokens": max_tokens,
         "messages": messages,
     });
     if let Some(system) = &req.system {
@@ -80,6 +90,8 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             body["tool_choice"] = json!({"type": "tool", "name": name});
         }
     }
+    thinking(target, req, &mut body);
+    cache_breakpoints(req, &mut body);
     if stream {
         body["stream"] = json!(true);
     }
@@ -94,6 +106,96 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             ),
         ],
         body,
+    }
+}
+
+/// Whether the request ends with the JSON prefill: JSON mode without thinking (the API
+/// refuses a prefill when thinking is on, PROTOCOLS.md H.2).
+pub fn prefills(model: &str, req: &Request) -> bool {
+    req.format == Format::Json && !crate::effort::anthropic_thinks(model, req)
+}
+
+/// `--effort`: adaptive thinking with `output_config.effort` where the model has it, else
+/// extended thinking with the level's budget (PROTOCOLS.md H.2). A forced tool call is not
+/// allowed with thinking, so the structured-output tool is offered instead (`auto`).
+fn thinking(target: &Target, req: &Request, body: &mut Value) {
+    use crate::effort::Mechanism;
+    let Some(level) = req.effort else { return };
+    match crate::effort::mechanism(KIND, &target.model) {
+        Mechanism::Budget(_) => {
+            body["thinking"] = json!({"type": "enabled", "budget_tokens": level.budget_tokens()});
+        }
+        Mechanism::Adaptive(_) | Mechanism::Unknown | Mechanism::ReasoningEffort(_) => {
+            body["thinking"] = json!({"type": "adaptive"});
+            if !body["output_config"].is_object() {
+                body["output_config"] = json!({});
+            }
+            body["output_config"]["effort"] = json!(level.as_str());
+        }
+        Mechanism::NoReasoning => return,
+    }
+    if body["tool_choice"]["type"] == "tool" {
+        body["tool_choice"] = json!({"type": "auto"});
+    }
+}
+
+/// `--cache-prompt`: `cache_control` breakpoints at the end of the stable prefix, in the
+/// API's order (tools, system, messages): the last tool, the system prompt, and the turn
+/// before the last one (a prompt file's last example, or the conversation so far). At
+/// most four breakpoints are allowed; llmpipe places at most three.
+fn cache_breakpoints(req: &Request, body: &mut Value) {
+    let Some(ttl) = req.cache_prompt else { return };
+    let marker = match ttl {
+        crate::effort::CacheTtl::FiveMinutes => json!({"type": "ephemeral"}),
+        crate::effort::CacheTtl::OneHour => json!({"type": "ephemeral", "ttl": "1h"}),
+    };
+    let mut placed = 0;
+    let max = 4 - count_breakpoints(body).min(4);
+    let mut mark = |block: &mut Value| {
+        if placed < max && block.is_object() && block.get("cache_control").is_none() {
+            block["cache_control"] = marker.clone();
+            placed += 1;
+        }
+    };
+    if let Some(last) = body
+        .get_mut("tools")
+        .and_then(Value::as_array_mut)
+        .and_then(|t| t.last_mut())
+    {
+        mark(last);
+    }
+    if let Some(system) = body.get("system").and_then(Value::as_str) {
+        let mut block = json!({"type": "text", "text": system});
+        mark(&mut block);
+        body["system"] = json!([block]);
+    }
+    // The turn before the last user turn (a prefill after it is not part of the prefix).
+    let prefix_end = req.messages.len().checked_sub(2);
+    if let Some(i) = prefix_end
+        && let Some(msg) = body["messages"].get_mut(i)
+    {
+        if let Some(text) = msg["content"].as_str() {
+            msg["content"] = json!([{"type": "text", "text": text}]);
+        }
+        if let Some(last) = msg["content"].as_array_mut().and_then(|c| c.last_mut()) {
+            mark(last);
+        }
+    }
+    crate::output::debug(&format!(
+        "--cache-prompt={}: {placed} cache_control breakpoint(s) placed",
+        ttl.as_str()
+    ));
+}
+
+/// The `cache_control` markers already in a request body.
+fn count_breakpoints(v: &Value) -> usize {
+    match v {
+        Value::Object(map) => {
+            usize::from(map.contains_key("cache_control"))
+                + map.values().map(count_breakpoints).sum::<usize>()
+        }
+        Value::Array(items) => items.iter().map(count_breakpoints).sum(),
+        _ => 0,
     }
 }
 
@@ -148,19 +250,41 @@ struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    /// The writes split by lifetime (5-minute and 1-hour).
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct CacheCreation {
+    #[serde(default)]
+    ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl WireUsage {
     /// Anthropic's `input_tokens` excludes cache reads and writes; ours includes them.
     fn normalise(&self) -> Usage {
         let read = self.cache_read_input_tokens.unwrap_or(0);
-        let write = self.cache_creation_input_tokens.unwrap_or(0);
+        let split = self.cache_creation.unwrap_or_default();
+        let (w5m, w1h) = (
+            split.ephemeral_5m_input_tokens.unwrap_or(0),
+            split.ephemeral_1h_input_tokens.unwrap_or(0),
+        );
+        let write = self
+            .cache_creation_input_tokens
+            .unwrap_or(w5m.saturating_add(w1h));
         Usage {
-            input_tokens: self.input_tokens.unwrap_or(0) + read + write,
+            input_tokens: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(write),
             output_tokens: self.output_tokens.unwrap_or(0),
             cached_input_tokens: read,
             cache_write_input_tokens: write,
-            cache_write_1h_input_tokens: 0,
+            cache_write_1h_input_tokens: w1h.min(write),
             reasoning_tokens: None,
         }
     }
@@ -174,7 +298,8 @@ impl WireUsage {
             input_tokens,
             output_tokens,
             cache_creation_input_tokens,
-            cache_read_input_tokens
+            cache_read_input_tokens,
+            cache_creation
         );
     }
 }
@@ -198,6 +323,8 @@ struct Block {
     text: Option<String>,
     #[serde(default)]
     input: Option<Value>,
+    #[serde(default)]
+    thinking: Option<String>,
 }
 
 fn finish_reason(raw: Option<&str>) -> FinishReason {
@@ -222,7 +349,15 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .iter()
         .find(|b| b.kind == "tool_use")
         .map(|b| b.input.clone().unwrap_or_else(|| json!({})));
+    let thoughts: Vec<&str> = m
+        .content
+        .iter()
+        .filter(|b| b.kind == "thinking")
+        .filter_map(|b| b.thinking.as_deref())
+        .collect();
+    let reasoning = (!thoughts.is_empty()).then(|| thoughts.join("\n\n"));
     Ok(Response {
+        reasoning,
         tool_input,
         text,
         finish_reason: finish_reason(m.stop_reason.as_deref()),
@@ -274,6 +409,8 @@ pub struct StreamState {
     model: Option<String>,
     /// The first tool_use block: its index and the `partial_json` pieces so far.
     tool: Option<(u64, String)>,
+    /// Thinking text (`thinking_delta`s): never part of the reply's text.
+    reasoning: Option<String>,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -359,6 +496,18 @@ impl StreamState {
                     buf.push_str(piece);
                 }
             }
+            "content_block_start"
+                if field(&["content_block", "type"]).and_then(Value::as_str)
+                    == Some("thinking") =>
+            {
+                // A second thinking block is kept apart from the first.
+                if let Some(r) = self.reasoning.as_mut().filter(|r| !r.is_empty()) {
+                    r.push_str("\n\n");
+                }
+                if let Some(t) = field(&["content_block", "thinking"]).and_then(Value::as_str) {
+                    self.reasoning.get_or_insert_default().push_str(t);
+                }
+            }
             "content_block_start" => {
                 let block = field(&["content_block"]);
                 if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("text")
@@ -367,7 +516,14 @@ impl StreamState {
                     added.push_str(t);
                 }
             }
-            // thinking, signature, citations and tool-input deltas carry no text
+            "content_block_delta"
+                if field(&["delta", "type"]).and_then(Value::as_str) == Some("thinking_delta") =>
+            {
+                if let Some(t) = field(&["delta", "thinking"]).and_then(Value::as_str) {
+                    self.reasoning.get_or_insert_default().push_str(t);
+                }
+            }
+            // signature, citations and tool-input deltas carry no text
             "content_block_delta"
                 if field(&["delta", "type"]).and_then(Value::as_str) == Some("text_delta") =>
             {
@@ -415,6 +571,7 @@ impl StreamState {
             model: self.model.unwrap_or_default(),
             request_id: None,
             tool_input,
+            reasoning: self.reasoning.filter(|r| !r.is_empty()),
         })
     }
 }
@@ -465,6 +622,38 @@ mod tests {
         assert_eq!(r.usage.cached_input_tokens, 5);
         assert_eq!(r.usage.output_tokens, 89);
         assert_eq!(r.provider_finish_reason.as_deref(), Some("end_turn"));
+    }
+
+    #[test]
+    fn thinking_blocks_and_cache_writes_by_lifetime() {
+        let body = br#"{"model":"claude-opus-4-6","stop_reason":"end_turn",
+          "content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"Hi"}],
+          "usage":{"input_tokens":5,"output_tokens":9,"cache_creation_input_tokens":30,"cache_read_input_tokens":100,
+                   "cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}}}"#;
+        let r = parse_response(body).unwrap();
+        assert_eq!(r.text, "Hi");
+        assert_eq!(r.reasoning.as_deref(), Some("hmm"));
+        assert_eq!(r.usage.input_tokens, 135);
+        assert_eq!(r.usage.cached_input_tokens, 100);
+        assert_eq!(r.usage.cache_write_input_tokens, 30);
+        assert_eq!(r.usage.cache_write_1h_input_tokens, 20);
+        let mut s = StreamState::default();
+        feed(&mut s, "message_start", r#"{"type":"message_start","message":{"model":"m","content":[],"usage":{"input_tokens":5,"output_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":7}}}}"#).unwrap();
+        feed(&mut s, "content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#).unwrap();
+        for d in [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"a"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"b"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}"#,
+        ] {
+            assert_eq!(feed(&mut s, "content_block_delta", d).unwrap(), "");
+        }
+        feed(&mut s, "message_stop", r#"{"type":"message_stop"}"#).unwrap();
+        let r = s.finish().unwrap();
+        assert_eq!(r.text, "");
+        assert_eq!(r.reasoning.as_deref(), Some("ab"));
+        assert_eq!(r.usage.cache_write_input_tokens, 7);
+        assert_eq!(r.usage.cache_write_1h_input_tokens, 7);
+        assert_eq!(r.usage.input_tokens, 12);
     }
 
     #[test]

@@ -202,7 +202,10 @@ impl Client {
     ) -> Result<Outcome<'t>> {
         // Some requests must be streamed even when the caller wants the whole reply;
         // their text is collected, never printed, so retries stay transparent.
-        let collect = sink.is_none() && target.kind.must_stream(req.max_tokens);
+        let collect = sink.is_none()
+            && target
+                .kind
+                .must_stream(crate::effort::max_tokens(target.kind, &target.model, req));
         let http = build_request(target, req, sink.is_some() || collect);
         let cache = self
             .cache
@@ -234,7 +237,10 @@ impl Client {
                 result.map_err(|e| if *printed { partial(e) } else { e })
             })
             .await?;
-        super::finish(target.kind, req, &mut response);
+        super::finish(target, req, &mut response);
+        if let Some(thinking) = &response.reasoning {
+            output::debug(&format!("thinking ({}):\n{thinking}", target.model));
+        }
         if let (Some(cache), Some(key)) = (cache, &key) {
             cache.store(key, &response);
         }

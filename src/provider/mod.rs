@@ -191,11 +191,11 @@ pub fn strict_compatible(schema: &Value) -> bool {
 
 /// Mode-specific finishing of a reply: the Anthropic prefill put back in front, a forced
 /// tool call's input turned into the reply text, a wrapped root unwrapped.
-pub fn finish(kind: ProviderKind, req: &Request, resp: &mut Response) {
+pub fn finish(target: &Target, req: &Request, resp: &mut Response) {
     match &req.format {
         Format::Text => {}
         Format::Json => {
-            if kind == ProviderKind::Anthropic {
+            if target.kind == ProviderKind::Anthropic && anthropic::prefills(&target.model, req) {
                 resp.text.insert_str(0, anthropic::JSON_PREFILL);
             }
         }

@@ -72,6 +72,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         body["stream"] = json!(true);
         body["stream_options"] = json!({"include_usage": true});
     }
+    effort_and_cache(target, req, &mut body);
     HttpRequest {
         url: join_url(&target.base_url, "/chat/completions"),
         headers: vec![
@@ -82,6 +83,31 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             ),
         ],
         body,
+    }
+}
+
+/// `--effort` as `reasoning_effort`, and `--cache-prompt` as `prompt_cache_key` (OpenAI
+/// caches long prompts on its own; the key groups the requests of one prompt file
+/// version, PROTOCOLS.md H.1).
+fn effort_and_cache(target: &Target, req: &Request, body: &mut Value) {
+    if let Some(level) = req.effort {
+        match crate::effort::mechanism(KIND, &target.model) {
+            crate::effort::Mechanism::NoReasoning => {}
+            _ => body["reasoning_effort"] = json!(level.as_str()),
+        }
+    }
+    if let Some(ttl) = req.cache_prompt {
+        match &req.prompt_cache_key {
+            Some(key) => body["prompt_cache_key"] = json!(key),
+            None => crate::output::debug(
+                "--cache-prompt: OpenAI caches long prompts on its own; without a prompt file there is no prompt_cache_key to send",
+            ),
+        }
+        if ttl == crate::effort::CacheTtl::OneHour {
+            crate::output::debug(
+                "--cache-prompt=1h: OpenAI sets its own cache lifetime; no TTL is sent",
+            );
+        }
     }
 }
 
@@ -212,6 +238,7 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         model: c.model.unwrap_or_default(),
         request_id: None, // from the `x-request-id` header
         tool_input: None,
+        reasoning: None,
     })
 }
 
@@ -374,6 +401,7 @@ impl StreamState {
             model: self.model.unwrap_or_default(),
             request_id: None,
             tool_input: None,
+            reasoning: None,
         })
     }
 }

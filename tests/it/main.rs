@@ -7,6 +7,7 @@ mod bounds;
 mod completions;
 mod config;
 mod core;
+mod effort;
 mod errors;
 mod hygiene;
 mod input;

@@ -586,3 +586,493 @@ pub fn anthropic_count_tokens(n: u64) -> Reply {
         json!({ "input_tokens": n }).to_string(),
     )
 }
+
+// ---- Effort, thinking and prompt caching (PROTOCOLS.md H) ----
+
+/// The thinking text the smart mocks return when thinking is on.
+pub const MOCK_THINKING: &str = "Let me weigh the options first.";
+/// The smallest prefix (in mock tokens) the mocks cache, as the APIs' 1,024-token minimum.
+pub const MOCK_MIN_CACHEABLE: u64 = 1024;
+
+/// Tokens the smart mocks count for a text: one per four bytes, at least one.
+pub fn mock_tokens(s: &str) -> u64 {
+    (s.len() as u64).div_ceil(4).max(1)
+}
+
+fn json_reply(status: u16, rid: &str, body: Value) -> Reply {
+    full(
+        status,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", rid),
+            ("x-request-id", rid),
+        ],
+        body.to_string(),
+    )
+}
+
+fn anthropic_invalid(message: &str) -> Reply {
+    anthropic_error(400, "invalid_request_error", message)
+}
+
+/// A Claude model's generation as (major, minor), from `claude-FAMILY-MAJOR[-MINOR]`.
+fn claude_version(model: &str) -> (u32, u32) {
+    let parts: Vec<&str> = model.trim_start_matches("claude-").split('-').collect();
+    let n = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|n| *n < 100)
+    };
+    match (n(0), n(1), n(2)) {
+        (Some(a), Some(b), _) => (a, b),
+        (Some(a), None, _) => (a, 0),
+        (None, Some(a), b) => (a, b.unwrap_or(0)),
+        _ => (0, 0),
+    }
+}
+
+/// An Anthropic Messages server that behaves like the API on what PROTOCOLS.md H.2 says:
+/// it checks thinking, effort, temperature, prefill, forced tools and `cache_control`
+/// (at most four; `ttl` 5m or 1h) and answers 400 where the API does; it keeps a prompt
+/// cache (prefixes up to each breakpoint, of at least [`MOCK_MIN_CACHEABLE`] tokens) and
+/// reports writes (split 5m/1h) and reads in usage, `input_tokens` being only the rest;
+/// with thinking on it answers with a thinking block (or `thinking_delta`s when streamed)
+/// before `text`.
+pub fn anthropic_smart(text: &str) -> Reply {
+    let text = text.to_string();
+    let cache: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+    dynamic(move |req, _| (anthropic_smart_reply(req, &text, &cache), Duration::ZERO))
+}
+
+fn anthropic_smart_reply(
+    req: &Recorded,
+    text: &str,
+    cache: &Mutex<std::collections::HashSet<String>>,
+) -> Reply {
+    let body = req.json();
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    let version = claude_version(&model);
+    let max_tokens = body["max_tokens"].as_u64().unwrap_or(0);
+    // Thinking.
+    let thinking = &body["thinking"];
+    let thinking_on = match thinking["type"].as_str() {
+        None | Some("disabled") => false,
+        Some("enabled") => {
+            if version >= (4, 7) {
+                return anthropic_invalid(
+                    "thinking.type.enabled is not supported for this model. Use thinking.type.adaptive and output_config.effort to control thinking behavior.",
+                );
+            }
+            let Some(budget) = thinking["budget_tokens"].as_u64() else {
+                return anthropic_invalid("thinking.enabled.budget_tokens: Field required");
+            };
+            if budget < 1024 {
+                return anthropic_invalid(
+                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+                );
+            }
+            if budget >= max_tokens {
+                return anthropic_invalid(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size",
+                );
+            }
+            true
+        }
+        Some("adaptive") => {
+            if version < (4, 6) {
+                return anthropic_invalid("adaptive thinking is not supported on this model");
+            }
+            true
+        }
+        Some(other) => {
+            return anthropic_invalid(&format!(
+                "thinking.type: Input tag '{other}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled', 'adaptive'"
+            ));
+        }
+    };
+    // Effort.
+    if let Some(effort) = body["output_config"].get("effort") {
+        let allowed: &[&str] = if version >= (4, 7) {
+            &["low", "medium", "high", "xhigh", "max"]
+        } else if version >= (4, 6) {
+            &["low", "medium", "high", "max"]
+        } else if model.starts_with("claude-opus-4-5") {
+            &["low", "medium", "high"]
+        } else {
+            &[]
+        };
+        if allowed.is_empty() {
+            return anthropic_invalid("output_config.effort: Extra inputs are not permitted");
+        }
+        if !effort.as_str().is_some_and(|e| allowed.contains(&e)) {
+            return anthropic_invalid(&format!(
+                "output_config.effort: Input should be {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    if thinking_on {
+        if body
+            .get("temperature")
+            .and_then(Value::as_f64)
+            .is_some_and(|t| t != 1.0)
+        {
+            return anthropic_invalid(
+                "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility",
+            );
+        }
+        if body.get("top_k").is_some() {
+            return anthropic_invalid("`top_k` is not supported when thinking is enabled");
+        }
+        if messages.last().is_some_and(|m| m["role"] == "assistant") {
+            return anthropic_invalid(
+                "This model does not support assistant message prefill. The conversation must end with a user message.",
+            );
+        }
+        if matches!(body["tool_choice"]["type"].as_str(), Some("any" | "tool")) {
+            return anthropic_invalid(
+                "Thinking may not be enabled when tool_choice forces tool use.",
+            );
+        }
+    }
+    // The prompt as blocks, in the API's order: tools, system, messages.
+    let mut blocks: Vec<(String, u64, Option<String>)> = Vec::new();
+    let mut push = |block: &Value, tokens: u64| {
+        let ttl = block.get("cache_control").map(|c| {
+            c.get("ttl")
+                .and_then(Value::as_str)
+                .unwrap_or("5m")
+                .to_string()
+        });
+        let mut bare = block.clone();
+        if let Some(o) = bare.as_object_mut() {
+            o.remove("cache_control");
+        }
+        blocks.push((bare.to_string(), tokens, ttl));
+    };
+    for tool in body["tools"].as_array().into_iter().flatten() {
+        push(tool, mock_tokens(&tool.to_string()));
+    }
+    match &body["system"] {
+        Value::String(s) => push(&json!({"type": "text", "text": s}), mock_tokens(s)),
+        Value::Array(bs) => {
+            for b in bs {
+                push(b, mock_tokens(b["text"].as_str().unwrap_or("")));
+            }
+        }
+        _ => {}
+    }
+    for m in &messages {
+        let role = m["role"].as_str().unwrap_or("");
+        match &m["content"] {
+            Value::String(s) => push(&json!({"role": role, "text": s}), mock_tokens(s)),
+            Value::Array(bs) => {
+                for b in bs {
+                    let mut b = b.clone();
+                    b["role"] = json!(role);
+                    let t = mock_tokens(b["text"].as_str().unwrap_or(&b.to_string()));
+                    push(&b, t);
+                }
+            }
+            _ => {}
+        }
+    }
+    let breakpoints: Vec<usize> = (0..blocks.len())
+        .filter(|&i| blocks[i].2.is_some())
+        .collect();
+    if breakpoints.len() > 4 {
+        return anthropic_invalid(&format!(
+            "A maximum of 4 blocks with cache_control may be provided. Found {}.",
+            breakpoints.len()
+        ));
+    }
+    if let Some(bad) = blocks
+        .iter()
+        .filter_map(|b| b.2.as_deref())
+        .find(|t| *t != "5m" && *t != "1h")
+    {
+        return anthropic_invalid(&format!(
+            "cache_control.ephemeral.ttl: Input should be '5m' or '1h', not '{bad}'"
+        ));
+    }
+    let total: u64 = blocks.iter().map(|b| b.1).sum();
+    let prefix = |end: usize| -> (String, u64) {
+        let key = format!(
+            "{model}|{}",
+            blocks[..=end]
+                .iter()
+                .map(|b| b.0.as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        (key, blocks[..=end].iter().map(|b| b.1).sum())
+    };
+    let (mut read, mut w5m, mut w1h) = (0u64, 0u64, 0u64);
+    {
+        let mut cache = lock_set(cache);
+        for &bp in &breakpoints {
+            let (key, tokens) = prefix(bp);
+            if tokens >= MOCK_MIN_CACHEABLE && cache.contains(&key) {
+                read = read.max(tokens);
+            }
+        }
+        let mut covered = read;
+        for &bp in &breakpoints {
+            let (key, tokens) = prefix(bp);
+            if tokens < MOCK_MIN_CACHEABLE {
+                continue;
+            }
+            if tokens > covered {
+                let written = tokens - covered;
+                if blocks[bp].2.as_deref() == Some("1h") {
+                    w1h += written;
+                } else {
+                    w5m += written;
+                }
+                covered = tokens;
+            }
+            cache.insert(key);
+        }
+    }
+    let input_tokens = total - read - w5m - w1h;
+    let thought = if thinking_on { MOCK_THINKING } else { "" };
+    let output_tokens = mock_tokens(text) + if thinking_on { mock_tokens(thought) } else { 0 };
+    let usage = json!({
+        "input_tokens": input_tokens, "output_tokens": output_tokens,
+        "cache_creation_input_tokens": w5m + w1h, "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": w5m, "ephemeral_1h_input_tokens": w1h},
+        "service_tier": "standard"
+    });
+    let signature = "EqQBCkYIARgCIkDmock-signature";
+    if body["stream"] == json!(true) {
+        let mut start_usage = usage.clone();
+        start_usage["output_tokens"] = json!(1);
+        let mut events = vec![event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_smart", "type": "message",
+                   "role": "assistant", "content": [], "model": model,
+                   "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
+        )];
+        let mut index = 0;
+        if thinking_on {
+            events.push(event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+            ));
+            let (a, b) = thought.split_at(thought.len() / 2);
+            for piece in [a, b] {
+                events.push(event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0,
+                           "delta": {"type": "thinking_delta", "thinking": piece}}),
+                ));
+            }
+            events.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                       "delta": {"type": "signature_delta", "signature": signature}}),
+            ));
+            events.push(event(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ));
+            index = 1;
+        }
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
+        ));
+        events.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
+        events.push(event(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                   "usage": {"output_tokens": output_tokens}}),
+        ));
+        events.push(event("message_stop", json!({"type": "message_stop"})));
+        return sse(events, &[("request-id", "req_smart_stream")]);
+    }
+    let mut content = Vec::new();
+    if thinking_on {
+        content.push(json!({"type": "thinking", "thinking": thought, "signature": signature}));
+    }
+    content.push(json!({"type": "text", "text": text}));
+    json_reply(
+        200,
+        "req_smart",
+        json!({"id": "msg_smart", "type": "message", "role": "assistant", "model": model,
+               "content": content, "stop_reason": "end_turn", "stop_sequence": null,
+               "usage": usage}),
+    )
+}
+
+fn lock_set<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The `reasoning_effort` values an OpenAI model takes, as its 400 lists them; `None` for
+/// a model that takes no `reasoning_effort` at all.
+fn openai_efforts(model: &str) -> Option<&'static [&'static str]> {
+    if model.starts_with("o1") || model.starts_with("o3") || model.starts_with("o4") {
+        Some(&["low", "medium", "high"])
+    } else if model.starts_with("gpt-5.1") {
+        Some(&["none", "low", "medium", "high"])
+    } else if model.starts_with("gpt-5.") {
+        Some(&["none", "low", "medium", "high", "xhigh"])
+    } else if model.starts_with("gpt-5") {
+        Some(&["minimal", "low", "medium", "high"])
+    } else {
+        None
+    }
+}
+
+/// An OpenAI Chat Completions server that behaves like the API on what PROTOCOLS.md H.1
+/// says: `reasoning_effort` a model does not take is a 400 naming the param, a reasoning
+/// model refuses a non-default temperature, prompts of 1,024+ tokens are cached on their
+/// own (in 128-token steps, per `prompt_cache_key` when given) and reported as
+/// `prompt_tokens_details.cached_tokens`, and reasoning is billed as
+/// `completion_tokens_details.reasoning_tokens`.
+pub fn openai_smart(text: &str) -> Reply {
+    let text = text.to_string();
+    let seen: Arc<SeenPrompts> = Arc::default();
+    dynamic(move |req, _| (openai_smart_reply(req, &text, &seen), Duration::ZERO))
+}
+
+type SeenPrompts = Mutex<Vec<(String, Vec<(String, u64)>)>>;
+
+fn openai_smart_reply(req: &Recorded, text: &str, seen: &SeenPrompts) -> Reply {
+    let body = req.json();
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    let invalid = |message: String, param: &str, code: &str| {
+        let b = json!({"error": {"message": message, "type": "invalid_request_error",
+                                  "param": param, "code": code}});
+        json_reply(400, "req_openai_smart_err", b)
+    };
+    let efforts = openai_efforts(&model);
+    if let Some(effort) = body.get("reasoning_effort") {
+        let Some(allowed) = efforts else {
+            return invalid(
+                "Unrecognized request argument supplied: reasoning_effort".into(),
+                "reasoning_effort",
+                "unsupported_parameter",
+            );
+        };
+        let e = effort.as_str().unwrap_or("");
+        if !allowed.contains(&e) {
+            return invalid(
+                format!(
+                    "Unsupported value: 'reasoning_effort' does not support '{e}' with this model. Supported values are: {}.",
+                    allowed
+                        .iter()
+                        .map(|a| format!("'{a}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "reasoning_effort",
+                "unsupported_value",
+            );
+        }
+    }
+    if efforts.is_some()
+        && body
+            .get("temperature")
+            .and_then(Value::as_f64)
+            .is_some_and(|t| t != 1.0)
+    {
+        return invalid(
+            "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.".into(),
+            "temperature",
+            "unsupported_value",
+        );
+    }
+    let messages: Vec<(String, u64)> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let t = m["content"]
+                .as_str()
+                .map_or_else(|| m["content"].to_string(), str::to_owned);
+            (m.to_string(), mock_tokens(&t) + 4)
+        })
+        .collect();
+    let total: u64 = messages.iter().map(|m| m.1).sum();
+    let group = format!(
+        "{model}|{}",
+        body["prompt_cache_key"].as_str().unwrap_or("")
+    );
+    let mut cached = 0;
+    {
+        let mut seen = lock_set(seen);
+        for (_, earlier) in seen.iter().filter(|(g, _)| *g == group) {
+            let common: u64 = messages
+                .iter()
+                .zip(earlier)
+                .take_while(|(a, b)| a.0 == b.0)
+                .map(|(a, _)| a.1)
+                .sum();
+            let steps = common / 128 * 128;
+            if steps >= 1024 {
+                cached = cached.max(steps);
+            }
+        }
+        if total >= 1024 {
+            seen.push((group, messages.clone()));
+        }
+    }
+    let reasoning = if body.get("reasoning_effort").is_some() {
+        64
+    } else {
+        0
+    };
+    let completion = mock_tokens(text) + reasoning;
+    let usage = json!({"prompt_tokens": total, "completion_tokens": completion,
+        "total_tokens": total + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}});
+    if body["stream"] == json!(true) {
+        let chunk = |delta: Value, finish: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-smart", "object": "chat.completion.chunk", "created": 1730000000,
+                       "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                       "usage": null})
+            )
+        };
+        let events = vec![
+            chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+            chunk(json!({"content": text}), Value::Null),
+            chunk(json!({}), json!("stop")),
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-smart", "object": "chat.completion.chunk", "created": 1730000000,
+                       "model": model, "choices": [], "usage": usage})
+            ),
+            "data: [DONE]\n\n".to_string(),
+        ];
+        return sse(events, &[("x-request-id", "req_openai_smart_stream")]);
+    }
+    json_reply(
+        200,
+        "req_openai_smart",
+        json!({"id": "chatcmpl-smart", "object": "chat.completion", "created": 1730000000,
+               "model": model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null},
+                            "logprobs": null, "finish_reason": "stop"}],
+               "usage": usage}),
+    )
+}
