@@ -161,32 +161,31 @@ fn openai(model: &str) -> Mechanism {
     Mechanism::Unknown
 }
 
-/// Claude ids are `claude-FAMILY-MAJOR[-MINOR][-DATE]` (4.x and later) or
-/// `claude-MAJOR[-MINOR]-FAMILY[-DATE]` (3.x).
-fn anthropic(model: &str) -> Mechanism {
-    let Some(rest) = model.strip_prefix("claude-") else {
-        return Mechanism::Unknown;
-    };
+/// A Claude model's family and generation: ids are `claude-FAMILY-MAJOR[-MINOR][-DATE]`
+/// (4.x and later) or `claude-MAJOR[-MINOR]-FAMILY[-DATE]` (3.x). `None` for an id that
+/// is neither, or a family llmpipe does not know.
+fn claude(model: &str) -> Option<(&str, (u32, u32))> {
+    let rest = model.strip_prefix("claude-")?;
     let parts: Vec<&str> = rest.split('-').collect();
     let number = |s: &str| s.parse::<u32>().ok().filter(|n| *n < 100);
     let (family, major, minor) = match parts.as_slice() {
         [f, maj, tail @ ..] if number(f).is_none() && number(maj).is_some() => {
-            (*f, number(maj), tail.first().and_then(|m| number(m)))
+            (*f, number(maj)?, tail.first().and_then(|m| number(m)))
         }
         [maj, min, f, ..] if number(maj).is_some() && number(min).is_some() => {
-            (*f, number(maj), number(min))
+            (*f, number(maj)?, number(min))
         }
-        [maj, f, ..] if number(maj).is_some() => (*f, number(maj), Some(0)),
-        _ => return Mechanism::Unknown,
+        [maj, f, ..] if number(maj).is_some() => (*f, number(maj)?, Some(0)),
+        _ => return None,
     };
-    let Some(major) = major else {
+    matches!(family, "opus" | "sonnet" | "haiku" | "fable" | "mythos")
+        .then_some((family, (major, minor.unwrap_or(0))))
+}
+
+fn anthropic(model: &str) -> Mechanism {
+    let Some((family, version)) = claude(model) else {
         return Mechanism::Unknown;
     };
-    let version = (major, minor.unwrap_or(0));
-    match family {
-        "opus" | "sonnet" | "haiku" | "fable" | "mythos" => {}
-        _ => return Mechanism::Unknown,
-    }
     if version < (3, 7) {
         return Mechanism::NoReasoning;
     }
@@ -260,12 +259,36 @@ pub fn max_tokens(kind: ProviderKind, model: &str, req: &Request) -> u64 {
     }
 }
 
-/// Whether `req` turns thinking on at this Anthropic model (so no prefill, no forced tool).
+/// Whether `req` has thinking on at this Anthropic model (so no prefill, no forced tool,
+/// temperature 1): asked for with `--effort`, or on by default (the 5.x generation, Fable
+/// and Mythos think unless told not to).
 pub fn anthropic_thinks(model: &str, req: &Request) -> bool {
-    req.effort.is_some() && {
+    let asked = req.effort.is_some() && {
         let m = mechanism(ProviderKind::Anthropic, model);
         m.thinks() || m == Mechanism::Unknown
-    }
+    };
+    asked || thinks_by_default(model)
+}
+
+/// Claude models that think when `thinking` is not sent.
+pub fn thinks_by_default(model: &str) -> bool {
+    let model = model.trim().to_ascii_lowercase();
+    claude(&model).is_some_and(|(family, v)| v >= (5, 0) || matches!(family, "fable" | "mythos"))
+}
+
+/// Whether an Anthropic model takes an assistant prefill: the 4.6 generation and later
+/// answer it with a 400 (PROTOCOLS.md H.2, Anthropic's 4.6 migration guide), thinking or
+/// not. A model llmpipe cannot place is assumed to take it.
+pub fn anthropic_takes_prefill(model: &str) -> bool {
+    let model = model.trim().to_ascii_lowercase();
+    claude(&model).is_none_or(|(_, v)| v < (4, 6))
+}
+
+/// Whether adaptive thinking must ask for `display: "summarized"` to return any thinking
+/// text: Opus 4.7 and later default to `omitted` (the 4.6 models to summarized).
+pub fn needs_summarized_display(model: &str) -> bool {
+    let model = model.trim().to_ascii_lowercase();
+    claude(&model).is_none_or(|(_, v)| v > (4, 6))
 }
 
 /// How long the provider keeps a cached prompt prefix (`--cache-prompt[=5m|=1h]`).
@@ -350,6 +373,22 @@ mod tests {
             Mechanism::Adaptive(CLAUDE_HAIKU_5)
         );
         assert_eq!(mechanism(A, "claude-custom"), Mechanism::Unknown);
+    }
+
+    #[test]
+    fn prefill_and_default_thinking_by_generation() {
+        assert!(anthropic_takes_prefill("claude-sonnet-4-5-20250929"));
+        assert!(anthropic_takes_prefill("claude-3-5-haiku"));
+        assert!(anthropic_takes_prefill("claude-custom"));
+        assert!(!anthropic_takes_prefill("claude-sonnet-4-6"));
+        assert!(!anthropic_takes_prefill("claude-opus-5-5"));
+        assert!(!thinks_by_default("claude-opus-4-8"));
+        assert!(thinks_by_default("claude-sonnet-5"));
+        assert!(thinks_by_default("claude-haiku-5-5"));
+        assert!(thinks_by_default("claude-fable-5-1"));
+        assert!(!needs_summarized_display("claude-opus-4-6"));
+        assert!(needs_summarized_display("claude-opus-4-7"));
+        assert!(needs_summarized_display("claude-sonnet-5-5"));
     }
 
     #[test]

@@ -110,9 +110,12 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
 }
 
 /// Whether the request ends with the JSON prefill: JSON mode without thinking (the API
-/// refuses a prefill when thinking is on, PROTOCOLS.md H.2).
+/// refuses a prefill when thinking is on, PROTOCOLS.md H.2), on a model that still takes
+/// one (4.6 and later refuse it always). The system prompt asks for JSON either way.
 pub fn prefills(model: &str, req: &Request) -> bool {
-    req.format == Format::Json && !crate::effort::anthropic_thinks(model, req)
+    req.format == Format::Json
+        && !crate::effort::anthropic_thinks(model, req)
+        && crate::effort::anthropic_takes_prefill(model)
 }
 
 /// `--effort`: adaptive thinking with `output_config.effort` where the model has it, else
@@ -120,21 +123,28 @@ pub fn prefills(model: &str, req: &Request) -> bool {
 /// allowed with thinking, so the structured-output tool is offered instead (`auto`).
 fn thinking(target: &Target, req: &Request, body: &mut Value) {
     use crate::effort::Mechanism;
-    let Some(level) = req.effort else { return };
-    match crate::effort::mechanism(KIND, &target.model) {
-        Mechanism::Budget(_) => {
-            body["thinking"] = json!({"type": "enabled", "budget_tokens": level.budget_tokens()});
-        }
-        Mechanism::Adaptive(_) | Mechanism::Unknown | Mechanism::ReasoningEffort(_) => {
-            body["thinking"] = json!({"type": "adaptive"});
-            if !body["output_config"].is_object() {
-                body["output_config"] = json!({});
+    if let Some(level) = req.effort {
+        match crate::effort::mechanism(KIND, &target.model) {
+            Mechanism::Budget(_) => {
+                body["thinking"] =
+                    json!({"type": "enabled", "budget_tokens": level.budget_tokens()});
             }
-            body["output_config"]["effort"] = json!(level.as_str());
+            Mechanism::Adaptive(_) | Mechanism::Unknown | Mechanism::ReasoningEffort(_) => {
+                body["thinking"] = json!({"type": "adaptive"});
+                // Newer models leave the thinking text out unless asked for a summary.
+                if crate::effort::needs_summarized_display(&target.model) {
+                    body["thinking"]["display"] = json!("summarized");
+                }
+                if !body["output_config"].is_object() {
+                    body["output_config"] = json!({});
+                }
+                body["output_config"]["effort"] = json!(level.as_str());
+            }
+            Mechanism::NoReasoning => {}
         }
-        Mechanism::NoReasoning => return,
     }
-    if body["tool_choice"]["type"] == "tool" {
+    if crate::effort::anthropic_thinks(&target.model, req) && body["tool_choice"]["type"] == "tool"
+    {
         body["tool_choice"] = json!({"type": "auto"});
     }
 }
@@ -152,7 +162,9 @@ fn cache_breakpoints(req: &Request, body: &mut Value) {
     let mut placed = 0;
     let max = 4 - count_breakpoints(body).min(4);
     let mut mark = |block: &mut Value| {
-        if placed < max && block.is_object() && block.get("cache_control").is_none() {
+        // The API refuses a marker on an empty text block.
+        let empty = block.get("text").and_then(Value::as_str) == Some("");
+        if placed < max && block.is_object() && block.get("cache_control").is_none() && !empty {
             block["cache_control"] = marker.clone();
             placed += 1;
         }
@@ -164,7 +176,11 @@ fn cache_breakpoints(req: &Request, body: &mut Value) {
     {
         mark(last);
     }
-    if let Some(system) = body.get("system").and_then(Value::as_str) {
+    if let Some(system) = body
+        .get("system")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         let mut block = json!({"type": "text", "text": system});
         mark(&mut block);
         body["system"] = json!([block]);
@@ -174,7 +190,7 @@ fn cache_breakpoints(req: &Request, body: &mut Value) {
     if let Some(i) = prefix_end
         && let Some(msg) = body["messages"].get_mut(i)
     {
-        if let Some(text) = msg["content"].as_str() {
+        if let Some(text) = msg["content"].as_str().filter(|t| !t.is_empty()) {
             msg["content"] = json!([{"type": "text", "text": text}]);
         }
         if let Some(last) = msg["content"].as_array_mut().and_then(|c| c.last_mut()) {

@@ -71,17 +71,23 @@ fn effort_on_openai_is_reasoning_effort() {
 fn effort_on_adaptive_claude_models_is_output_config_effort() {
     let dir = tmp();
     let mock = Mock::start(vec![mock::anthropic_smart(ANSWER)]);
-    run(anthropic(dir.path(), &mock).args([
+    let out = run(anthropic(dir.path(), &mock).args([
         "complete",
         "-m",
         "claude-opus-4-8",
         "--effort",
         "xhigh",
+        "--json",
         "hi",
     ]))
     .expect(0);
     let body = body_of(&mock);
-    assert_eq!(body["thinking"], json!({"type": "adaptive"}));
+    // Opus 4.7 and later return thinking text only when asked for a summary.
+    assert_eq!(
+        body["thinking"],
+        json!({"type": "adaptive", "display": "summarized"})
+    );
+    assert_eq!(out.json()["reasoning"], MOCK_THINKING);
     assert_eq!(body["output_config"], json!({"effort": "xhigh"}));
     assert_eq!(body["max_tokens"], 1024, "no budget, no raise");
     assert!(body.get("temperature").is_none());
@@ -357,15 +363,41 @@ fn extract_json_does_not_prefill_or_force_a_tool_with_thinking() {
     let body = body_of(&mock);
     assert_eq!(body["tool_choice"], json!({"type": "auto"}));
     assert_eq!(body["messages"].as_array().unwrap().len(), 1);
-    // Without --effort the prefill is still there.
+    // Without --effort a model that takes a prefill still gets one.
     let mock = Mock::start(vec![mock::anthropic_smart(r#""a": 1}"#)]);
-    run(anthropic(dir.path(), &mock).args(["extract-json", "-m", "claude-sonnet-4-6", "list a"]))
-        .expect(0);
+    let out = run(anthropic(dir.path(), &mock).args([
+        "extract-json",
+        "-m",
+        "claude-sonnet-4-5",
+        "list a",
+    ]))
+    .expect(0);
+    assert_eq!(out.stdout, "{\"a\":1}\n");
     let body = body_of(&mock);
     assert_eq!(
         body["messages"].as_array().unwrap().last().unwrap(),
         &json!({"role": "assistant", "content": "{"})
     );
+    // The 4.6 generation and later refuse a prefill even without thinking; the 5.x
+    // generation thinks by default, so a forced tool is offered instead.
+    for (model, schema) in [
+        ("claude-sonnet-4-6", None),
+        ("claude-sonnet-5", Some("a int")),
+    ] {
+        let mock = Mock::start(vec![mock::anthropic_smart(r#"{"a": 1}"#)]);
+        let mut args = vec!["extract-json", "-m", model];
+        if let Some(s) = schema {
+            args.extend(["--schema", s]);
+        }
+        args.push("list a");
+        let out = run(anthropic(dir.path(), &mock).args(&args)).expect(0);
+        assert_eq!(out.stdout, "{\"a\":1}\n", "{model}");
+        let body = body_of(&mock);
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1, "{model}");
+        if schema.is_some() {
+            assert_eq!(body["tool_choice"], json!({"type": "auto"}));
+        }
+    }
 }
 
 #[test]

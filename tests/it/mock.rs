@@ -656,8 +656,11 @@ fn anthropic_smart_reply(
     let max_tokens = body["max_tokens"].as_u64().unwrap_or(0);
     // Thinking.
     let thinking = &body["thinking"];
+    // The 5.x generation thinks unless told not to.
+    let by_default = version >= (5, 0);
     let thinking_on = match thinking["type"].as_str() {
-        None | Some("disabled") => false,
+        None => by_default,
+        Some("disabled") => false,
         Some("enabled") => {
             if version >= (4, 7) {
                 return anthropic_invalid(
@@ -717,6 +720,12 @@ fn anthropic_smart_reply(
         }
     }
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    // The 4.6 generation and later refuse a prefill, thinking or not.
+    if version >= (4, 6) && messages.last().is_some_and(|m| m["role"] == "assistant") {
+        return anthropic_invalid(
+            "This model does not support assistant message prefill. The conversation must end with a user message.",
+        );
+    }
     if thinking_on {
         if body
             .get("temperature")
@@ -841,8 +850,19 @@ fn anthropic_smart_reply(
         }
     }
     let input_tokens = total - read - w5m - w1h;
-    let thought = if thinking_on { MOCK_THINKING } else { "" };
-    let output_tokens = mock_tokens(text) + if thinking_on { mock_tokens(thought) } else { 0 };
+    // Opus 4.7 and later leave the thinking text out unless asked for a summary.
+    let omitted = version > (4, 6) && thinking["display"] != "summarized";
+    let thought = if thinking_on && !omitted {
+        MOCK_THINKING
+    } else {
+        ""
+    };
+    let output_tokens = mock_tokens(text)
+        + if thinking_on {
+            mock_tokens(MOCK_THINKING)
+        } else {
+            0
+        };
     let usage = json!({
         "input_tokens": input_tokens, "output_tokens": output_tokens,
         "cache_creation_input_tokens": w5m + w1h, "cache_read_input_tokens": read,
