@@ -250,7 +250,11 @@ pub fn max_tokens(kind: ProviderKind, model: &str, req: &Request) -> u64 {
         {
             let budget = level.budget_tokens();
             if budget >= req.max_tokens {
-                req.max_tokens.saturating_add(budget)
+                // Not past the model's output limit (which is above every budget).
+                let limit = crate::models::find(model).map_or(u64::MAX, |m| m.max_output);
+                req.max_tokens
+                    .saturating_add(budget)
+                    .min(limit.max(budget + 1))
             } else {
                 req.max_tokens
             }
@@ -409,6 +413,11 @@ mod tests {
         assert_eq!(
             max_tokens(A, "claude-sonnet-4-5", &req(16_384, Some(High))),
             32_768
+        );
+        // claude-opus-4-1 writes at most 32,000 tokens.
+        assert_eq!(
+            max_tokens(A, "claude-opus-4-1", &req(16_384, Some(High))),
+            32_000
         );
         assert_eq!(
             max_tokens(A, "claude-opus-4-8", &req(1024, Some(High))),

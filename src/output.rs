@@ -125,6 +125,14 @@ pub fn debug(s: &str) {
     }
 }
 
+/// A piece of a diagnostic on stderr, without a newline (thinking text as it streams in,
+/// with `-v`); keys are masked as in [`err_line`].
+pub fn err_piece(s: &str) {
+    let _ = io::stderr()
+        .lock()
+        .write_all(crate::secrets::mask(s).as_bytes());
+}
+
 /// Prints rows as aligned columns (two spaces apart); `right(i, n)` says whether column `i`
 /// of `n` is right-aligned (numbers).
 pub fn table<R: AsRef<[String]>>(rows: &[R], right: impl Fn(usize, usize) -> bool) {

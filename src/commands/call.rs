@@ -214,9 +214,17 @@ impl Call {
         started: Instant,
         max_tokens: u64,
     ) -> Result<CallResult> {
-        let checked = calls
-            .last()
-            .map_or(Ok(()), |last| usable(&last.response, max_tokens));
+        let checked = calls.last().map_or(Ok(()), |last| {
+            // The cap that was sent: `--effort` may have raised it for a thinking budget.
+            let sent = Request {
+                max_tokens,
+                effort: self.settings.effort,
+                ..Default::default()
+            };
+            let target = last.target;
+            let max_tokens = crate::effort::max_tokens(target.kind, &target.model, &sent);
+            usable(&last.response, max_tokens)
+        });
         let result = self.result(calls, started);
         match checked {
             Ok(()) => Ok(result),

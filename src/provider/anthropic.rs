@@ -427,6 +427,8 @@ pub struct StreamState {
     tool: Option<(u64, String)>,
     /// Thinking text (`thinking_delta`s): never part of the reply's text.
     reasoning: Option<String>,
+    /// A thinking block is being shown on stderr as it arrives (`-v`).
+    thinking_shown: bool,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -537,6 +539,13 @@ impl StreamState {
             {
                 if let Some(t) = field(&["delta", "thinking"]).and_then(Value::as_str) {
                     self.reasoning.get_or_insert_default().push_str(t);
+                    if crate::output::verbose() {
+                        if !self.thinking_shown {
+                            crate::output::err_piece("llmpipe: thinking:\n");
+                            self.thinking_shown = true;
+                        }
+                        crate::output::err_piece(t);
+                    }
                 }
             }
             // signature, citations and tool-input deltas carry no text
@@ -557,6 +566,11 @@ impl StreamState {
                         serde_json::from_value(u.clone()).map_err(|e| bad_body(KIND, e))?;
                     self.usage.merge(&u);
                 }
+            }
+            "content_block_stop" | "message_stop" if self.thinking_shown => {
+                crate::output::err_piece("\n");
+                self.thinking_shown = false;
+                self.done = ty == "message_stop";
             }
             "message_stop" => self.done = true,
             "error" => return Err(stream_error(&v)),

@@ -238,7 +238,9 @@ impl Client {
             })
             .await?;
         super::finish(target, req, &mut response);
-        if let Some(thinking) = &response.reasoning {
+        // A streamed reply's thinking was shown as it arrived.
+        let streamed = sink.is_some() || collect;
+        if let Some(thinking) = response.reasoning.as_ref().filter(|_| !streamed) {
             output::debug(&format!("thinking ({}):\n{thinking}", target.model));
         }
         if let (Some(cache), Some(key)) = (cache, &key) {

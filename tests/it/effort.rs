@@ -304,7 +304,14 @@ fn streamed_thinking_stays_off_stdout() {
     ]))
     .expect(0);
     assert_eq!(out.stdout, format!("{ANSWER}\n"));
-    assert!(out.stderr.contains(MOCK_THINKING), "{}", out.stderr);
+    // Shown as it arrives (two deltas), once.
+    assert!(
+        out.stderr
+            .contains(&format!("llmpipe: thinking:\n{MOCK_THINKING}\n")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches(MOCK_THINKING).count(), 1);
     let out = run(anthropic(dir.path(), &mock).args([
         "stream",
         "-m",
