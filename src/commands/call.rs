@@ -122,7 +122,7 @@ impl Call {
                 .settings
                 .cache_prompt
                 .and(self.prompt.as_ref())
-                .map(PromptFile::label),
+                .map(prompt_cache_key),
         };
         self.conversation.prepend_to(&mut request, &self.settings);
         Ok(request)
@@ -306,6 +306,19 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
         output::out_line(&job.plain(&result, pretty));
     }
     Ok(())
+}
+
+/// OpenAI's `prompt_cache_key` for a prompt file: `name@vN`, the name shortened so the key
+/// stays within the API's 64 characters.
+fn prompt_cache_key(p: &PromptFile) -> String {
+    const MAX: usize = 64;
+    let version = format!("@v{}", p.version);
+    let name: String = p
+        .name
+        .chars()
+        .take(MAX.saturating_sub(version.chars().count()))
+        .collect();
+    format!("{name}{version}")
 }
 
 /// Exit 6: the model answered (and was paid) but there is nothing to use.

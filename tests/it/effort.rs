@@ -549,6 +549,16 @@ fn a_prompt_file_may_ask_for_prompt_caching() {
     run(openai(dir.path(), &mock).args(["complete", "-m", "gpt-4.1", "--prompt", "sort", "pear"]))
         .expect(0);
     assert_eq!(body_of(&mock)["prompt_cache_key"], "sort@v1");
+    // A long prompt name is shortened to the API's 64 characters, the version kept.
+    let long = "n".repeat(70);
+    write_prompt(dir.path(), &long, "cache_prompt = \"5m\"\n");
+    let mock = Mock::start(vec![mock::openai_smart(ANSWER)]);
+    run(openai(dir.path(), &mock).args(["complete", "-m", "gpt-4.1", "--prompt", &long, "pear"]))
+        .expect(0);
+    assert_eq!(
+        body_of(&mock)["prompt_cache_key"],
+        format!("{}@v1", "n".repeat(61))
+    );
     // Without a prompt file (and without --cache-prompt) nothing is added.
     let mock = Mock::start(vec![mock::openai_smart(ANSWER)]);
     run(openai(dir.path(), &mock).args(["complete", "-m", "gpt-4.1", "--cache-prompt", "pear"]))

@@ -981,6 +981,18 @@ fn openai_smart_reply(req: &Recorded, text: &str, seen: &SeenPrompts) -> Reply {
                                   "param": param, "code": code}});
         json_reply(400, "req_openai_smart_err", b)
     };
+    if let Some(key) = body["prompt_cache_key"].as_str()
+        && key.chars().count() > 64
+    {
+        return invalid(
+            format!(
+                "Invalid 'prompt_cache_key': string too long. Expected a string with maximum length 64, but got a string with length {} instead.",
+                key.chars().count()
+            ),
+            "prompt_cache_key",
+            "string_above_max_length",
+        );
+    }
     let efforts = openai_efforts(&model);
     if let Some(effort) = body.get("reasoning_effort") {
         let Some(allowed) = efforts else {
