@@ -370,6 +370,8 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .iter()
         .filter(|b| b.kind == "thinking")
         .filter_map(|b| b.thinking.as_deref())
+        // An omitted thinking block (`display: "omitted"`) has empty text.
+        .filter(|t| !t.is_empty())
         .collect();
     let reasoning = (!thoughts.is_empty()).then(|| thoughts.join("\n\n"));
     Ok(Response {
@@ -667,6 +669,9 @@ mod tests {
         assert_eq!(r.usage.cached_input_tokens, 100);
         assert_eq!(r.usage.cache_write_input_tokens, 30);
         assert_eq!(r.usage.cache_write_1h_input_tokens, 20);
+        // An omitted thinking block (newer models without display: summarized): no reasoning.
+        let body = br#"{"content":[{"type":"thinking","thinking":"","signature":"s"},{"type":"text","text":"Hi"}]}"#;
+        assert_eq!(parse_response(body).unwrap().reasoning, None);
         let mut s = StreamState::default();
         feed(&mut s, "message_start", r#"{"type":"message_start","message":{"model":"m","content":[],"usage":{"input_tokens":5,"output_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":7}}}}"#).unwrap();
         feed(&mut s, "content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#).unwrap();
