@@ -165,7 +165,8 @@ fn openai(model: &str) -> Mechanism {
 /// (4.x and later) or `claude-MAJOR[-MINOR]-FAMILY[-DATE]` (3.x). `None` for an id that
 /// is neither, or a family llmpipe does not know.
 fn claude(model: &str) -> Option<(&str, (u32, u32))> {
-    let rest = model.strip_prefix("claude-")?;
+    // `anthropic/claude-…` from gateways.
+    let rest = model.rsplit('/').next()?.strip_prefix("claude-")?;
     let parts: Vec<&str> = rest.split('-').collect();
     let number = |s: &str| s.parse::<u32>().ok().filter(|n| *n < 100);
     let (family, major, minor) = match parts.as_slice() {
@@ -385,6 +386,7 @@ mod tests {
         assert!(anthropic_takes_prefill("claude-3-5-haiku"));
         assert!(anthropic_takes_prefill("claude-custom"));
         assert!(!anthropic_takes_prefill("claude-sonnet-4-6"));
+        assert!(!anthropic_takes_prefill("anthropic/claude-sonnet-4-6"));
         assert!(!anthropic_takes_prefill("claude-opus-5-5"));
         assert!(!thinks_by_default("claude-opus-4-8"));
         assert!(thinks_by_default("claude-sonnet-5"));
