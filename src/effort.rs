@@ -67,7 +67,7 @@ pub enum Mechanism {
     Adaptive(&'static [Level]),
     /// Anthropic `thinking: {"type": "enabled", "budget_tokens": N}`, N from the level.
     Budget(&'static [Level]),
-    /// A known model that does not reason: it takes no level.
+    /// A known model that takes no level (it does not reason, or predates the setting).
     NoReasoning,
     /// A model llmpipe does not know (a local or compatible server's): the level is sent
     /// as asked, in the provider's field, unchecked.
@@ -119,6 +119,13 @@ pub fn mechanism(kind: ProviderKind, model: &str) -> Mechanism {
 }
 
 fn openai(model: &str) -> Mechanism {
+    // The first o1 releases predate `reasoning_effort`.
+    if ["o1-mini", "o1-preview"]
+        .iter()
+        .any(|p| model.starts_with(p))
+    {
+        return Mechanism::NoReasoning;
+    }
     let o_series = ["o1", "o3", "o4"]
         .iter()
         .any(|p| model == *p || model.starts_with(&format!("{p}-")));
@@ -219,7 +226,7 @@ pub fn check(level: Level, targets: &[Target]) -> Result<()> {
         }
         let what = if levels.is_empty() {
             format!(
-                "{} ({}) is not a reasoning model and takes no --effort level",
+                "{} ({}) takes no --effort level (it is not a reasoning model, or predates the setting)",
                 t.model,
                 t.kind.name()
             )
@@ -326,6 +333,8 @@ mod tests {
     fn the_lineup_has_its_levels() {
         let levels = |k, m| mechanism(k, m).levels().map(<[Level]>::to_vec);
         assert_eq!(levels(O, "o3"), Some(vec![Low, Medium, High]));
+        assert_eq!(levels(O, "o1"), Some(vec![Low, Medium, High]));
+        assert_eq!(levels(O, "o1-mini"), Some(vec![]));
         assert_eq!(
             levels(O, "o4-mini-2025-04-16"),
             Some(vec![Low, Medium, High])
