@@ -750,7 +750,7 @@ impl Resume {
 }
 
 /// Counts for the progress bar (on a terminal) and the summary line (always).
-struct Progress {
+pub(super) struct Progress {
     started: Instant,
     ok: usize,
     copied: usize,
@@ -765,7 +765,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new() -> Progress {
+    pub(super) fn new() -> Progress {
         let bar = output::stderr_is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -786,7 +786,7 @@ impl Progress {
         }
     }
 
-    fn record(&mut self, index: usize, outcome: &Result<CallResult>) {
+    pub(super) fn record(&mut self, index: usize, outcome: &Result<CallResult>) {
         let result = match outcome {
             Ok(r) => {
                 self.ok += 1;
@@ -841,6 +841,39 @@ impl Progress {
     fn update(&self) {
         if let Some(bar) = &self.bar {
             bar.set_message(self.line());
+        }
+    }
+
+    /// Makes the bar count towards `total` items (a run that knows its size, like `eval`).
+    pub(super) fn set_total(&self, total: usize) {
+        if let Some(bar) = &self.bar
+            && let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} · {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+            bar.set_length(total as u64);
+        }
+    }
+
+    /// Sets the bar's position (items finished so far).
+    pub(super) fn set_position(&self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    /// A line on stderr that does not tear the bar.
+    pub(super) fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| output::err_line(line)),
+            None => output::err_line(line),
+        }
+    }
+
+    /// Removes the bar, without the summary line.
+    pub(super) fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 

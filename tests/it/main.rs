@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod core;
 mod errors;
+mod eval;
 mod hygiene;
 mod input;
 mod memory;
