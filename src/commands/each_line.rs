@@ -263,6 +263,13 @@ impl<'a> Pool<'a> {
         })
     }
 
+    /// Continues `earlier`'s `--rpm` schedule (a run of several pools, one after another,
+    /// keeps to one rate).
+    pub(super) fn after(mut self, earlier: &Pool<'_>) -> Self {
+        self.rpm_next = self.rpm_next.max(earlier.rpm_next);
+        self
+    }
+
     /// Whether another request may start now.
     pub(super) fn has_room(&self) -> bool {
         self.inflight.len() < self.gate.limit()

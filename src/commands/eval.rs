@@ -124,6 +124,7 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     let mut progress = Progress::new();
     progress.set_total(variants.len() * items.len());
     let mut done = 0;
+    let mut previous: Option<Pool<'_>> = None;
     let mut scored: Vec<Vec<Scored>> = Vec::new();
     let mut all_stats = Vec::new();
     for v in &variants {
@@ -131,6 +132,9 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         let mut outcomes: Vec<Option<Result<crate::result::CallResult>>> =
             (0..items.len()).map(|_| None).collect();
         let mut pool = Pool::new(&v.call, &v.job, &budget, args.concurrency, args.rpm)?;
+        if let Some(earlier) = &previous {
+            pool = pool.after(earlier);
+        }
         let mut next = 0;
         loop {
             if next < items.len() && pool.has_room() {
@@ -159,7 +163,7 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
             progress.set_position(done);
             outcomes[index] = Some(outcome);
         }
-        drop(pool);
+        previous = Some(pool);
         let list: Vec<Scored> = items
             .iter()
             .zip(outcomes)

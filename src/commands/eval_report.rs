@@ -585,7 +585,7 @@ impl Report<'_> {
                 s.errors.to_string(),
                 s.input_tokens.to_string(),
                 s.output_tokens.to_string(),
-                cost_text(s.cost_usd),
+                cost_cell(s),
                 opt(s.p50),
                 opt(s.p95),
             ]);
@@ -727,7 +727,7 @@ impl Report<'_> {
                 s.errors,
                 s.input_tokens,
                 s.output_tokens,
-                cost_text(s.cost_usd),
+                cost_cell(s),
                 opt(s.p50),
                 opt(s.p95)
             );
@@ -816,7 +816,7 @@ impl Report<'_> {
 fn matrix_rows(s: &Stats) -> Vec<Vec<String>> {
     let mut t = Vec::new();
     if let Some((_, cols)) = s.confusion.first() {
-        let mut head = vec!["expected \\ got".to_string()];
+        let mut head = vec!["expected ↓ got →".to_string()];
         head.extend(cols.iter().map(|(c, _)| c.clone()));
         t.push(head);
     }
@@ -846,6 +846,14 @@ fn points(d: f64) -> String {
 
 fn opt(v: Option<u64>) -> String {
     v.map_or_else(|| "–".into(), |v| v.to_string())
+}
+
+/// The cost, and how many answers came from the response cache (free).
+fn cost_cell(s: &Stats) -> String {
+    match s.cached {
+        0 => cost_text(s.cost_usd),
+        n => format!("{} ({n} cached)", cost_text(s.cost_usd)),
+    }
 }
 
 fn cost_text(c: Option<f64>) -> String {

@@ -591,3 +591,74 @@ fn eval_without_a_key_says_so_once_before_sending() {
     assert_eq!(out.stdout, "");
     assert_eq!(mock.hits(), 0);
 }
+
+/// The example works out of the box: `prompts/sentiment` v1 and v2 over
+/// `examples/sentiment-eval.jsonl` (a mock that answers every item as labelled).
+#[test]
+fn eval_example_sentiment_data_runs_out_of_the_box() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("examples/sentiment-eval.jsonl");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let labelled: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["input"].as_str().unwrap().to_string(),
+                v["expected"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(labelled.len() >= 30);
+    for label in ["positive", "negative", "neutral"] {
+        assert!(labelled.iter().filter(|(_, e)| e == label).count() >= 10);
+    }
+    let mock = Mock::start(vec![mock::dynamic(move |req, _| {
+        let review = mock::last_user_text(req);
+        let review = review.trim_start_matches("Review: ");
+        let (_, label) = labelled
+            .iter()
+            .find(|(input, _)| input == review)
+            .unwrap_or_else(|| panic!("not in the data: {review}"));
+        (mock::openai_completion(label), Duration::ZERO)
+    })]);
+    let dir = tmp();
+    let mut cmd = openai(dir.path(), &mock);
+    cmd.args([
+        "eval",
+        "--prompt",
+        "sentiment@v1",
+        "--prompt",
+        "sentiment@v2",
+        "--json",
+    ])
+    .arg("--prompts-dir")
+    .arg(root.join("prompts"))
+    .arg("--data")
+    .arg(&data);
+    let r = run(&mut cmd).expect(0).json();
+    for v in r["variants"].as_array().unwrap() {
+        assert_eq!(v["items"], 36);
+        assert_eq!(v["accuracy"], 1.0);
+    }
+    assert_eq!(r["variants"][1]["prompt"], "sentiment@v2");
+    assert_eq!(mock.hits(), 72);
+}
+
+#[test]
+fn eval_keeps_to_rpm_across_variants() {
+    let dir = tmp();
+    project(
+        dir.path(),
+        "{\"input\": \"good\", \"expected\": \"positive\"}\n{\"input\": \"bad\", \"expected\": \"negative\"}\n",
+    );
+    let mock = steered(four_answers);
+    // 120 per minute: one start every 0.5 s, v2's first item included.
+    eval(dir.path(), &mock, &["--rpm", "120", "--concurrency", "4"]).expect(0);
+    let at: Vec<_> = mock.requests().iter().map(|r| r.at).collect();
+    assert_eq!(at.len(), 4);
+    for pair in at.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap >= Duration::from_millis(450), "{gap:?}");
+    }
+}
