@@ -57,8 +57,8 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     }
     // The files are opened first: a path that cannot be written is found before anything
     // is paid for.
-    let mut out_file = args.out.as_deref().map(create).transpose()?;
-    let mut report_file = args.report.as_deref().map(create).transpose()?;
+    let mut out_file = args.out.as_deref().map(OutFile::open).transpose()?;
+    let mut report_file = args.report.as_deref().map(OutFile::open).transpose()?;
 
     let mut variants = Vec::new();
     for prompt in &args.prompts {
@@ -219,7 +219,7 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         gates,
     };
 
-    if let (Some(file), Some(path)) = (out_file.as_mut(), args.out.as_deref()) {
+    if let Some(file) = out_file.as_mut() {
         let mut text = String::new();
         for (v, list) in scored.iter().enumerate() {
             for (index, s) in list.iter().enumerate() {
@@ -227,10 +227,10 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
                 text.push('\n');
             }
         }
-        write(file, path, &text)?;
+        file.write(&text)?;
     }
-    if let (Some(file), Some(path)) = (report_file.as_mut(), args.report.as_deref()) {
-        write(file, path, &report.to_markdown())?;
+    if let Some(file) = report_file.as_mut() {
+        file.write(&report.to_markdown())?;
     }
     if args.json.json {
         output::out_line(&report.to_json().to_string());
@@ -549,19 +549,61 @@ fn out_line(report: &Report<'_>, v: usize, index: usize, item: &Item, s: &Scored
     Value::Object(o).to_string()
 }
 
-fn create(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::create(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot write {}: {}",
-            path.display(),
-            crate::input::io_reason(&e)
-        ))
-    })
+/// A file the report goes to (`--out`, `--report`): opened before anything is sent, so a
+/// path that cannot be written costs nothing; written (replacing what it held) only at the
+/// end. A file that this run created and never wrote (the eval failed first) is removed, so
+/// that no empty report is left behind to be posted.
+struct OutFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    created: bool,
+    written: bool,
 }
 
-fn write(file: &mut std::fs::File, path: &Path, text: &str) -> Result<()> {
-    let text = crate::secrets::mask(text);
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
+impl OutFile {
+    fn open(path: &Path) -> Result<OutFile> {
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| {
+                Error::usage(format!(
+                    "cannot write {}: {}",
+                    path.display(),
+                    crate::input::io_reason(&e)
+                ))
+            })?;
+        Ok(OutFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+            written: false,
+        })
+    }
+
+    fn write(&mut self, text: &str) -> Result<()> {
+        let text = crate::secrets::mask(text);
+        self.written = true;
+        // A regular file is replaced; a device (`/dev/stderr`) is just written to.
+        let regular = self.file.metadata().is_ok_and(|m| m.is_file());
+        let emptied = if regular {
+            self.file.set_len(0)
+        } else {
+            Ok(())
+        };
+        emptied
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.flush())
+            .map_err(|e| Error::usage(format!("cannot write {}: {e}", self.path.display())))
+    }
+}
+
+impl Drop for OutFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

@@ -433,8 +433,15 @@ fn eval_refuses_a_budget_the_whole_eval_could_pass_before_sending() {
     project(dir.path(), FOUR);
     let mock = steered(four_answers);
     // 8 requests, each at least 64 output tokens (classify's floor) at $2/M: over $0.001.
-    let out = eval(dir.path(), &mock, &["--max-cost", "0.001", "--json"]).expect(7);
+    let out = eval(
+        dir.path(),
+        &mock,
+        &["--max-cost", "0.001", "--json", "--report", "report.md"],
+    )
+    .expect(7);
     assert_eq!(mock.hits(), 0);
+    // No empty report is left behind to be posted.
+    assert!(!dir.path().join("report.md").exists());
     assert_eq!(out.json()["error"]["type"], "budget");
     assert!(out.stderr.contains("8 request(s)"), "{}", out.stderr);
     eval(dir.path(), &mock, &["--max-cost", "1"]).expect(0);
@@ -490,6 +497,13 @@ fn eval_refuses_bad_data_and_too_few_variants_naming_the_line() {
     cmd.args(["eval", "--prompt", "sent@v1", "--data", "data.jsonl"]);
     let out = run(&mut cmd).expect(2);
     assert!(out.stderr.contains("two or more"), "{}", out.stderr);
+    // A report that cannot be written is found before anything is paid for.
+    let out = eval(dir.path(), &mock, &["--report", "no/such/dir/report.md"]).expect(2);
+    assert!(
+        out.stderr.contains("cannot write no/such/dir/report.md"),
+        "{}",
+        out.stderr
+    );
     // A metric of another task.
     let out = eval(dir.path(), &mock, &["--metric", "regex"]).expect(2);
     assert!(
