@@ -217,6 +217,19 @@ fn eval_scores_accuracy_confusion_flips_invalid_and_errors() {
         out.stderr
     );
 
+    // A failed gate decides the exit code even when a request failed too (8, not 4).
+    let out = eval(dir.path(), &mock, &["--min-accuracy", "0.9"]).expect(8);
+    assert!(
+        out.stderr.contains("1 request(s) also failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("FAIL --min-accuracy 90.0%: variant 1"),
+        "{}",
+        out.stdout
+    );
+
     // The readable table says the same.
     let out = eval(dir.path(), &mock, &[]).expect(4);
     assert!(
@@ -675,4 +688,73 @@ fn eval_keeps_to_rpm_across_variants() {
         let gap = pair[1].duration_since(pair[0]);
         assert!(gap >= Duration::from_millis(450), "{gap:?}");
     }
+}
+
+#[test]
+fn eval_variants_are_each_prompt_with_each_model_baseline_first() {
+    let dir = tmp();
+    project(dir.path(), FOUR);
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "[prices.\"model-a\"]\ninput = 1.0\noutput = 2.0\n[prices.\"model-b\"]\ninput = 1.0\noutput = 2.0\n",
+    )
+    .unwrap();
+    // model-b gets "good" wrong whatever the prompt; v2 gets "bad" wrong whatever the model.
+    let mock = Mock::start(vec![mock::dynamic(|req, _| {
+        let (v, review) = asked(req);
+        let model = req.json()["model"].as_str().unwrap().to_string();
+        let label = match (model.as_str(), review.as_str()) {
+            ("model-b", "good") => "negative",
+            _ => return (four_answers(v, &review), Duration::ZERO),
+        };
+        (mock::openai_completion(label), Duration::ZERO)
+    })]);
+    let mut cmd = openai(dir.path(), &mock);
+    cmd.args([
+        "eval",
+        "--prompt",
+        "sent@v1",
+        "--prompt",
+        "sent@v2",
+        "-m",
+        "model-a",
+        "-m",
+        "model-b",
+        "--data",
+        "data.jsonl",
+        "--json",
+    ]);
+    let r = run(&mut cmd).expect(0).json();
+    let got: Vec<(String, String, f64)> = r["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["prompt"].as_str().unwrap().to_string(),
+                v["model"].as_str().unwrap().to_string(),
+                v["accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("sent@v1", "model-a", 1.0),
+        ("sent@v1", "model-b", 0.75),
+        ("sent@v2", "model-a", 0.75),
+        ("sent@v2", "model-b", 0.5),
+    ];
+    assert_eq!(got.len(), 4);
+    for ((p, m, a), (wp, wm, wa)) in got.iter().zip(want) {
+        assert_eq!((p.as_str(), m.as_str()), (wp, wm));
+        assert!((a - wa).abs() < 1e-9, "{p} {m}: {a}");
+    }
+    // Flips are against variant 0: model-b's "good" (index 0) and v2's "bad" (index 1).
+    let flips: Vec<(u64, u64)> = r["flips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["variant"].as_u64().unwrap(), f["index"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(flips, vec![(1, 0), (2, 1), (3, 0), (3, 1)]);
+    assert_eq!(mock.hits(), 16);
 }
