@@ -27,7 +27,7 @@ pub const MAX_LOG_ROWS: u64 = i64::MAX as u64;
         Input is the PROMPT words, then each -f file, then stdin (when it is not a terminal), \
         joined by blank lines. Results go to stdout; diagnostics go to stderr.\n\n\
         Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration or authentication, \
-        4 request rejected, 5 API unavailable, 6 unusable answer, 7 over budget, \
+        4 request rejected, 5 API unavailable, 6 unusable answer, 7 over budget, 8 eval gate failed, \
         130 interrupted (Ctrl-C), 143 terminated (SIGTERM).",
     propagate_version = true,
     disable_help_subcommand = true
