@@ -308,6 +308,8 @@ fn read_data(path: &Path, metric: Metric) -> Result<Vec<Item>> {
             e.valid_up_to()
         ))
     })?;
+    // A byte-order mark (some editors write one) is not part of the first object.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut items = Vec::new();
     for (n, raw) in text.split('\n').enumerate() {
         let line = n + 1;

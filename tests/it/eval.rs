@@ -359,6 +359,12 @@ fn eval_writes_a_markdown_report_and_every_items_result() {
     let dir = tmp();
     project(dir.path(), FOUR);
     let mock = steered(four_answers);
+    // (A byte-order mark before the first line is not part of it; CRLF line ends are fine.)
+    std::fs::write(
+        dir.path().join("data.jsonl"),
+        format!("\u{feff}{}", FOUR.replace('\n', "\r\n")),
+    )
+    .unwrap();
     eval(
         dir.path(),
         &mock,
