@@ -251,7 +251,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l prompt -d 'Prom
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s m -l model -d 'Model to score each prompt with (repeatable) [default: the prompt file\'s, config, then LLMPIPE_MODEL]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s p -l provider -d 'API to use [default: inferred from each model]' -r -f -a "openai\t''
 anthropic\t''"
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l data -d 'Labelled data: JSON Lines, each an object with template fields, `input` and `expected`' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l data -d 'Labelled data: JSON Lines, each an object with template fields, `input` and `expected` (`-`: stdin)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l task -d 'What is asked [default: classify with the prompt\'s labels, extract-json with its schema, else complete]' -r -f -a "classify\t''
 extract-json\t''
 complete\t''"

@@ -684,7 +684,7 @@ pub struct EvalArgs {
     #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
     pub provider: Option<ProviderArg>,
 
-    /// Labelled data: JSON Lines, each an object with template fields, `input` and `expected`
+    /// Labelled data: JSON Lines, each an object with template fields, `input` and `expected` (`-`: stdin)
     #[arg(long, value_name = "FILE.jsonl", required = true)]
     pub data: PathBuf,
 

@@ -99,7 +99,25 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         None => Task::Complete,
     };
     let metric = metric(task, args.metric)?;
-    let items = read_data(&args.data, metric)?;
+    // `--data -` is stdin, read off the async thread so that Ctrl-C still ends the wait.
+    let path = args.data.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        if path.as_os_str() == "-" {
+            crate::input::read_bounded(std::io::stdin())
+        } else {
+            std::fs::File::open(&path).and_then(crate::input::read_bounded)
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+    .map_err(|e| {
+        Error::usage(format!(
+            "cannot read --data {}: {}",
+            args.data.display(),
+            crate::input::io_reason(&e)
+        ))
+    })?;
+    let items = read_data(&args.data, &bytes, metric)?;
     let var_values = crate::prompts::parse_vars(&args.vars)?;
 
     let mut ready = Vec::new();
@@ -291,18 +309,10 @@ fn metric(task: Task, given: Option<EvalMetric>) -> Result<Metric> {
     Ok(m)
 }
 
-/// The data file: every non-blank line a JSON object with `expected`.
-fn read_data(path: &Path, metric: Metric) -> Result<Vec<Item>> {
+/// The data (`--data`'s bytes): every non-blank line a JSON object with `expected`.
+fn read_data(path: &Path, bytes: &[u8], metric: Metric) -> Result<Vec<Item>> {
     let shown = path.display();
-    let bytes = std::fs::File::open(path)
-        .and_then(crate::input::read_bounded)
-        .map_err(|e| {
-            Error::usage(format!(
-                "cannot read --data {shown}: {}",
-                crate::input::io_reason(&e)
-            ))
-        })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::usage(format!(
             "--data {shown} is not valid UTF-8: invalid byte at offset {}",
             e.valid_up_to()

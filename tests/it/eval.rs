@@ -516,6 +516,15 @@ fn eval_refuses_bad_data_and_too_few_variants_naming_the_line() {
     cmd.args(["eval", "--prompt", "sent@v1", "--data", "data.jsonl"]);
     let out = run(&mut cmd).expect(2);
     assert!(out.stderr.contains("two or more"), "{}", out.stderr);
+    // Non-UTF-8 data names the byte offset (from 0: `{"input":"a` is 11 bytes).
+    std::fs::write(dir.path().join("data.jsonl"), b"{\"input\":\"a\xff\"}\n").unwrap();
+    let out = eval(dir.path(), &mock, &[]).expect(2);
+    assert!(
+        out.stderr
+            .contains("not valid UTF-8: invalid byte at offset 11"),
+        "{}",
+        out.stderr
+    );
     // A report that cannot be written is found before anything is paid for.
     let out = eval(dir.path(), &mock, &["--report", "no/such/dir/report.md"]).expect(2);
     assert!(
@@ -763,4 +772,28 @@ fn eval_variants_are_each_prompt_with_each_model_baseline_first() {
         .collect();
     assert_eq!(flips, vec![(1, 0), (2, 1), (3, 0), (3, 1)]);
     assert_eq!(mock.hits(), 16);
+}
+
+#[test]
+fn eval_reads_data_from_stdin_with_dash() {
+    let dir = tmp();
+    project(dir.path(), "");
+    let mock = steered(four_answers);
+    let mut cmd = openai(dir.path(), &mock);
+    cmd.args([
+        "eval",
+        "--prompt",
+        "sent@v1",
+        "--prompt",
+        "sent@v2",
+        "-m",
+        "gpt-4o-mini",
+        "--data",
+        "-",
+        "--json",
+    ])
+    .write_stdin(FOUR);
+    let r = run(&mut cmd).expect(0).json();
+    assert_eq!(r["variants"][0]["accuracy"], 1.0);
+    assert_eq!(r["variants"][1]["accuracy"], 0.75);
 }
