@@ -176,7 +176,15 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
             let Some((index, _, outcome)) = pool.next().await else {
                 break;
             };
-            progress.record(index, &outcome);
+            // On the bar, "failed" is a failed request; an unusable answer is an answer
+            // (scored as invalid).
+            match &outcome {
+                Err(e) if e.kind == Kind::UnusableAnswer && e.result.is_some() => {
+                    let answered = e.result.as_deref().cloned().ok_or_else(|| e.clone());
+                    progress.record(index, &answered);
+                }
+                _ => progress.record(index, &outcome),
+            }
             done += 1;
             progress.set_position(done);
             outcomes[index] = Some(outcome);
