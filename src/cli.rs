@@ -27,7 +27,7 @@ pub const MAX_LOG_ROWS: u64 = i64::MAX as u64;
         Input is the PROMPT words, then each -f file, then stdin (when it is not a terminal), \
         joined by blank lines. Results go to stdout; diagnostics go to stderr.\n\n\
         Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration or authentication, \
-        4 request rejected, 5 API unavailable, 6 unusable answer, 7 over budget, \
+        4 request rejected, 5 API unavailable, 6 unusable answer, 7 over budget, 8 eval gate failed, \
         130 interrupted (Ctrl-C), 143 terminated (SIGTERM).",
     propagate_version = true,
     disable_help_subcommand = true
@@ -73,6 +73,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Score prompt versions × models on labelled data; gates for CI (exit 8)
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -545,6 +547,7 @@ impl Cli {
             Command::EstimateCost(a) => a.json.json,
             Command::Models(a) => a.json.json,
             Command::Completions { .. } => false,
+            Command::Eval(a) => a.json.json,
             _ => self.request_args().is_some_and(|a| a.json.json),
         }
     }
@@ -671,6 +674,137 @@ fn seconds(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err("--timeout must be a positive number of seconds".into()),
+    }
+}
+
+/// `eval`: every `--prompt` × every `-m` over labelled data.
+#[derive(Debug, Clone, Args)]
+#[command(mut_args(reword(&[
+    ("json", "One report object: variants, flips, failures, gates"),
+])))]
+pub struct EvalArgs {
+    /// Prompt file version to score (repeatable; the first is the baseline)
+    #[arg(long = "prompt", value_name = "NAME@vN", required = true)]
+    pub prompts: Vec<String>,
+
+    /// Model to score each prompt with (repeatable) [default: the prompt file's, config, then LLMPIPE_MODEL]
+    #[arg(short = 'm', long = "model", value_name = "NAME")]
+    pub models: Vec<String>,
+
+    /// API to use [default: inferred from each model]
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+
+    /// Labelled data: JSON Lines, each an object with template fields, `input` and `expected` (`-`: stdin)
+    #[arg(long, value_name = "FILE.jsonl", required = true)]
+    pub data: PathBuf,
+
+    /// What is asked [default: classify with the prompt's labels, extract-json with its schema, else complete]
+    #[arg(long, value_enum, value_name = "TASK")]
+    pub task: Option<EvalTask>,
+
+    /// How an answer is scored [default: json-equal for extract-json, contains for complete]
+    #[arg(long, value_enum, value_name = "METRIC")]
+    pub metric: Option<EvalMetric>,
+
+    /// Gate: every variant but the baseline (or the only one) must reach this accuracy (0.9 or 90%)
+    #[arg(long, value_name = "X", value_parser = fraction)]
+    pub min_accuracy: Option<f64>,
+
+    /// Gate: no variant's accuracy may fall more than this below the baseline's (0.05 or 5%)
+    #[arg(long, value_name = "Y", value_parser = fraction)]
+    pub max_regression: Option<f64>,
+
+    /// Also write the report as Markdown (for a pull-request comment)
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+
+    /// Also write every item's result, one JSON line per variant and item
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub out: Option<PathBuf>,
+
+    /// Template variable for every item (an item's own fields override it; repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Look for prompt files here first
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+
+    /// Sampling temperature [default: the prompt file's]
+    #[arg(short = 't', long, value_name = "F", allow_negative_numbers = true)]
+    pub temperature: Option<f64>,
+
+    /// Output token cap, always sent [default: the prompt file's, config, then 1024]
+    #[arg(long, value_name = "N", value_parser = max_tokens)]
+    pub max_tokens: Option<u64>,
+
+    /// extract-json: follow-up requests that show the model its invalid reply
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repair: u32,
+
+    /// Requests in flight
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY))]
+    pub concurrency: usize,
+
+    /// Start at most N requests per minute
+    #[arg(long, value_name = "N", value_parser = rpm)]
+    pub rpm: Option<u32>,
+
+    /// Seconds per attempt [default: 120]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
+    pub timeout: Option<f64>,
+
+    /// Retries after the first attempt for transient failures [default: 3]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Answer identical requests from the response cache (an unchanged variant costs nothing)
+    #[arg(long)]
+    pub cache: bool,
+
+    /// Do not write the calls to the call log
+    #[arg(long)]
+    pub no_log: bool,
+
+    /// Refuse to start (exit 7) when the whole eval could cost more than USD (worst case)
+    #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = usd)]
+    pub max_cost: Option<f64>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+
+    #[command(flatten)]
+    pub verbose: VerboseArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalTask {
+    Classify,
+    ExtractJson,
+    Complete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalMetric {
+    JsonEqual,
+    JsonSubset,
+    Contains,
+    Exact,
+    Regex,
+}
+
+/// A gate's threshold: a fraction from 0 to 1, or a percentage (`90%`).
+fn fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match v {
+        Ok(v) if v.is_finite() && (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("give a fraction from 0 to 1 (0.9) or a percentage (90%)".into()),
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Kind {
     Budget,
     Interrupted,
     Internal,
+    /// `eval` ran, and a quality gate failed (exit 8).
+    QualityGate,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Budget => "budget",
             Kind::Interrupted => "interrupted",
             Kind::Internal => "internal",
+            Kind::QualityGate => "quality_gate",
         }
     }
 
@@ -56,6 +59,7 @@ impl Kind {
             Kind::UnusableAnswer => 6,
             Kind::Budget => 7,
             Kind::Interrupted => crate::signals::interrupted_exit_code(),
+            Kind::QualityGate => 8,
         }
     }
 }

@@ -534,6 +534,19 @@ pub fn counted_request(
     })
 }
 
+impl PromptFile {
+    /// The names the template places, `input` included, each once, in order.
+    pub fn variables(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for (_, name) in placeholders(&self.template) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

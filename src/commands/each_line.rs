@@ -70,15 +70,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     let files = args.input.files.clone();
     std::thread::spawn(move || read_lines(files, read_stdin, tx));
 
-    let gate = call.client()?.gate();
-    gate.start(args.concurrency);
     let mut progress = Progress::new();
-    let mut rpm_next = tokio::time::Instant::now();
-    let rpm_gap = args
-        .rpm
-        .map(|n| Duration::from_secs_f64(60.0 / f64::from(n)));
-
-    let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+    let mut inflight = Pool::new(call, job, budget, args.concurrency, args.rpm)?;
     let mut finished: BTreeMap<usize, String> = BTreeMap::new();
     let mut inputs: BTreeMap<usize, Value> = BTreeMap::new();
     let (mut next_read, mut next_write) = (0usize, 0usize);
@@ -95,10 +88,8 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         if inflight.is_empty() && (input_done || stopping) {
             break;
         }
-        let can_start = !input_done
-            && !stopping
-            && inflight.len() < gate.limit()
-            && next_read - next_write < window;
+        let can_start =
+            !input_done && !stopping && inflight.has_room() && next_read - next_write < window;
         tokio::select! {
             biased;
             why = &mut stop, if !stopping => {
@@ -110,7 +101,6 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
             }
             _ = &mut grace, if stopping => break,
             Some((index, input, outcome)) = inflight.next(), if !inflight.is_empty() => {
-                budget.borrow_mut().settle(index, &outcome);
                 let line = item_line(index, &input, &outcome);
                 progress.record(index, &outcome);
                 inputs.remove(&index);
@@ -153,28 +143,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
                     }
                 };
                 inputs.insert(index, item.input.clone());
-                let slot = rpm_gap.map(|gap| {
-                    let now = tokio::time::Instant::now();
-                    let at = rpm_next.max(now);
-                    rpm_next = at + gap;
-                    at
-                });
-                inflight.push(Box::pin(async move {
-                    if let Some(at) = slot {
-                        tokio::time::sleep_until(at).await;
-                    }
-                    let sending = call.sending(req);
-                    let before_repair = |next: &Request, paid: &CallResult| {
-                        sending.paid(paid);
-                        let spent = paid.cost_usd.unwrap_or(0.0);
-                        budget.borrow_mut().admit_repair(index, call, next, spent)
-                    };
-                    let outcome = job
-                        .answer(call, sending.request().clone(), &before_repair)
-                        .await;
-                    sending.log(&outcome);
-                    (index, item.input, outcome)
-                }));
+                inflight.start(index, item.input, req);
             }
         }
     }
@@ -257,10 +226,98 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     }
 }
 
+/// The sending part of a run, which `--each-line` and `eval` both feed: up to
+/// `--concurrency` requests in flight (fewer while the provider rate-limits, see
+/// `client::Gate`), started no faster than `--rpm`, each sent, answered by its job (with
+/// repairs inside the `--max-cost` budget) and logged; `next` gives back each item's typed
+/// outcome as it finishes, its spend settled in the budget. The caller admits an item to the
+/// budget (`Budget::admit`) before it starts it.
+pub(super) struct Pool<'a> {
+    call: &'a Call,
+    job: &'a Job,
+    budget: &'a std::cell::RefCell<Budget>,
+    gate: &'a crate::provider::client::Gate,
+    rpm_gap: Option<Duration>,
+    rpm_next: tokio::time::Instant,
+    inflight: FuturesUnordered<Pending<'a>>,
+}
+
+impl<'a> Pool<'a> {
+    pub(super) fn new(
+        call: &'a Call,
+        job: &'a Job,
+        budget: &'a std::cell::RefCell<Budget>,
+        concurrency: usize,
+        rpm: Option<u32>,
+    ) -> Result<Pool<'a>> {
+        let gate = call.client()?.gate();
+        gate.start(concurrency);
+        Ok(Pool {
+            call,
+            job,
+            budget,
+            gate,
+            rpm_gap: rpm.map(|n| Duration::from_secs_f64(60.0 / f64::from(n))),
+            rpm_next: tokio::time::Instant::now(),
+            inflight: FuturesUnordered::new(),
+        })
+    }
+
+    /// Continues `earlier`'s `--rpm` schedule (a run of several pools, one after another,
+    /// keeps to one rate).
+    pub(super) fn after(mut self, earlier: &Pool<'_>) -> Self {
+        self.rpm_next = self.rpm_next.max(earlier.rpm_next);
+        self
+    }
+
+    /// Whether another request may start now.
+    pub(super) fn has_room(&self) -> bool {
+        self.inflight.len() < self.gate.limit()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.inflight.is_empty()
+    }
+
+    /// Starts item `index` (already admitted to the budget).
+    pub(super) fn start(&mut self, index: usize, input: Value, req: Request) {
+        let slot = self.rpm_gap.map(|gap| {
+            let now = tokio::time::Instant::now();
+            let at = self.rpm_next.max(now);
+            self.rpm_next = at + gap;
+            at
+        });
+        let (call, job, budget) = (self.call, self.job, self.budget);
+        self.inflight.push(Box::pin(async move {
+            if let Some(at) = slot {
+                tokio::time::sleep_until(at).await;
+            }
+            let sending = call.sending(req);
+            let before_repair = |next: &Request, paid: &CallResult| {
+                sending.paid(paid);
+                let spent = paid.cost_usd.unwrap_or(0.0);
+                budget.borrow_mut().admit_repair(index, call, next, spent)
+            };
+            let outcome = job
+                .answer(call, sending.request().clone(), &before_repair)
+                .await;
+            sending.log(&outcome);
+            (index, input, outcome)
+        }));
+    }
+
+    /// The next item to finish (`None` when none is in flight), its spend settled.
+    pub(super) async fn next(&mut self) -> Option<(usize, Value, Result<CallResult>)> {
+        let done = self.inflight.next().await?;
+        self.budget.borrow_mut().settle(done.0, &done.2);
+        Some(done)
+    }
+}
+
 /// `--max-cost` over a whole run: an item starts only if the spend so far, the worst case
 /// of the requests in flight and its own worst case stay within the budget. Once one does
 /// not, no further item starts; each gets a `budget` error line (exit 7).
-struct Budget {
+pub(super) struct Budget {
     limit: Option<f64>,
     spent: f64,
     in_flight: BTreeMap<usize, f64>,
@@ -268,7 +325,7 @@ struct Budget {
 }
 
 impl Budget {
-    fn new(limit: Option<f64>) -> Result<Budget> {
+    pub(super) fn new(limit: Option<f64>) -> Result<Budget> {
         if let Some(l) = limit {
             crate::cost::check_max_cost(l)?;
         }
@@ -280,7 +337,7 @@ impl Budget {
         })
     }
 
-    fn admit(&mut self, index: usize, call: &Call, req: &Request) -> Result<()> {
+    pub(super) fn admit(&mut self, index: usize, call: &Call, req: &Request) -> Result<()> {
         let Some(limit) = self.limit else {
             return Ok(());
         };
@@ -700,7 +757,7 @@ impl Resume {
 }
 
 /// Counts for the progress bar (on a terminal) and the summary line (always).
-struct Progress {
+pub(super) struct Progress {
     started: Instant,
     ok: usize,
     copied: usize,
@@ -715,7 +772,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new() -> Progress {
+    pub(super) fn new() -> Progress {
         let bar = output::stderr_is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -736,7 +793,7 @@ impl Progress {
         }
     }
 
-    fn record(&mut self, index: usize, outcome: &Result<CallResult>) {
+    pub(super) fn record(&mut self, index: usize, outcome: &Result<CallResult>) {
         let result = match outcome {
             Ok(r) => {
                 self.ok += 1;
@@ -791,6 +848,39 @@ impl Progress {
     fn update(&self) {
         if let Some(bar) = &self.bar {
             bar.set_message(self.line());
+        }
+    }
+
+    /// Makes the bar count towards `total` items (a run that knows its size, like `eval`).
+    pub(super) fn set_total(&self, total: usize) {
+        if let Some(bar) = &self.bar
+            && let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} · {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+            bar.set_length(total as u64);
+        }
+    }
+
+    /// Sets the bar's position (items finished so far).
+    pub(super) fn set_position(&self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    /// A line on stderr that does not tear the bar.
+    pub(super) fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| output::err_line(line)),
+            None => output::err_line(line),
+        }
+    }
+
+    /// Removes the bar, without the summary line.
+    pub(super) fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 

@@ -198,3 +198,21 @@ fn schema_name(prompt: Option<&str>) -> String {
         name
     }
 }
+
+impl Extract {
+    /// The job for a prompt file's schema (none: any JSON value), as `eval` runs it.
+    pub fn for_prompt(prompt: &crate::prompts::PromptFile, repair: u32) -> Result<Extract> {
+        let source = format!("the schema of {}", prompt.path.display());
+        let validator = prompt
+            .schema
+            .as_ref()
+            .map(|s| Validator::new(s, &source))
+            .transpose()?;
+        Ok(Extract {
+            name: schema_name(Some(&prompt.name)),
+            schema: prompt.schema.clone(),
+            validator,
+            repair,
+        })
+    }
+}

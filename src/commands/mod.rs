@@ -11,6 +11,8 @@ mod conversation;
 mod count_tokens;
 mod each_line;
 mod estimate_cost;
+mod eval;
+mod eval_report;
 mod extract_json;
 #[cfg(test)]
 mod fuzz_tests;
@@ -54,6 +56,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             output::out(&completion_script(*shell));
             Ok(())
         }
+        Command::Eval(args) => eval::run(args, &ctx).await,
     }
 }
 

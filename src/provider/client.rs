@@ -191,6 +191,21 @@ impl Client {
         Err(Error::internal("no model to send the request to"))
     }
 
+    /// Whether the response cache holds the answer `target` would give to `req`, so that
+    /// sending it would cost nothing (`eval --max-cost` leaves such requests out).
+    pub fn is_cached(&self, target: &Target, req: &Request) -> bool {
+        let Some(cache) = self
+            .cache
+            .as_deref()
+            .filter(|c| c.on() && cache::cacheable(req))
+        else {
+            return false;
+        };
+        let collect = target.kind.must_stream(req.max_tokens);
+        let http = build_request(target, req, collect);
+        cache.lookup(&cache::key(&http.url, &http.body)).is_some()
+    }
+
     /// One target's part of [`Client::send`]: the response cache, then the attempts.
     async fn send_to<'t>(
         &self,

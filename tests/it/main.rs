@@ -9,6 +9,7 @@ mod config;
 mod core;
 mod effort;
 mod errors;
+mod eval;
 mod hygiene;
 mod input;
 mod memory;
