@@ -58,6 +58,11 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool-timeout -d 'With --run-tools: seconds a tool may run before it is killed' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool-result -d 'With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -65,6 +70,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l cache -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l run-tools -d 'Run the calls\' commands and send their results back until the model answers'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
@@ -89,6 +95,11 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool-timeout -d 'With --run-tools: seconds a tool may run before it is killed' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool-result -d 'With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
@@ -96,6 +107,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l cache -d 'Ans
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l run-tools -d 'Run the calls\' commands and send their results back until the model answers'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
@@ -120,6 +132,11 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurr
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool-timeout -d 'With --run-tools: seconds a tool may run before it is killed' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool-result -d 'With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l schema -d 'JSON Schema file, or a short field list such as \'name, age int, tags [str]\'' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l repair -d 'Follow-up requests that show the model its invalid reply and the errors' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l json -d 'Machine-readable output (see the README for the shapes)'
@@ -129,6 +146,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l cache -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l run-tools -d 'Run the calls\' commands and send their results back until the model answers'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l pretty -d 'Indent the JSON'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -s V -l version -d 'Print version'
@@ -154,6 +172,11 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool-timeout -d 'With --run-tools: seconds a tool may run before it is killed' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool-result -d 'With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l labels -d 'The label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l dry-run -d 'Print the exact HTTP request (secrets redacted) and send nothing'
@@ -162,6 +185,7 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l cache -d 'A
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l run-tools -d 'Run the calls\' commands and send their results back until the model answers'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand count-tokens" -s f -l file -d 'Add a file\'s text (repeatable); with two or more, each source is counted on its own' -r -F

@@ -260,6 +260,8 @@ mod tests {
             model: "m".into(),
             request_id: None,
             tool_input: None,
+            tool_calls: Vec::new(),
+            thinking: Vec::new(),
         }
     }
 

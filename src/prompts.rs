@@ -28,6 +28,8 @@ pub struct FrontMatter {
     pub schema: Option<String>,
     #[serde(default)]
     pub examples: Vec<Example>,
+    /// Tool files, relative to the prompt file.
+    pub tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

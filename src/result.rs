@@ -44,6 +44,16 @@ pub struct CallResult {
     /// extract-json: follow-up requests it took.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repairs: Option<u32>,
+    /// The calls the reply asks for (handed to the script), or with `--run-tools` every
+    /// call made, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<crate::tools::CallOut>>,
+    /// With `--run-tools`: model turns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_rounds: Option<u32>,
+    /// The tool turns, for the call log (never printed).
+    #[serde(skip)]
+    pub transcript: Option<Box<crate::tools::Transcript>>,
 }
 
 impl CallResult {
@@ -98,6 +108,9 @@ impl CallResult {
             label: None,
             json: None,
             repairs: None,
+            tool_calls: None,
+            tool_rounds: None,
+            transcript: None,
         }
     }
 
@@ -190,6 +203,9 @@ mod tests {
             label: None,
             json: None,
             repairs: None,
+            tool_calls: None,
+            tool_rounds: None,
+            transcript: None,
         }
     }
 

@@ -8,7 +8,9 @@ use super::{
     HeaderValue, HttpRequest, ProviderKind, Target, bad_body, join_url, secret_header, sse,
     stream_cut, strict_compatible,
 };
-use crate::chat::{FinishReason, Format, ImageSource, Part, Request, Response, Role, Usage};
+use crate::chat::{
+    FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
+};
 use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::Anthropic;
@@ -80,6 +82,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             body["tool_choice"] = json!({"type": "tool", "name": name});
         }
     }
+    add_tools(&mut body, target, req);
     if stream {
         body["stream"] = json!(true);
     }
@@ -102,7 +105,12 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
 pub fn build_count_tokens(target: &Target, req: &Request) -> HttpRequest {
     let mut http = build(target, req, false);
     if let Some(body) = http.body.as_object_mut() {
-        body.retain(|k, _| matches!(k.as_str(), "model" | "messages" | "system"));
+        body.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "model" | "messages" | "system" | "tools" | "tool_choice"
+            )
+        });
     }
     http.url = join_url(&target.base_url, "/v1/messages/count_tokens");
     http
@@ -122,8 +130,13 @@ fn content(parts: &[Part]) -> Value {
     if let [Part::Text(t)] = parts {
         return json!(t);
     }
-    let blocks: Vec<Value> = parts
-        .iter()
+    // Tool results must come first in their user turn, all together (PROTOCOLS.md B.2).
+    let (results, others): (Vec<&Part>, Vec<&Part>) =
+        parts.iter().partition(|p| matches!(p, Part::ToolResult(_)));
+    let blocks: Vec<Value> = results
+        .into_iter()
+        .chain(others)
+        .filter(|p| !matches!(p, Part::Text(t) if t.is_empty()))
         .map(|p| match p {
             Part::Text(t) => json!({"type": "text", "text": t}),
             Part::Image(ImageSource::Url(url)) => {
@@ -133,9 +146,56 @@ fn content(parts: &[Part]) -> Value {
                 "type": "image",
                 "source": {"type": "base64", "media_type": media_type, "data": data}
             }),
+            Part::ToolCall(c) => json!({
+                "type": "tool_use", "id": c.id, "name": c.name,
+                "input": c.arguments().map_or_else(|| json!({}), Value::Object),
+            }),
+            Part::ToolResult(r) => {
+                let mut b =
+                    json!({"type": "tool_result", "tool_use_id": r.id, "content": r.content});
+                if r.is_error {
+                    b["is_error"] = json!(true);
+                }
+                b
+            }
+            Part::Thinking(block) => block.clone(),
         })
         .collect();
     Value::Array(blocks)
+}
+
+/// `tools` (with `input_schema`) and the `tool_choice` object (PROTOCOLS.md B.2); a schema
+/// in the strict subset is sent with `strict: true` where the model has structured outputs.
+fn add_tools(body: &mut Value, target: &Target, req: &Request) {
+    if req.tools.is_empty() {
+        return;
+    }
+    let native = native_structured_output(&target.model);
+    let mut tools: Vec<Value> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for t in &req.tools {
+        let mut tool = json!({"name": t.name});
+        if let Some(d) = &t.description {
+            tool["description"] = json!(d);
+        }
+        tool["input_schema"] = t.parameters.clone();
+        if native && strict_compatible(&t.parameters) {
+            tool["strict"] = json!(true);
+        }
+        tools.push(tool);
+    }
+    body["tools"] = Value::Array(tools);
+    if let Some(choice) = &req.tool_choice {
+        body["tool_choice"] = match choice {
+            ToolChoice::Auto => json!({"type": "auto"}),
+            ToolChoice::None => json!({"type": "none"}),
+            ToolChoice::Required => json!({"type": "any"}),
+            ToolChoice::Named(n) => json!({"type": "tool", "name": n}),
+        };
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -198,6 +258,10 @@ struct Block {
     text: Option<String>,
     #[serde(default)]
     input: Option<Value>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 fn finish_reason(raw: Option<&str>) -> FinishReason {
@@ -210,7 +274,37 @@ fn finish_reason(raw: Option<&str>) -> FinishReason {
 }
 
 pub fn parse_response(body: &[u8]) -> Result<Response> {
-    let m: Message = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    let raw: Value = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    let thinking: Vec<Value> = raw
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| {
+                    matches!(
+                        b.get("type").and_then(Value::as_str),
+                        Some("thinking" | "redacted_thinking")
+                    )
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let m: Message = serde_json::from_value(raw).map_err(|e| bad_body(KIND, e))?;
+    let tool_calls = m
+        .content
+        .iter()
+        .filter(|b| b.kind == "tool_use")
+        .map(|b| ToolCall {
+            id: b.id.clone().unwrap_or_default(),
+            name: b.name.clone().unwrap_or_default(),
+            raw: b
+                .input
+                .as_ref()
+                .map_or_else(|| "{}".into(), Value::to_string),
+        })
+        .collect();
     let text = m
         .content
         .iter()
@@ -224,6 +318,8 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .map(|b| b.input.clone().unwrap_or_else(|| json!({})));
     Ok(Response {
         tool_input,
+        tool_calls,
+        thinking,
         text,
         finish_reason: finish_reason(m.stop_reason.as_deref()),
         provider_finish_reason: m.stop_reason,
@@ -272,8 +368,10 @@ pub struct StreamState {
     stop_reason: Option<String>,
     usage: WireUsage,
     model: Option<String>,
-    /// The first tool_use block: its index and the `partial_json` pieces so far.
-    tool: Option<(u64, String)>,
+    /// The tool_use blocks: their index, and the call with the `partial_json` pieces so far.
+    tools: Vec<(u64, ToolCall)>,
+    /// Thinking blocks by index, rebuilt from their deltas to be sent back unchanged.
+    thinking: Vec<(u64, Value)>,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -343,9 +441,25 @@ impl StreamState {
                     == Some("tool_use") =>
             {
                 let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
-                if self.tool.is_none() {
-                    self.tool = Some((index, String::new()));
-                }
+                let s = |k: &str| {
+                    field(&["content_block", k])
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                // A non-empty `input` in the start block is the whole input (no deltas follow).
+                let raw = field(&["content_block", "input"])
+                    .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                self.tools.push((
+                    index,
+                    ToolCall {
+                        id: s("id"),
+                        name: s("name"),
+                        raw,
+                    },
+                ));
             }
             "content_block_delta"
                 if field(&["delta", "type"]).and_then(Value::as_str)
@@ -353,10 +467,37 @@ impl StreamState {
             {
                 let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
                 let piece = field(&["delta", "partial_json"]).and_then(Value::as_str);
-                if let (Some((i, buf)), Some(piece)) = (self.tool.as_mut(), piece)
-                    && *i == index
+                if let (Some((_, call)), Some(piece)) =
+                    (self.tools.iter_mut().find(|(i, _)| *i == index), piece)
                 {
-                    buf.push_str(piece);
+                    call.raw.push_str(piece);
+                }
+            }
+            "content_block_start"
+                if matches!(
+                    field(&["content_block", "type"]).and_then(Value::as_str),
+                    Some("thinking" | "redacted_thinking")
+                ) =>
+            {
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                if let Some(block) = field(&["content_block"]) {
+                    self.thinking.push((index, block.clone()));
+                }
+            }
+            "content_block_delta"
+                if matches!(
+                    field(&["delta", "type"]).and_then(Value::as_str),
+                    Some("thinking_delta" | "signature_delta")
+                ) =>
+            {
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                if let Some((_, block)) = self.thinking.iter_mut().find(|(i, _)| *i == index) {
+                    for key in ["thinking", "signature"] {
+                        if let Some(piece) = field(&["delta", key]).and_then(Value::as_str) {
+                            let had = block.get(key).and_then(Value::as_str).unwrap_or("");
+                            block[key] = json!(format!("{had}{piece}"));
+                        }
+                    }
                 }
             }
             "content_block_start" => {
@@ -398,15 +539,28 @@ impl StreamState {
         if !self.done {
             return Err(stream_cut(KIND));
         }
-        let tool_input = match self.tool {
-            Some((_, json)) if json.trim().is_empty() => Some(json!({})),
-            Some((_, json)) => Some(
-                serde_json::from_str(&json)
+        let tool_input = match self.tools.first() {
+            Some((_, c)) if c.raw.trim().is_empty() => Some(json!({})),
+            Some((_, c)) => Some(
+                serde_json::from_str(&c.raw)
                     .map_err(|e| bad_body(KIND, format!("tool input is not JSON: {e}")))?,
             ),
             None => None,
         };
+        let tool_calls = self
+            .tools
+            .into_iter()
+            .map(|(_, mut c)| {
+                if c.raw.trim().is_empty() {
+                    c.raw = "{}".into();
+                }
+                c
+            })
+            .collect();
+        let thinking = self.thinking.into_iter().map(|(_, b)| b).collect();
         Ok(Response {
+            tool_calls,
+            thinking,
             finish_reason: finish_reason(self.stop_reason.as_deref()),
             provider_finish_reason: self.stop_reason,
             text: self.text,

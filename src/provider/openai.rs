@@ -8,7 +8,9 @@ use super::{
     HeaderValue, HttpRequest, MaxTokensField, ProviderKind, Target, bad_body, join_url,
     secret_header, sse, stream_cut, strict_compatible,
 };
-use crate::chat::{FinishReason, Format, ImageSource, Part, Request, Response, Role, Usage};
+use crate::chat::{
+    FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
+};
 use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::OpenAi;
@@ -30,6 +32,10 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         messages.push(json!({"role": "system", "content": system}));
     }
     for m in &req.messages {
+        if has_tool_parts(&m.content) {
+            tool_messages(m, &mut messages);
+            continue;
+        }
         let role = match m.role {
             Role::User => "user",
             Role::Assistant => "assistant",
@@ -68,6 +74,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             });
         }
     }
+    add_tools(&mut body, req);
     if stream {
         body["stream"] = json!(true);
         body["stream_options"] = json!({"include_usage": true});
@@ -112,9 +119,105 @@ fn content(parts: &[Part]) -> Value {
                 "type": "image_url",
                 "image_url": {"url": format!("data:{media_type};base64,{data}")}
             }),
+            // Tool parts go through `tool_messages`; thinking blocks are Anthropic's.
+            Part::ToolCall(_) | Part::ToolResult(_) | Part::Thinking(_) => Value::Null,
         })
+        .filter(|p| !p.is_null())
         .collect();
     Value::Array(parts)
+}
+
+fn has_tool_parts(parts: &[Part]) -> bool {
+    parts.iter().any(|p| {
+        matches!(
+            p,
+            Part::ToolCall(_) | Part::ToolResult(_) | Part::Thinking(_)
+        )
+    })
+}
+
+/// A message with tool parts (PROTOCOLS.md A.2): an assistant turn's calls as `tool_calls`
+/// (arguments a JSON string), each result as its own `role: tool` message, in order, before
+/// any text that came with them.
+fn tool_messages(m: &crate::chat::Message, out: &mut Vec<Value>) {
+    let rest: Vec<Part> = m
+        .content
+        .iter()
+        .filter(|p| matches!(p, Part::Text(_) | Part::Image(_)))
+        .cloned()
+        .collect();
+    match m.role {
+        Role::Assistant => {
+            let calls: Vec<Value> = m
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolCall(c) => Some(json!({
+                        "id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.raw},
+                    })),
+                    _ => None,
+                })
+                .collect();
+            let text = if rest.is_empty() {
+                Value::Null
+            } else {
+                content(&rest)
+            };
+            let mut msg = json!({"role": "assistant", "content": text});
+            if !calls.is_empty() {
+                msg["tool_calls"] = Value::Array(calls);
+            }
+            out.push(msg);
+        }
+        Role::User => {
+            for p in &m.content {
+                if let Part::ToolResult(r) = p {
+                    let text = if r.is_error && !r.content.starts_with("error:") {
+                        format!("error: {}", r.content)
+                    } else {
+                        r.content.clone()
+                    };
+                    out.push(json!({"role": "tool", "tool_call_id": r.id, "content": text}));
+                }
+            }
+            if !rest.is_empty() {
+                out.push(json!({"role": "user", "content": content(&rest)}));
+            }
+        }
+    }
+}
+
+/// `tools` and `tool_choice` (PROTOCOLS.md A.2); a schema in the strict subset is sent
+/// with `strict: true`, as extract-json does.
+fn add_tools(body: &mut Value, req: &Request) {
+    if req.tools.is_empty() {
+        return;
+    }
+    let tools: Vec<Value> = req
+        .tools
+        .iter()
+        .map(|t| {
+            let mut f = json!({"name": t.name});
+            if let Some(d) = &t.description {
+                f["description"] = json!(d);
+            }
+            f["parameters"] = t.parameters.clone();
+            if strict_compatible(&t.parameters) {
+                f["strict"] = json!(true);
+            }
+            json!({"type": "function", "function": f})
+        })
+        .collect();
+    body["tools"] = Value::Array(tools);
+    if let Some(choice) = &req.tool_choice {
+        body["tool_choice"] = match choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::Named(n) => json!({"type": "function", "function": {"name": n}}),
+        };
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +286,32 @@ struct WireMessage {
     content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: String,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    #[serde(default)]
+    name: String,
+    /// A JSON string; some compatible servers send the object itself.
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+fn raw_arguments(v: Option<Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s,
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
 }
 
 fn finish_reason(raw: Option<&str>, refusal: bool) -> FinishReason {
@@ -203,7 +332,20 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         return Err(bad_body(KIND, "no choices"));
     };
     let refusal = choice.message.refusal.filter(|r| !r.is_empty());
+    let tool_calls = choice
+        .message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| ToolCall {
+            id: c.id,
+            name: c.function.name,
+            raw: raw_arguments(c.function.arguments),
+        })
+        .collect();
     Ok(Response {
+        tool_calls,
+        thinking: Vec::new(),
         text: choice.message.content.unwrap_or_default(),
         finish_reason: finish_reason(choice.finish_reason.as_deref(), refusal.is_some()),
         provider_finish_reason: choice.finish_reason,
@@ -270,7 +412,9 @@ pub struct StreamState {
     finish: Option<String>,
     usage: Option<Usage>,
     model: Option<String>,
-    tool_calls: bool,
+    /// Calls streamed as fragments keyed by `index`: id and name in the first, then
+    /// pieces of the arguments string.
+    tool_calls: Vec<(u64, ToolCall)>,
 }
 
 #[derive(Deserialize)]
@@ -350,7 +494,9 @@ impl StreamState {
                 if let Some(r) = d.refusal {
                     self.refusal.push_str(&r);
                 }
-                self.tool_calls |= d.tool_calls.is_some();
+                if let Some(Value::Array(calls)) = d.tool_calls {
+                    self.tool_fragments(&calls);
+                }
             }
             if let Some(f) = choice.finish_reason {
                 self.finish = Some(f);
@@ -360,12 +506,50 @@ impl StreamState {
         Ok(added)
     }
 
-    pub fn finish(self) -> Result<Response> {
+    fn tool_fragments(&mut self, calls: &[Value]) {
+        for f in calls {
+            let index = f.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+            let i = match self.tool_calls.iter().position(|(i, _)| *i == index) {
+                Some(i) => i,
+                None => {
+                    self.tool_calls.push((
+                        index,
+                        ToolCall {
+                            id: String::new(),
+                            name: String::new(),
+                            raw: String::new(),
+                        },
+                    ));
+                    self.tool_calls.len() - 1
+                }
+            };
+            let call = &mut self.tool_calls[i].1;
+            if let Some(id) = s(f.get("id")).filter(|v| !v.is_empty()) {
+                call.id = id;
+            }
+            let function = f.get("function");
+            if let Some(name) = s(function.and_then(|x| x.get("name"))).filter(|v| !v.is_empty()) {
+                call.name = name;
+            }
+            match function.and_then(|x| x.get("arguments")) {
+                Some(Value::String(piece)) => call.raw.push_str(piece),
+                Some(Value::Null) | None => {}
+                Some(other) => call.raw.push_str(&other.to_string()),
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Result<Response> {
         if !self.done {
             return Err(stream_cut(KIND));
         }
         let refusal = Some(self.refusal).filter(|r| !r.is_empty());
+        self.tool_calls.sort_by_key(|(i, _)| *i);
+        let tool_calls = self.tool_calls.into_iter().map(|(_, c)| c).collect();
         Ok(Response {
+            tool_calls,
+            thinking: Vec::new(),
             finish_reason: finish_reason(self.finish.as_deref(), refusal.is_some()),
             provider_finish_reason: self.finish,
             text: self.text,
