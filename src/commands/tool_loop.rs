@@ -85,7 +85,16 @@ pub async fn answer(
             .with_hint("raise --max-tool-rounds, or answer the calls listed in tool_calls")
             .with_result(result));
         }
-        let runs = tools::run_all(&calls, &setup.specs, setup.timeout).await;
+        // Ctrl-C (or an `--each-line` run stopping) ends the tools at once: dropping their
+        // runs kills each tool's process group.
+        let runs = tokio::select! {
+            runs = tools::run_all(&calls, &setup.specs, setup.timeout) => runs,
+            _ = crate::signals::stopped() => {
+                let mut e = Error::new(Kind::Interrupted, "interrupted while tools were running");
+                e.result = Some(Box::new(call.result(&outcomes, started)));
+                return Err(e);
+            }
+        };
         for r in &runs {
             on_event(Event::Result(r));
         }

@@ -952,3 +952,99 @@ fn the_mock_rejects_what_the_apis_reject() {
     );
     assert!(an(vec![user.clone(), uses.clone(), user.clone()]).is_some());
 }
+
+#[test]
+fn ctrl_c_kills_running_tools_and_exits_130() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for each_line in [false, true] {
+        let dir = tmp();
+        // the tool and a grandchild both record their pids, then hang
+        tool(
+            dir.path(),
+            "hang",
+            "sleep 60 & echo $! > child.pid; echo $$ > tool.pid; wait",
+        );
+        let mock = Mock::start(vec![mock::openai_tool_calls(
+            None,
+            &[("call_1", "hang", r#"{"city":"X"}"#)],
+            "tool_calls",
+        )]);
+        let mut cmd = crate::openai_std(dir.path(), &mock);
+        cmd.args([
+            "complete",
+            "-m",
+            "gpt-4o-mini",
+            "--tool",
+            "hang.json",
+            "--run-tools",
+        ]);
+        if each_line {
+            cmd.arg("--each-line");
+        } else {
+            cmd.arg("go");
+        }
+        let mut child = cmd
+            .stdin(if each_line {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin.write_all(b"item\n").unwrap();
+        }
+        let started = Instant::now();
+        let pid_file = |f: &str| {
+            std::fs::read_to_string(dir.path().join(f))
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        };
+        while (pid_file("tool.pid").is_none() || pid_file("child.pid").is_none())
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pids: Vec<String> = ["tool.pid", "child.pid"]
+            .iter()
+            .map(|f| pid_file(f).expect("the tool started").trim().to_string())
+            .collect();
+        std::process::Command::new("sh")
+            .args(["-c", &format!("kill -INT {}", child.id())])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "each_line {each_line}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        if each_line {
+            assert!(out.contains("interrupted"), "{out}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for pid in &pids {
+            // gone, or a zombie waiting for a reaper (no init reaps in some containers)
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .next();
+            assert!(
+                state.is_none_or(|s| s == 'Z' || s == 'X'),
+                "process {pid} of the tool survived Ctrl-C: {stat}"
+            );
+        }
+    }
+}
