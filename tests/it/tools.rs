@@ -1048,3 +1048,61 @@ fn ctrl_c_kills_running_tools_and_exits_130() {
         }
     }
 }
+
+/// The example tools in `tools/` work as shipped, from any working directory.
+#[test]
+fn the_example_tools_work_out_of_the_box() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    for p in BOTH {
+        let dir = tmp();
+        let (a, b) = (id(p, 1), id(p, 2));
+        let mock = Mock::start(vec![mock::tool_checked(
+            p == P::Anthropic,
+            vec![
+                calls(
+                    p,
+                    false,
+                    None,
+                    &[
+                        (&a, "utc_time", "{}"),
+                        (
+                            &b,
+                            "word_count",
+                            r#"{"text":"one two\nthree \"four\" caf\u00e9"}"#,
+                        ),
+                    ],
+                ),
+                text(p, false, "It is now; five words."),
+            ],
+        )]);
+        let out = run(llmpipe(p, dir.path(), &mock, false)
+            .arg("--tool")
+            .arg(examples.join("utc_time.json"))
+            .arg("--tool")
+            .arg(examples.join("word_count.toml"))
+            .args([
+                "--run-tools",
+                "--json",
+                "What time is it, and how many words?",
+            ]))
+        .expect(0);
+        assert_eq!(out.json()["tool_rounds"], 2);
+        let sent = results_sent(p, &mock.requests()[1].json());
+        assert!(
+            !sent[0].2 && sent[0].1.starts_with("{\"utc\": \"20"),
+            "{sent:?}"
+        );
+        assert!(sent[0].1.trim_end().ends_with("Z\"}"));
+        assert_eq!(sent[1].1, "{\"words\": 5}\n");
+        let body = mock.requests()[0].json();
+        let strict = match p {
+            P::OpenAi => &body["tools"][1]["function"]["strict"],
+            P::Anthropic => &body["tools"][1]["strict"],
+        };
+        assert_eq!(
+            strict,
+            &json!(true),
+            "{p:?}: the examples are in the strict subset"
+        );
+    }
+}
