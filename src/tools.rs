@@ -256,6 +256,15 @@ pub fn check_call(call: &ToolCall, tools: &[ToolSpec]) -> Option<String> {
     }
 }
 
+/// A name the model made up is shown quoted and escaped (it could hold control characters).
+fn shown_name(name: &str) -> String {
+    if valid_name(name) {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
 fn short(s: &str) -> String {
     let mut out: String = s.chars().take(200).collect();
     if out.len() < s.len() {
@@ -486,8 +495,8 @@ pub async fn run_all(calls: &[ToolCall], tools: &[ToolSpec], timeout: Duration) 
     if output::verbose() {
         for r in &runs {
             output::debug(&format!(
-                "tool {} ({}): exit {}, {} ms, {} bytes{}",
-                r.result.name,
+                "tool {} ({:?}): exit {}, {} ms, {} bytes{}",
+                shown_name(&r.result.name),
                 r.result.id,
                 r.exit_code
                     .map_or_else(|| "none".to_string(), |c| c.to_string()),

@@ -41,14 +41,24 @@ pub async fn answer(
             if req.tool_choice.as_ref().is_some_and(ToolChoice::forces) {
                 req.tool_choice = Some(ToolChoice::Auto);
             }
-            let paid = call.result(&outcomes, started);
-            before_repair(&req, &paid)?;
+            let mut paid = call.result(&outcomes, started);
+            decorate(&mut paid, setup, listed.clone(), round - 1, &req, own_from);
+            before_repair(&req, &paid).map_err(|e| with_paid(e, &paid))?;
         }
         let s: Option<Sink<'_>> = match sink.as_mut() {
             Some(s) => Some(&mut **s),
             None => None,
         };
-        let outcome = call.send(&req, s).await?;
+        let outcome = match call.send(&req, s).await {
+            Ok(o) => o,
+            // Earlier rounds were answered and paid for: the error carries what they cost.
+            Err(e) if !outcomes.is_empty() => {
+                let mut paid = call.result(&outcomes, started);
+                decorate(&mut paid, setup, listed, round - 1, &req, own_from);
+                return Err(with_paid(e, &paid));
+            }
+            Err(e) => return Err(e),
+        };
         let resp = &outcome.response;
         let calls = resp.tool_calls.clone();
         on_event(Event::TurnEnd {
@@ -150,6 +160,13 @@ pub async fn answer(
         decorate(r, setup, listed, rounds, &req, own_from);
     }
     outcome
+}
+
+fn with_paid(mut e: Error, paid: &CallResult) -> Error {
+    if e.result.is_none() {
+        e.result = Some(Box::new(paid.clone()));
+    }
+    e
 }
 
 /// Adds the calls, the round count (with `--run-tools`) and the transcript for the log.

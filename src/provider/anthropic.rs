@@ -621,6 +621,89 @@ mod tests {
         assert_eq!(r.provider_finish_reason.as_deref(), Some("end_turn"));
     }
 
+    /// Tool results go first in their user turn, all together; a turn with calls keeps its
+    /// thinking block first; tools carry `input_schema` and the choice is an object.
+    #[test]
+    fn tool_turns_on_the_wire() {
+        use crate::chat::{Message, ToolCall, ToolDef, ToolResult};
+        let call = ToolCall {
+            id: "toolu_1".into(),
+            name: "t".into(),
+            raw: r#"{"a":1}"#.into(),
+        };
+        let req = Request {
+            messages: vec![
+                Message::user_text("hi"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking(
+                            json!({"type": "thinking", "thinking": "x", "signature": "s"}),
+                        ),
+                        Part::ToolCall(call),
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::Text("and then?".into()),
+                        Part::ToolResult(ToolResult {
+                            id: "toolu_1".into(),
+                            name: "t".into(),
+                            content: "failed".into(),
+                            is_error: true,
+                        }),
+                    ],
+                },
+            ],
+            max_tokens: 10,
+            tools: vec![ToolDef {
+                name: "t".into(),
+                description: None,
+                parameters: json!({"type": "object", "properties": {}}),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            ..Default::default()
+        };
+        let target = Target {
+            kind: KIND,
+            model: "claude-x".into(),
+            base_url: "http://x".into(),
+            api_key: None,
+            max_tokens_field: super::super::MaxTokensField::MaxTokens,
+        };
+        let body = build(&target, &req, false).body;
+        let msgs = &body["messages"];
+        assert_eq!(msgs[1]["content"][0]["type"], "thinking");
+        assert_eq!(
+            msgs[1]["content"][1],
+            json!({"type": "tool_use", "id": "toolu_1", "name": "t", "input": {"a": 1}})
+        );
+        assert_eq!(
+            msgs[2]["content"][0],
+            json!({"type": "tool_result", "tool_use_id": "toolu_1", "content": "failed", "is_error": true})
+        );
+        assert_eq!(msgs[2]["content"][1]["text"], "and then?");
+        assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+        assert_eq!(body["tool_choice"], json!({"type": "any"}));
+        let mut openai = target.clone();
+        openai.kind = ProviderKind::OpenAi;
+        let body = super::super::build_request(&openai, &req, false).body;
+        let msgs = body["messages"].as_array().unwrap();
+        assert_eq!(msgs[1]["content"], Value::Null);
+        assert_eq!(
+            msgs[1]["tool_calls"][0]["function"]["arguments"],
+            r#"{"a":1}"#
+        );
+        assert_eq!(
+            msgs[2],
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "error: failed"})
+        );
+        assert_eq!(msgs[3], json!({"role": "user", "content": "and then?"}));
+        assert_eq!(body["tool_choice"], "required");
+        assert_eq!(body["tools"][0]["function"]["strict"], Value::Null);
+    }
+
     #[test]
     fn error_event_maps_type() {
         let mut s = StreamState::default();

@@ -1106,3 +1106,35 @@ fn the_example_tools_work_out_of_the_box() {
         );
     }
 }
+
+/// A failure after a paid round reports what was paid (and still exits with its own code).
+#[test]
+fn a_failure_in_a_later_round_carries_what_was_paid() {
+    for p in BOTH {
+        let dir = tmp();
+        tool(dir.path(), "weather", "echo sunny");
+        let a = id(p, 1);
+        let refused = match p {
+            P::OpenAi => mock::openai_error(400, "invalid_request_error", None, "no"),
+            P::Anthropic => mock::anthropic_error(400, "invalid_request_error", "no"),
+        };
+        let mock = Mock::start(vec![
+            calls(p, false, None, &[(&a, "weather", r#"{"city":"X"}"#)]),
+            refused,
+        ]);
+        let out = run(llmpipe(p, dir.path(), &mock, false).args([
+            "--tool",
+            "weather.json",
+            "--run-tools",
+            "--json",
+            "go",
+        ]))
+        .expect(4);
+        let r = out.json();
+        assert_eq!(r["error"]["type"], "rejected");
+        assert_eq!(r["tool_rounds"], 1);
+        assert_eq!(r["tool_calls"][0]["exit_code"], 0);
+        assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(mock.hits(), 2);
+    }
+}
