@@ -174,7 +174,8 @@ impl Response {
     /// The assistant turn this reply adds to a conversation: thinking blocks, text, calls.
     pub fn assistant_message(&self) -> Message {
         let mut content: Vec<Part> = self.thinking.iter().cloned().map(Part::Thinking).collect();
-        if !self.text.is_empty() {
+        // Anthropic refuses a whitespace-only text block (models write "\n\n" before calls).
+        if !self.text.trim().is_empty() || self.tool_calls.is_empty() {
             content.push(Part::Text(self.text.clone()));
         }
         content.extend(self.tool_calls.iter().cloned().map(Part::ToolCall));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::chat::{ToolCall, ToolChoice, ToolDef, ToolResult};
 use crate::error::{Error, Result};
@@ -18,6 +18,9 @@ use crate::output;
 
 /// A tool's stdout kept at most (longer is cut, with a note the model sees).
 pub const MAX_TOOL_OUTPUT: usize = 100 * 1024;
+
+/// A tool's stderr line longer than this is passed on in pieces.
+const MAX_STDERR_LINE: usize = 8 * 1024;
 
 /// One declared tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -450,11 +453,31 @@ async fn spawn_and_wait(
         (kept, total)
     };
     let pass_err = async {
-        if let Some(err) = stderr {
-            let mut lines = tokio::io::BufReader::new(err).split(b'\n');
-            while let Ok(Some(line)) = lines.next_segment().await {
-                let line = String::from_utf8_lossy(&line);
+        if let Some(mut err) = stderr {
+            // Line by line, a line longer than MAX_STDERR_LINE in pieces: never unbounded.
+            let mut pending: Vec<u8> = Vec::new();
+            let mut buf = vec![0u8; 8 * 1024];
+            let show = |line: &[u8]| {
+                let line = String::from_utf8_lossy(line);
                 output::err_line(&format!("[{name}] {}", line.trim_end_matches('\r')));
+            };
+            loop {
+                let n = match err.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(at) = memchr::memchr(b'\n', &pending) {
+                    show(&pending[..at]);
+                    pending.drain(..=at);
+                }
+                if pending.len() >= MAX_STDERR_LINE {
+                    show(&pending);
+                    pending.clear();
+                }
+            }
+            if !pending.is_empty() {
+                show(&pending);
             }
         }
     };

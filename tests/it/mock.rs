@@ -838,6 +838,14 @@ pub fn anthropic_tool_problem(body: &Value) -> Option<String> {
     let blocks = |m: &Value| -> Vec<Value> { m["content"].as_array().cloned().unwrap_or_default() };
     for (i, m) in msgs.iter().enumerate() {
         let content = blocks(m);
+        if content
+            .iter()
+            .any(|b| b["type"] == "text" && b["text"].as_str().is_some_and(|t| t.trim().is_empty()))
+        {
+            return Some(format!(
+                "messages.{i}: text content blocks must contain non-whitespace text"
+            ));
+        }
         let results: Vec<&str> = content
             .iter()
             .filter(|b| b["type"] == "tool_result")

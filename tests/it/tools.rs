@@ -308,7 +308,13 @@ fn a_three_turn_loop_sums_usage_and_forces_only_the_first_turn() {
         let mock = Mock::start(vec![mock::tool_checked(
             p == P::Anthropic,
             vec![
-                calls(p, false, None, &[(&a, "weather", r#"{"city":"Paris"}"#)]),
+                // models often write a blank text block before their calls
+                calls(
+                    p,
+                    false,
+                    Some("\n\n"),
+                    &[(&a, "weather", r#"{"city":"Paris"}"#)],
+                ),
                 calls(p, false, None, &[(&b, "weather", r#"{"city":"Rome"}"#)]),
                 text(p, false, "Sunny in both."),
             ],
