@@ -401,6 +401,11 @@ fn tool_setup(
     }
     let pending = conversation.pending_calls();
     if specs.is_empty() {
+        if !t.tool_results.is_empty() && (args.continue_last || args.cid.is_some()) {
+            return Err(Error::usage(
+                "--tool-result: the conversation's last reply asked for no tool calls",
+            ));
+        }
         if asked {
             return Err(Error::usage(
                 "no tools declared: give one with --tool FILE (or tools = [...] in the prompt file)",
