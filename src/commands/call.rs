@@ -387,6 +387,13 @@ fn tool_setup(
                 "{command} does not take tools: use complete or stream"
             )));
         }
+        // Its tool turns could not be sent without the tools (both APIs refuse that).
+        if conversation.tools().is_some() {
+            return Err(Error::usage(format!(
+                "conversation {} used tools: continue it with complete or stream",
+                conversation.id
+            )));
+        }
         return Ok(None);
     }
     let mut files: Vec<std::path::PathBuf> = Vec::new();

@@ -836,6 +836,15 @@ pub fn openai_tool_problem(body: &Value) -> Option<String> {
 pub fn anthropic_tool_problem(body: &Value) -> Option<String> {
     let msgs = body["messages"].as_array()?;
     let blocks = |m: &Value| -> Vec<Value> { m["content"].as_array().cloned().unwrap_or_default() };
+    let tool_blocks = msgs
+        .iter()
+        .flat_map(blocks)
+        .any(|b| b["type"] == "tool_use" || b["type"] == "tool_result");
+    if tool_blocks && body["tools"].as_array().is_none_or(|t| t.is_empty()) {
+        return Some(
+            "Requests which include `tool_use` or `tool_result` blocks must define tools.".into(),
+        );
+    }
     for (i, m) in msgs.iter().enumerate() {
         let content = blocks(m);
         if content

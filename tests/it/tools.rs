@@ -658,6 +658,20 @@ fn tool_results_continue_the_conversation() {
                 assert_eq!(msgs[1]["content"][0]["signature"], "sig-abc");
             }
             assert!(!dir.path().join("ran-marker").exists());
+            // the other commands cannot carry the tool turns on
+            let other = run(crate::base(dir.path())
+                .env(
+                    if p == P::OpenAi {
+                        "OPENAI_API_KEY"
+                    } else {
+                        "ANTHROPIC_API_KEY"
+                    },
+                    "k",
+                )
+                .args(["classify", "--labels", "a,b", "-c", "which?"]))
+            .expect(2);
+            assert!(other.stderr.contains("used tools"), "{}", other.stderr);
+            assert_eq!(mock.hits(), 2);
         }
     }
 }
@@ -915,7 +929,14 @@ fn the_mock_rejects_what_the_apis_reject() {
         {"type": "tool_use", "id": "toolu_2", "name": "t", "input": {}}]});
     let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "x"});
     let text = json!({"type": "text", "text": "more"});
-    let an = |msgs: Vec<Value>| mock::anthropic_tool_problem(&json!({ "messages": msgs }));
+    let an = |msgs: Vec<Value>| {
+        mock::anthropic_tool_problem(&json!({ "messages": msgs, "tools": [{"name": "t"}] }))
+    };
+    assert!(
+        mock::anthropic_tool_problem(&json!({ "messages": [user.clone(), uses.clone()] }))
+            .unwrap()
+            .contains("must define tools")
+    );
     let answer = |blocks: Vec<Value>| json!({"role": "user", "content": blocks});
     assert_eq!(
         an(vec![
@@ -1142,5 +1163,36 @@ fn a_failure_in_a_later_round_carries_what_was_paid() {
         assert_eq!(r["tool_calls"][0]["exit_code"], 0);
         assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 0);
         assert_eq!(mock.hits(), 2);
+    }
+}
+
+/// Plain `stream` output: each turn's text on its own line; the calls are not printed when
+/// llmpipe runs them.
+#[test]
+fn plain_stream_with_run_tools_prints_the_turns_text() {
+    for p in BOTH {
+        let dir = tmp();
+        tool(dir.path(), "weather", "echo sunny");
+        let a = id(p, 1);
+        let mock = Mock::start(vec![mock::tool_checked(
+            p == P::Anthropic,
+            vec![
+                calls(
+                    p,
+                    true,
+                    Some("Checking."),
+                    &[(&a, "weather", r#"{"city":"X"}"#)],
+                ),
+                text(p, true, "Sunny."),
+            ],
+        )]);
+        let out = run(llmpipe(p, dir.path(), &mock, true).args([
+            "--tool",
+            "weather.json",
+            "--run-tools",
+            "go",
+        ]))
+        .expect(0);
+        assert_eq!(out.stdout, "Checking.\nSunny.\n", "{p:?}");
     }
 }
