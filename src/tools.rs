@@ -314,7 +314,8 @@ pub async fn run(call: &ToolCall, tools: &[ToolSpec], timeout: Duration) -> Run 
             0,
         );
     };
-    let args = Value::Object(call.arguments().unwrap_or_default()).to_string();
+    // One line, ended, so `read` in a shell script gets it too.
+    let args = format!("{}\n", Value::Object(call.arguments().unwrap_or_default()));
     match spawn_and_wait(argv, &args, call, timeout).await {
         Ok((status, stdout, bytes)) => {
             let content = tool_text(&stdout, bytes);

@@ -306,6 +306,15 @@ struct WireFunction {
     arguments: Option<Value>,
 }
 
+/// Some compatible servers send calls without ids; results must name one.
+fn call_id(id: String, index: usize) -> String {
+    if id.is_empty() {
+        format!("call_{index}")
+    } else {
+        id
+    }
+}
+
 fn raw_arguments(v: Option<Value>) -> String {
     match v {
         Some(Value::String(s)) => s,
@@ -337,8 +346,9 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         .tool_calls
         .unwrap_or_default()
         .into_iter()
-        .map(|c| ToolCall {
-            id: c.id,
+        .enumerate()
+        .map(|(i, c)| ToolCall {
+            id: call_id(c.id, i),
             name: c.function.name,
             raw: raw_arguments(c.function.arguments),
         })
@@ -546,7 +556,15 @@ impl StreamState {
         }
         let refusal = Some(self.refusal).filter(|r| !r.is_empty());
         self.tool_calls.sort_by_key(|(i, _)| *i);
-        let tool_calls = self.tool_calls.into_iter().map(|(_, c)| c).collect();
+        let tool_calls = self
+            .tool_calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, mut c))| {
+                c.id = call_id(std::mem::take(&mut c.id), i);
+                c
+            })
+            .collect();
         Ok(Response {
             tool_calls,
             thinking: Vec::new(),
@@ -649,6 +667,39 @@ mod tests {
         let r = s.finish().unwrap();
         assert_eq!(r.finish_reason, FinishReason::Length);
         assert_eq!(r.usage.output_tokens, 2);
+    }
+
+    /// Tool calls stream as fragments keyed by `index` (id and name only in the first), may
+    /// interleave, and get an id when a compatible server sends none.
+    #[test]
+    fn stream_tool_call_fragments() {
+        let mut s = StreamState::default();
+        let evs = [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":1,"type":"function","function":{"name":"b","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"a","arguments":"{\"x\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            "[DONE]",
+        ];
+        for d in evs {
+            s.on_event(&sse::Event {
+                event: None,
+                data: d.into(),
+            })
+            .unwrap();
+        }
+        let r = s.finish().unwrap();
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        let calls: Vec<(&str, &str, &str)> = r
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.raw.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [("call_a", "a", r#"{"x":1}"#), ("call_1", "b", "{}")]
+        );
     }
 
     #[test]

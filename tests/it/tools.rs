@@ -274,7 +274,7 @@ fn parallel_calls_run_concurrently_and_go_back_in_order_in_one_turn() {
                     .filter(|l| l["type"] == "tool_result")
                     .collect();
                 assert_eq!(results.len(), 2);
-                assert_eq!(results[0]["content"], r#"{"city":"A"}"#);
+                assert_eq!(results[0]["content"], "{\"city\":\"A\"}\n");
             }
             let reqs = mock.requests();
             assert_eq!(reqs.len(), 2);
@@ -282,8 +282,8 @@ fn parallel_calls_run_concurrently_and_go_back_in_order_in_one_turn() {
             assert_eq!(
                 sent,
                 vec![
-                    (a.clone(), r#"{"city":"A"}"#.to_string(), false),
-                    (b.clone(), r#"{"city":"B"}"#.to_string(), false)
+                    (a.clone(), "{\"city\":\"A\"}\n".to_string(), false),
+                    (b.clone(), "{\"city\":\"B\"}\n".to_string(), false)
                 ]
             );
             if p == P::Anthropic {
