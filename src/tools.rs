@@ -19,6 +19,9 @@ use crate::output;
 /// A tool's stdout kept at most (longer is cut, with a note the model sees).
 pub const MAX_TOOL_OUTPUT: usize = 100 * 1024;
 
+/// How long a tool's output may stay open after the tool exited.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
 /// A tool's stderr line longer than this is passed on in pieces.
 const MAX_STDERR_LINE: usize = 8 * 1024;
 
@@ -482,14 +485,53 @@ async fn spawn_and_wait(
             }
         }
     };
+    // The tool's exit ends the run even if something it started still holds its stdout or
+    // stderr open: after a short grace, that leftover group is killed (while it has members,
+    // its id cannot have been reused).
+    let leftover = std::cell::Cell::new(false);
     let work = async {
-        let ((), (kept, total), (), status) = tokio::join!(feed, read_out, pass_err, child.wait());
-        (kept, total, status)
+        let io = async {
+            let ((), out, ()) = tokio::join!(feed, read_out, pass_err);
+            out
+        };
+        tokio::pin!(io);
+        let mut out = None;
+        let status = tokio::select! {
+            o = &mut io => {
+                out = Some(o);
+                child.wait().await
+            }
+            s = child.wait() => s,
+        };
+        let out = match out {
+            Some(o) => o,
+            None => match tokio::time::timeout(EXIT_GRACE, &mut io).await {
+                Ok(o) => o,
+                Err(_) => {
+                    leftover.set(true);
+                    if let Some(pgid) = guard.pgid {
+                        // SAFETY: kill(2) on the process group we created, which still has
+                        // members (they hold the pipes open).
+                        unsafe {
+                            libc::kill(-pgid, libc::SIGKILL);
+                        }
+                    }
+                    io.await
+                }
+            },
+        };
+        (out, status)
     };
     match tokio::time::timeout(timeout, work).await {
-        Ok((kept, total, status)) => {
+        Ok(((kept, total), status)) => {
             // Reaped: the group id may be reused now, never signal it again.
             guard.pgid = None;
+            if leftover.get() {
+                output::debug(&format!(
+                    "tool {}: processes it left behind holding its output were killed",
+                    call.name
+                ));
+            }
             let status = status.map_err(|e| format!("waiting for the tool failed: {e}"))?;
             Ok((status.code(), kept, total))
         }

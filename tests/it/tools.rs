@@ -1196,3 +1196,53 @@ fn plain_stream_with_run_tools_prints_the_turns_text() {
         assert_eq!(out.stdout, "Checking.\nSunny.\n", "{p:?}");
     }
 }
+
+/// A tool that exits while something it started still holds its stdout open is done when it
+/// exits (after a short grace), not at its timeout.
+#[test]
+fn a_tool_that_leaves_a_process_behind_ends_when_it_exits() {
+    let dir = tmp();
+    tool(dir.path(), "bg", "sleep 30 & echo $! > bg.pid; echo done");
+    let mock = Mock::start(vec![mock::tool_checked(
+        false,
+        vec![
+            calls(
+                P::OpenAi,
+                false,
+                None,
+                &[("call_1", "bg", r#"{"city":"X"}"#)],
+            ),
+            text(P::OpenAi, false, "ok"),
+        ],
+    )]);
+    let started = Instant::now();
+    let out = run(llmpipe(P::OpenAi, dir.path(), &mock, false).args([
+        "--tool",
+        "bg.json",
+        "--run-tools",
+        "--json",
+        "go",
+    ]))
+    .expect(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.json()["tool_calls"][0]["exit_code"], 0);
+    let sent = results_sent(P::OpenAi, &mock.requests()[1].json());
+    assert_eq!(sent[0], ("call_1".to_string(), "done\n".to_string(), false));
+    let pid = std::fs::read_to_string(dir.path().join("bg.pid")).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .next();
+    assert!(
+        state.is_none_or(|s| s == 'Z' || s == 'X'),
+        "left behind: {stat}"
+    );
+}
