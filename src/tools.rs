@@ -554,12 +554,23 @@ fn fmt_secs(d: Duration) -> String {
     }
 }
 
-/// Runs the calls of one turn concurrently; results in call order. With `-v`, one stderr
-/// line per run.
-pub async fn run_all(calls: &[ToolCall], tools: &[ToolSpec], timeout: Duration) -> Vec<Run> {
-    let runs = futures_util::future::join_all(calls.iter().map(|c| run(c, tools, timeout))).await;
-    if output::verbose() {
-        for r in &runs {
+/// Runs the calls of one turn concurrently; results in call order. `on_done` hears of each
+/// run as it finishes (the `stream --json` line); with `-v`, one stderr line per run.
+pub async fn run_all(
+    calls: &[ToolCall],
+    tools: &[ToolSpec],
+    timeout: Duration,
+    on_done: &mut dyn FnMut(&Run),
+) -> Vec<Run> {
+    use futures_util::StreamExt;
+    let mut pending: futures_util::stream::FuturesUnordered<_> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| async move { (i, run(c, tools, timeout).await) })
+        .collect();
+    let mut runs: Vec<Option<Run>> = vec![None; calls.len()];
+    while let Some((i, r)) = pending.next().await {
+        if output::verbose() {
             output::debug(&format!(
                 "tool {} ({:?}): exit {}, {} ms, {} bytes{}",
                 shown_name(&r.result.name),
@@ -571,8 +582,10 @@ pub async fn run_all(calls: &[ToolCall], tools: &[ToolSpec], timeout: Duration) 
                 if r.result.is_error { ", error" } else { "" }
             ));
         }
+        on_done(&r);
+        runs[i] = Some(r);
     }
-    runs
+    runs.into_iter().flatten().collect()
 }
 
 /// A call as the result object and the output lines show it: `{"id","name","arguments"}`

@@ -97,17 +97,15 @@ pub async fn answer(
         }
         // Ctrl-C (or an `--each-line` run stopping) ends the tools at once: dropping their
         // runs kills each tool's process group.
+        let mut done = |r: &tools::Run| on_event(Event::Result(r));
         let runs = tokio::select! {
-            runs = tools::run_all(&calls, &setup.specs, setup.timeout) => runs,
+            runs = tools::run_all(&calls, &setup.specs, setup.timeout, &mut done) => runs,
             _ = crate::signals::stopped() => {
                 let mut e = Error::new(Kind::Interrupted, "interrupted while tools were running");
                 e.result = Some(Box::new(call.result(&outcomes, started)));
                 return Err(e);
             }
         };
-        for r in &runs {
-            on_event(Event::Result(r));
-        }
         listed.extend(shown.into_iter().zip(&runs).map(|(mut c, r)| {
             c.round = Some(round);
             c.ran = Some(Ran {

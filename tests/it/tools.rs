@@ -1246,3 +1246,67 @@ fn a_tool_that_leaves_a_process_behind_ends_when_it_exits() {
         "left behind: {stat}"
     );
 }
+
+/// `stream --json`: a `tool_result` line as each tool finishes (the fast one first), while
+/// the results still go back to the model in call order.
+#[test]
+fn stream_json_reports_each_tool_as_it_finishes() {
+    for p in BOTH {
+        let dir = tmp();
+        tool(dir.path(), "slow", "sleep 1; echo slow");
+        tool(dir.path(), "fast", "echo fast");
+        let (a, b) = (id(p, 1), id(p, 2));
+        let mock = Mock::start(vec![mock::tool_checked(
+            p == P::Anthropic,
+            vec![
+                calls(
+                    p,
+                    true,
+                    None,
+                    &[
+                        (&a, "slow", r#"{"city":"X"}"#),
+                        (&b, "fast", r#"{"city":"Y"}"#),
+                    ],
+                ),
+                text(p, true, "ok"),
+            ],
+        )]);
+        let out = run(llmpipe(p, dir.path(), &mock, true).args([
+            "--tool",
+            "slow.json",
+            "--tool",
+            "fast.json",
+            "--run-tools",
+            "--json",
+            "go",
+        ]))
+        .expect(0);
+        let kinds: Vec<String> = out
+            .lines()
+            .iter()
+            .map(|l| match l["type"].as_str().unwrap() {
+                "tool_call" | "tool_result" => format!(
+                    "{}:{}",
+                    l["type"].as_str().unwrap(),
+                    l["name"].as_str().unwrap()
+                ),
+                other => other.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "tool_call:slow",
+                "tool_call:fast",
+                "tool_result:fast",
+                "tool_result:slow",
+                "delta",
+                "result"
+            ],
+            "{p:?}"
+        );
+        let sent = results_sent(p, &mock.requests()[1].json());
+        assert_eq!(sent[0].1, "slow\n");
+        assert_eq!(sent[1].1, "fast\n");
+    }
+}
