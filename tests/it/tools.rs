@@ -274,7 +274,9 @@ fn parallel_calls_run_concurrently_and_go_back_in_order_in_one_turn() {
                     .filter(|l| l["type"] == "tool_result")
                     .collect();
                 assert_eq!(results.len(), 2);
-                assert_eq!(results[0]["content"], "{\"city\":\"A\"}\n");
+                // in the order they finished: find A's by its id
+                let of_a = results.iter().find(|r| r["id"] == a.as_str()).unwrap();
+                assert_eq!(of_a["content"], "{\"city\":\"A\"}\n");
             }
             let reqs = mock.requests();
             assert_eq!(reqs.len(), 2);
