@@ -1312,3 +1312,43 @@ fn stream_json_reports_each_tool_as_it_finishes() {
         assert_eq!(sent[1].1, "fast\n");
     }
 }
+
+/// `--max-cost` covers every round: a round whose request (here, a large tool result) would
+/// go over the budget is not sent; exit 7 with what was paid.
+#[test]
+fn max_cost_is_checked_before_every_round() {
+    let dir = tmp();
+    tool(
+        dir.path(),
+        "big",
+        "i=0; while [ $i -lt 2000 ]; do echo 'many words of tool output here'; i=$((i+1)); done",
+    );
+    let mock = Mock::start(vec![mock::tool_checked(
+        false,
+        vec![
+            calls(
+                P::OpenAi,
+                false,
+                None,
+                &[("call_1", "big", r#"{"city":"X"}"#)],
+            ),
+            text(P::OpenAi, false, "never"),
+        ],
+    )]);
+    let out = run(llmpipe(P::OpenAi, dir.path(), &mock, false).args([
+        "--tool",
+        "big.json",
+        "--run-tools",
+        "--max-tokens",
+        "10",
+        "--max-cost",
+        "0.0005",
+        "--json",
+        "go",
+    ]))
+    .expect(7);
+    assert_eq!(mock.hits(), 1);
+    let r = out.json();
+    assert_eq!(r["error"]["type"], "budget");
+    assert_eq!(r["tool_calls"][0]["exit_code"], 0);
+}
