@@ -261,6 +261,8 @@ mod tests {
             request_id: None,
             tool_input: None,
             reasoning: None,
+            tool_calls: Vec::new(),
+            thinking: Vec::new(),
         }
     }
 

@@ -30,6 +30,12 @@ pub enum ImageSource {
 pub enum Part {
     Text(String),
     Image(ImageSource),
+    /// A call the model asked for (assistant turns).
+    ToolCall(ToolCall),
+    /// The answer to a call (user turns; each API wants them first, all together).
+    ToolResult(ToolResult),
+    /// An Anthropic thinking block of a turn with calls, sent back unchanged.
+    Thinking(Value),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +66,9 @@ impl Message {
             .map(|p| match p {
                 Part::Text(t) => t.as_str(),
                 Part::Image(_) => "[image]",
+                Part::ToolCall(c) => c.raw.as_str(),
+                Part::ToolResult(r) => r.content.as_str(),
+                Part::Thinking(_) => "",
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -84,6 +93,10 @@ pub struct Request {
     pub cache_prompt: Option<crate::effort::CacheTtl>,
     /// OpenAI `prompt_cache_key`: the prompt file's name and version, with `--cache-prompt`.
     pub prompt_cache_key: Option<String>,
+    /// Tools the model may call (empty: none declared).
+    pub tools: Vec<ToolDef>,
+    /// How the model must use them; `None` is the API's default (`auto`).
+    pub tool_choice: Option<ToolChoice>,
 }
 
 /// The shape the reply must take. Each adapter uses the strongest mechanism its API
@@ -159,4 +172,86 @@ pub struct Response {
     /// The thinking text the API returned (Anthropic thinking blocks), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// The calls the reply asks for, in order (only when the request declared tools).
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCall>,
+    /// Anthropic thinking blocks, as received, to be sent back with a turn's calls.
+    #[serde(default)]
+    pub thinking: Vec<Value>,
+}
+
+impl Response {
+    /// The assistant turn this reply adds to a conversation: thinking blocks, text, calls.
+    pub fn assistant_message(&self) -> Message {
+        let mut content: Vec<Part> = self.thinking.iter().cloned().map(Part::Thinking).collect();
+        // Anthropic refuses a whitespace-only text block (models write "\n\n" before calls).
+        if !self.text.trim().is_empty() || self.tool_calls.is_empty() {
+            content.push(Part::Text(self.text.clone()));
+        }
+        content.extend(self.tool_calls.iter().cloned().map(Part::ToolCall));
+        Message {
+            role: Role::Assistant,
+            content,
+        }
+    }
+}
+
+/// A tool as the API sees it: name, description, and the JSON Schema of its arguments.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ToolDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub parameters: Value,
+}
+
+/// `--tool-choice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// Some tool must be called.
+    Required,
+    /// This tool must be called.
+    Named(String),
+}
+
+impl ToolChoice {
+    /// Whether it forces a call (applied to the first model turn only).
+    pub fn forces(&self) -> bool {
+        matches!(self, ToolChoice::Required | ToolChoice::Named(_))
+    }
+}
+
+/// One call the model asked for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them (OpenAI sends a JSON string).
+    pub raw: String,
+}
+
+impl ToolCall {
+    /// The arguments, if they are a JSON object.
+    pub fn arguments(&self) -> Option<serde_json::Map<String, Value>> {
+        let raw = self.raw.trim();
+        if raw.is_empty() {
+            return Some(serde_json::Map::new());
+        }
+        match serde_json::from_str(raw) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to one call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ToolResult {
+    pub id: String,
+    pub name: String,
+    /// The tool's output, or the error text when `is_error`.
+    pub content: String,
+    pub is_error: bool,
 }

@@ -199,6 +199,46 @@ pub struct RequestArgs {
     #[arg(long, value_enum, value_name = "TTL", num_args = 0..=1, require_equals = true,
           default_missing_value = "5m")]
     pub cache_prompt: Option<crate::effort::CacheTtl>,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+/// Tool calling (`complete` and `stream`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ToolArgs {
+    /// A tool the model may call: a JSON or TOML tool file (repeatable)
+    #[arg(long = "tool", value_name = "FILE")]
+    pub tools: Vec<PathBuf>,
+
+    /// auto, none, required, or a tool's NAME (forcing applies to the first turn only) [default: auto]
+    #[arg(long, value_name = "auto|none|required|NAME")]
+    pub tool_choice: Option<String>,
+
+    /// Run the calls' commands and send their results back until the model answers
+    #[arg(long)]
+    pub run_tools: bool,
+
+    /// With --run-tools: model turns at most, then exit 6
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "run_tools",
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=1000))]
+    pub max_tool_rounds: u32,
+
+    /// With --run-tools: seconds a tool may run before it is killed
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, requires = "run_tools",
+          value_parser = tool_seconds)]
+    pub tool_timeout: f64,
+
+    /// With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)
+    #[arg(long = "tool-result", value_name = "ID=JSON|@FILE")]
+    pub tool_results: Vec<String>,
+}
+
+/// `--tool-timeout`: a positive number of seconds.
+fn tool_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err("--tool-timeout must be a positive number of seconds".into()),
+    }
 }
 
 /// `count-tokens`: the input as `complete` would gather it, counted offline.

@@ -26,3 +26,4 @@ pub mod secrets;
 pub mod signals;
 pub mod store;
 pub mod tokens;
+pub mod tools;

@@ -30,6 +30,8 @@ pub struct FrontMatter {
     pub examples: Vec<Example>,
     /// `"5m"` or `"1h"`: as `--cache-prompt` (which overrides it).
     pub cache_prompt: Option<crate::effort::CacheTtl>,
+    /// Tool files, relative to the prompt file.
+    pub tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

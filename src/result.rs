@@ -47,6 +47,16 @@ pub struct CallResult {
     /// The thinking text the API returned (`--effort` on Anthropic models), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// The calls the reply asks for (handed to the script), or with `--run-tools` every
+    /// call made, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<crate::tools::CallOut>>,
+    /// With `--run-tools`: model turns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_rounds: Option<u32>,
+    /// The tool turns, for the call log (never printed).
+    #[serde(skip)]
+    pub transcript: Option<Box<crate::tools::Transcript>>,
 }
 
 impl CallResult {
@@ -102,6 +112,9 @@ impl CallResult {
             json: None,
             repairs: None,
             reasoning: r.reasoning.clone(),
+            tool_calls: None,
+            tool_rounds: None,
+            transcript: None,
         }
     }
 
@@ -195,6 +208,9 @@ mod tests {
             json: None,
             repairs: None,
             reasoning: None,
+            tool_calls: None,
+            tool_rounds: None,
+            transcript: None,
         }
     }
 

@@ -485,6 +485,8 @@ pub struct Turn {
     pub input: String,
     pub reply: String,
     pub system: Option<String>,
+    /// The logged `messages` column (a call with tools keeps its tool turns there).
+    pub messages: Option<Value>,
 }
 
 pub fn last_conversation(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -499,7 +501,7 @@ pub fn last_conversation(conn: &Connection) -> rusqlite::Result<Option<String>> 
 /// The successful turns of a conversation, oldest first.
 pub fn turns(conn: &Connection, conversation: &str) -> rusqlite::Result<Vec<Turn>> {
     let mut stmt = conn.prepare(
-        "SELECT input, reply, system FROM calls
+        "SELECT input, reply, system, messages FROM calls
          WHERE conversation_id = ?1 AND exit_code = 0 AND reply IS NOT NULL ORDER BY id",
     )?;
     stmt.query_map([conversation], |r| {
@@ -507,6 +509,10 @@ pub fn turns(conn: &Connection, conversation: &str) -> rusqlite::Result<Vec<Turn
             input: r.get(0)?,
             reply: r.get(1)?,
             system: r.get(2)?,
+            messages: r
+                .get::<_, String>(3)
+                .ok()
+                .and_then(|m| serde_json::from_str(&m).ok()),
         })
     })?
     .collect()

@@ -28,6 +28,20 @@ pub struct Call {
     conversation: Conversation,
     logger: Option<crate::store::Logger>,
     client: std::cell::OnceCell<Client>,
+    /// Declared tools and how to use them (`complete`, `stream`); `None` without tools.
+    pub tools: Option<ToolSetup>,
+}
+
+/// The tools of a call and what to do with the model's calls.
+pub struct ToolSetup {
+    pub specs: Vec<crate::tools::ToolSpec>,
+    pub choice: Option<crate::chat::ToolChoice>,
+    /// `--run-tools`: run the calls and loop; otherwise hand them to the script.
+    pub run: bool,
+    pub max_rounds: u32,
+    pub timeout: std::time::Duration,
+    /// `--tool-result`: the answers to the conversation's pending calls, in call order.
+    pub results: Vec<crate::chat::ToolResult>,
 }
 
 impl Call {
@@ -60,6 +74,7 @@ impl Call {
         } else {
             settings.log_path.clone().map(crate::store::Logger::start)
         };
+        let tools = tool_setup(args, command, prompt.as_ref(), &conversation)?;
         Ok(Call {
             settings,
             prompt,
@@ -69,6 +84,7 @@ impl Call {
             conversation,
             logger,
             client: std::cell::OnceCell::new(),
+            tools,
         })
     }
 
@@ -79,6 +95,16 @@ impl Call {
         text: &str,
         extra: Option<&HashMap<String, String>>,
     ) -> Result<Request> {
+        let answers = self.tools.as_ref().map_or(&[][..], |t| &t.results[..]);
+        if !answers.is_empty() && text.trim().is_empty() {
+            // Answers to pending calls need no new text.
+            let mut request = self.base_request(vec![Message {
+                role: crate::chat::Role::User,
+                content: answers.iter().cloned().map(Part::ToolResult).collect(),
+            }]);
+            self.conversation.prepend_to(&mut request, &self.settings);
+            return Ok(request);
+        }
         let mut messages = match &self.prompt {
             Some(p) => {
                 if p.uses_input() {
@@ -103,7 +129,16 @@ impl Call {
         }
         if let Some(last) = messages.last_mut() {
             last.content.splice(0..0, self.images.iter().cloned());
+            last.content
+                .splice(0..0, answers.iter().cloned().map(Part::ToolResult));
         }
+        let mut request = self.base_request(messages);
+        self.conversation.prepend_to(&mut request, &self.settings);
+        Ok(request)
+    }
+
+    /// The request around `messages`: system prompt, settings and tools.
+    fn base_request(&self, messages: Vec<Message>) -> Request {
         let system = self
             .settings
             .system
@@ -123,9 +158,14 @@ impl Call {
                 .cache_prompt
                 .and(self.prompt.as_ref())
                 .map(prompt_cache_key),
+            tools: Vec::new(),
+            tool_choice: None,
         };
-        self.conversation.prepend_to(&mut request, &self.settings);
-        Ok(request)
+        if let Some(t) = &self.tools {
+            request.tools = t.specs.iter().map(crate::tools::ToolSpec::def).collect();
+            request.tool_choice = t.choice.clone();
+        }
+        request
     }
 
     /// The request for a single run: the SPEC's input (words, files, stdin). Stdin is read
@@ -332,7 +372,7 @@ fn usable(r: &Response, max_tokens: u64) -> Result<()> {
             format!("the model refused to answer: {why}")
         });
     }
-    if r.text.trim().is_empty() {
+    if r.text.trim().is_empty() && r.tool_calls.is_empty() {
         if r.finish_reason == FinishReason::Length {
             let reasoning = r
                 .usage
@@ -354,4 +394,124 @@ fn usable(r: &Response, max_tokens: u64) -> Result<()> {
         return unusable("the model returned an empty answer".into());
     }
     Ok(())
+}
+
+/// The call's tools: `--tool` files and the prompt file's `tools`, else the conversation's;
+/// `--tool-choice`, `--run-tools` and the answers given with `--tool-result`, checked
+/// against the conversation's pending calls.
+fn tool_setup(
+    args: &RequestArgs,
+    command: &str,
+    prompt: Option<&PromptFile>,
+    conversation: &Conversation,
+) -> Result<Option<ToolSetup>> {
+    let t = &args.tools;
+    let asked =
+        !t.tools.is_empty() || t.tool_choice.is_some() || t.run_tools || !t.tool_results.is_empty();
+    let from_prompt = prompt.and_then(|p| p.meta.tools.as_ref().map(|list| (p, list)));
+    if !matches!(command, "complete" | "stream") {
+        if asked || from_prompt.is_some() {
+            return Err(Error::usage(format!(
+                "{command} does not take tools: use complete or stream"
+            )));
+        }
+        // Its tool turns could not be sent without the tools (both APIs refuse that).
+        if conversation.tools().is_some() {
+            return Err(Error::usage(format!(
+                "conversation {} used tools: continue it with complete or stream",
+                conversation.id
+            )));
+        }
+        return Ok(None);
+    }
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    if let Some((p, list)) = from_prompt {
+        let dir = p.path.parent().unwrap_or(std::path::Path::new("."));
+        files.extend(list.iter().map(|f| dir.join(f)));
+    }
+    files.extend(t.tools.iter().cloned());
+    let mut specs = crate::tools::load_all(&files)?;
+    if specs.is_empty() {
+        specs = conversation.tools().unwrap_or_default();
+    }
+    let pending = conversation.pending_calls();
+    if specs.is_empty() {
+        if !t.tool_results.is_empty() && (args.continue_last || args.cid.is_some()) {
+            return Err(Error::usage(
+                "--tool-result: the conversation's last reply asked for no tool calls",
+            ));
+        }
+        if asked {
+            return Err(Error::usage(
+                "no tools declared: give one with --tool FILE (or tools = [...] in the prompt file)",
+            ));
+        }
+        return Ok(None);
+    }
+    let choice = t
+        .tool_choice
+        .as_deref()
+        .map(|c| crate::tools::parse_choice(c, &specs))
+        .transpose()?;
+    let mut given: Vec<(String, String)> = Vec::new();
+    for spec in &t.tool_results {
+        let (id, content) = crate::tools::parse_result_arg(spec)?;
+        if given.iter().any(|(g, _)| *g == id) {
+            return Err(Error::usage(format!("--tool-result {id} is given twice")));
+        }
+        given.push((id, content));
+    }
+    if !given.is_empty() && !args.continue_last && args.cid.is_none() {
+        return Err(Error::usage(
+            "--tool-result answers the calls of an earlier reply: add -c (or --cid ID)",
+        ));
+    }
+    if let Some((id, _)) = given
+        .iter()
+        .find(|(id, _)| !pending.iter().any(|c| c.id == *id))
+    {
+        return Err(Error::usage(if pending.is_empty() {
+            format!("--tool-result {id}: the conversation's last reply asked for no tool calls")
+        } else {
+            format!(
+                "--tool-result {id}: no such pending call (pending: {})",
+                pending
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }));
+    }
+    let missing: Vec<&str> = pending
+        .iter()
+        .filter(|c| !given.iter().any(|(id, _)| *id == c.id))
+        .map(|c| c.id.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::usage(format!(
+            "the conversation's last reply has unanswered tool calls: {} (answer every one with --tool-result ID=JSON)",
+            missing.join(", ")
+        )));
+    }
+    let results = pending
+        .iter()
+        .filter_map(|c| {
+            let (_, content) = given.iter().find(|(id, _)| *id == c.id)?;
+            Some(crate::chat::ToolResult {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                content: content.clone(),
+                is_error: false,
+            })
+        })
+        .collect();
+    Ok(Some(ToolSetup {
+        specs,
+        choice,
+        run: t.run_tools,
+        max_rounds: t.max_tool_rounds,
+        timeout: std::time::Duration::from_secs_f64(t.tool_timeout),
+        results,
+    }))
 }

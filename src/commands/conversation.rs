@@ -59,10 +59,10 @@ impl Conversation {
         // A turn too large for the log was stored cut short: replaying it would send a
         // different conversation than the one that happened.
         let cut = |t: &str| t.contains(LOG_CUT_MARK);
-        if history
-            .iter()
-            .any(|t| cut(&t.input) || cut(&t.reply) || t.system.as_deref().is_some_and(cut))
-        {
+        if history.iter().any(|t| {
+            t.system.as_deref().is_some_and(cut)
+                || (transcript(t).is_none() && (cut(&t.input) || cut(&t.reply)))
+        }) {
             return Err(Error::usage(format!(
                 "conversation {id} cannot be continued: one of its turns was larger than {} KiB and the call log kept only its start",
                 MAX_LOG_FIELD >> 10
@@ -88,20 +88,21 @@ impl Conversation {
         }
         let target = &settings.targets[0];
         let (counter, _) = crate::cost::estimate_counter(&target.model, target.kind);
-        let turns: Vec<[Message; 2]> = self
+        let turns: Vec<Vec<Message>> = self
             .history
             .iter()
-            .map(|t| {
-                [
+            .map(|t| match transcript(t) {
+                Some(tr) => tr.messages,
+                None => vec![
                     Message::user_text(t.input.clone()),
                     Message::assistant_text(t.reply.clone()),
-                ]
+                ],
             })
             .collect();
         let mut first = 0;
         if let Some(window) = settings.context_window {
             let budget = window.saturating_sub(req.max_tokens);
-            let units = |pair: &[Message; 2]| -> u64 {
+            let units = |pair: &Vec<Message>| -> u64 {
                 pair.iter()
                     .map(|m| {
                         counter
@@ -125,5 +126,31 @@ impl Conversation {
         let mut messages: Vec<Message> = turns.into_iter().skip(first).flatten().collect();
         messages.append(&mut req.messages);
         req.messages = messages;
+    }
+}
+
+/// The tool turns a logged call kept, if it used tools.
+fn transcript(t: &Turn) -> Option<crate::tools::Transcript> {
+    crate::tools::Transcript::from_json(t.messages.as_ref()?)
+}
+
+impl Conversation {
+    /// The tools of the latest turn that had any (reused unless `--tool` is given again).
+    pub fn tools(&self) -> Option<Vec<crate::tools::ToolSpec>> {
+        self.history
+            .iter()
+            .rev()
+            .find_map(transcript)
+            .map(|t| t.tools)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The calls the latest reply asked for, which the next turn must answer.
+    pub fn pending_calls(&self) -> Vec<crate::chat::ToolCall> {
+        self.history
+            .last()
+            .and_then(transcript)
+            .map(|t| t.pending_calls())
+            .unwrap_or_default()
     }
 }

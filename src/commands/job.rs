@@ -44,6 +44,11 @@ impl Job {
         before_repair: &BeforeRepair<'_>,
     ) -> Result<CallResult> {
         match self {
+            Job::Complete if call.tools.is_some() => {
+                let setup = call.tools.as_ref().expect("checked");
+                let mut quiet = |_: super::tool_loop::Event<'_>| {};
+                super::tool_loop::answer(call, setup, req, before_repair, None, &mut quiet).await
+            }
             Job::Complete => {
                 let started = std::time::Instant::now();
                 let outcome = call.send(&req, None).await?;
@@ -57,7 +62,18 @@ impl Job {
     /// The plain (not `--json`) output of a result.
     pub fn plain(&self, result: &CallResult, pretty: bool) -> String {
         match self {
-            Job::Complete => result.text.clone(),
+            // The text (if any), then one JSON line per call handed to the script.
+            Job::Complete => match &result.tool_calls {
+                Some(calls) if result.tool_rounds.is_none() && !calls.is_empty() => {
+                    let mut lines: Vec<String> = Vec::new();
+                    if !result.text.is_empty() {
+                        lines.push(result.text.clone());
+                    }
+                    lines.extend(calls.iter().map(|c| c.line(None)));
+                    lines.join("\n")
+                }
+                _ => result.text.clone(),
+            },
             Job::Classify(_) => result.label.clone().unwrap_or_default(),
             Job::Extract(_) => {
                 let value = result.json.as_ref().unwrap_or(&serde_json::Value::Null);

@@ -22,6 +22,7 @@ mod models;
 mod prompts;
 mod record;
 mod report;
+mod tool_loop;
 
 pub use report::{Shape, report};
 

@@ -160,7 +160,7 @@ fn render(
             .iter()
             .filter_map(|c| match c {
                 Part::Text(t) => Some(t.as_str()),
-                Part::Image(_) => None,
+                _ => None,
             })
             .collect();
         output::out_line(&format!("[{role}]\n{}\n", text.join("\n")));

@@ -48,6 +48,15 @@ pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) 
             )
         }
     };
+    // A call with tools keeps its tool turns beside the messages, so `-c` can continue it.
+    let messages = match result.and_then(|r| r.transcript.as_deref()) {
+        Some(t) => {
+            let mut v = t.to_json();
+            v["messages"] = Value::Array(messages);
+            v
+        }
+        None => Value::Array(messages),
+    };
     Record {
         time: crate::store::rfc3339(std::time::SystemTime::now()),
         command: info.command.to_string(),
@@ -72,7 +81,7 @@ pub fn record(info: &CallInfo<'_>, req: &Request, outcome: &Result<CallResult>) 
         ),
         prompt: info.prompt.clone(),
         system: req.system.as_deref().map(log_text),
-        messages: Value::Array(messages),
+        messages,
         input,
         reply: result.map(|r| log_text(&r.text)),
         finish_reason: result.map(|r| r.finish_reason.as_str().to_string()),

@@ -8,7 +8,9 @@ use super::{
     HeaderValue, HttpRequest, ProviderKind, Target, bad_body, join_url, secret_header, sse,
     stream_cut, strict_compatible,
 };
-use crate::chat::{FinishReason, Format, ImageSource, Part, Request, Response, Role, Usage};
+use crate::chat::{
+    FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
+};
 use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::Anthropic;
@@ -90,7 +92,9 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             body["tool_choice"] = json!({"type": "tool", "name": name});
         }
     }
+    add_tools(&mut body, target, req);
     thinking(target, req, &mut body);
+    // Last: the breakpoints go on the tools and system prompt placed above.
     cache_breakpoints(req, &mut body);
     if stream {
         body["stream"] = json!(true);
@@ -143,8 +147,15 @@ fn thinking(target: &Target, req: &Request, body: &mut Value) {
             Mechanism::NoReasoning => {}
         }
     }
-    if crate::effort::anthropic_thinks(&target.model, req) && body["tool_choice"]["type"] == "tool"
-    {
+    let forced = matches!(body["tool_choice"]["type"].as_str(), Some("tool" | "any"));
+    if forced && crate::effort::anthropic_thinks(&target.model, req) {
+        // The API takes only `auto` or `none` while the model thinks (PROTOCOLS.md H.2).
+        if req.tool_choice.as_ref().is_some_and(|c| c.forces()) {
+            crate::output::warn(&format!(
+                "{} thinks on this request, which the API allows only with tool_choice auto or none: --tool-choice is sent as auto",
+                target.model
+            ));
+        }
         body["tool_choice"] = json!({"type": "auto"});
     }
 }
@@ -220,7 +231,12 @@ fn count_breakpoints(v: &Value) -> usize {
 pub fn build_count_tokens(target: &Target, req: &Request) -> HttpRequest {
     let mut http = build(target, req, false);
     if let Some(body) = http.body.as_object_mut() {
-        body.retain(|k, _| matches!(k.as_str(), "model" | "messages" | "system"));
+        body.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "model" | "messages" | "system" | "tools" | "tool_choice"
+            )
+        });
     }
     http.url = join_url(&target.base_url, "/v1/messages/count_tokens");
     http
@@ -240,8 +256,13 @@ fn content(parts: &[Part]) -> Value {
     if let [Part::Text(t)] = parts {
         return json!(t);
     }
-    let blocks: Vec<Value> = parts
-        .iter()
+    // Tool results must come first in their user turn, all together (PROTOCOLS.md B.2).
+    let (results, others): (Vec<&Part>, Vec<&Part>) =
+        parts.iter().partition(|p| matches!(p, Part::ToolResult(_)));
+    let blocks: Vec<Value> = results
+        .into_iter()
+        .chain(others)
+        .filter(|p| !matches!(p, Part::Text(t) if t.is_empty()))
         .map(|p| match p {
             Part::Text(t) => json!({"type": "text", "text": t}),
             Part::Image(ImageSource::Url(url)) => {
@@ -251,9 +272,56 @@ fn content(parts: &[Part]) -> Value {
                 "type": "image",
                 "source": {"type": "base64", "media_type": media_type, "data": data}
             }),
+            Part::ToolCall(c) => json!({
+                "type": "tool_use", "id": c.id, "name": c.name,
+                "input": c.arguments().map_or_else(|| json!({}), Value::Object),
+            }),
+            Part::ToolResult(r) => {
+                let mut b =
+                    json!({"type": "tool_result", "tool_use_id": r.id, "content": r.content});
+                if r.is_error {
+                    b["is_error"] = json!(true);
+                }
+                b
+            }
+            Part::Thinking(block) => block.clone(),
         })
         .collect();
     Value::Array(blocks)
+}
+
+/// `tools` (with `input_schema`) and the `tool_choice` object (PROTOCOLS.md B.2); a schema
+/// in the strict subset is sent with `strict: true` where the model has structured outputs.
+fn add_tools(body: &mut Value, target: &Target, req: &Request) {
+    if req.tools.is_empty() {
+        return;
+    }
+    let native = native_structured_output(&target.model);
+    let mut tools: Vec<Value> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for t in &req.tools {
+        let mut tool = json!({"name": t.name});
+        if let Some(d) = &t.description {
+            tool["description"] = json!(d);
+        }
+        tool["input_schema"] = t.parameters.clone();
+        if native && strict_compatible(&t.parameters) {
+            tool["strict"] = json!(true);
+        }
+        tools.push(tool);
+    }
+    body["tools"] = Value::Array(tools);
+    if let Some(choice) = &req.tool_choice {
+        body["tool_choice"] = match choice {
+            ToolChoice::Auto => json!({"type": "auto"}),
+            ToolChoice::None => json!({"type": "none"}),
+            ToolChoice::Required => json!({"type": "any"}),
+            ToolChoice::Named(n) => json!({"type": "tool", "name": n}),
+        };
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -341,6 +409,9 @@ struct Block {
     input: Option<Value>,
     #[serde(default)]
     thinking: Option<String>,
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 fn finish_reason(raw: Option<&str>) -> FinishReason {
@@ -353,7 +424,37 @@ fn finish_reason(raw: Option<&str>) -> FinishReason {
 }
 
 pub fn parse_response(body: &[u8]) -> Result<Response> {
-    let m: Message = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    let raw: Value = serde_json::from_slice(body).map_err(|e| bad_body(KIND, e))?;
+    let thinking: Vec<Value> = raw
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| {
+                    matches!(
+                        b.get("type").and_then(Value::as_str),
+                        Some("thinking" | "redacted_thinking")
+                    )
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let m: Message = serde_json::from_value(raw).map_err(|e| bad_body(KIND, e))?;
+    let tool_calls = m
+        .content
+        .iter()
+        .filter(|b| b.kind == "tool_use")
+        .map(|b| ToolCall {
+            id: b.id.clone().unwrap_or_default(),
+            name: b.name.clone().unwrap_or_default(),
+            raw: b
+                .input
+                .as_ref()
+                .map_or_else(|| "{}".into(), Value::to_string),
+        })
+        .collect();
     let text = m
         .content
         .iter()
@@ -377,6 +478,8 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
     Ok(Response {
         reasoning,
         tool_input,
+        tool_calls,
+        thinking,
         text,
         finish_reason: finish_reason(m.stop_reason.as_deref()),
         provider_finish_reason: m.stop_reason,
@@ -425,12 +528,14 @@ pub struct StreamState {
     stop_reason: Option<String>,
     usage: WireUsage,
     model: Option<String>,
-    /// The first tool_use block: its index and the `partial_json` pieces so far.
-    tool: Option<(u64, String)>,
     /// Thinking text (`thinking_delta`s): never part of the reply's text.
     reasoning: Option<String>,
     /// A thinking block is being shown on stderr as it arrives (`-v`).
     thinking_shown: bool,
+    /// The tool_use blocks: their index, and the call with the `partial_json` pieces so far.
+    tools: Vec<(u64, ToolCall)>,
+    /// Thinking blocks by index, rebuilt from their deltas to be sent back unchanged.
+    thinking: Vec<(u64, Value)>,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -500,9 +605,25 @@ impl StreamState {
                     == Some("tool_use") =>
             {
                 let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
-                if self.tool.is_none() {
-                    self.tool = Some((index, String::new()));
-                }
+                let s = |k: &str| {
+                    field(&["content_block", k])
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                // A non-empty `input` in the start block is the whole input (no deltas follow).
+                let raw = field(&["content_block", "input"])
+                    .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                self.tools.push((
+                    index,
+                    ToolCall {
+                        id: s("id"),
+                        name: s("name"),
+                        raw,
+                    },
+                ));
             }
             "content_block_delta"
                 if field(&["delta", "type"]).and_then(Value::as_str)
@@ -510,35 +631,49 @@ impl StreamState {
             {
                 let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
                 let piece = field(&["delta", "partial_json"]).and_then(Value::as_str);
-                if let (Some((i, buf)), Some(piece)) = (self.tool.as_mut(), piece)
-                    && *i == index
+                if let (Some((_, call)), Some(piece)) =
+                    (self.tools.iter_mut().find(|(i, _)| *i == index), piece)
                 {
-                    buf.push_str(piece);
+                    call.raw.push_str(piece);
                 }
             }
             "content_block_start"
-                if field(&["content_block", "type"]).and_then(Value::as_str)
-                    == Some("thinking") =>
+                if matches!(
+                    field(&["content_block", "type"]).and_then(Value::as_str),
+                    Some("thinking" | "redacted_thinking")
+                ) =>
             {
-                // A second thinking block is kept apart from the first.
-                if let Some(r) = self.reasoning.as_mut().filter(|r| !r.is_empty()) {
-                    r.push_str("\n\n");
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                if let Some(block) = field(&["content_block"]) {
+                    // Kept whole to be sent back with a turn's calls (PROTOCOLS.md H.2).
+                    self.thinking.push((index, block.clone()));
                 }
-                if let Some(t) = field(&["content_block", "thinking"]).and_then(Value::as_str) {
-                    self.reasoning.get_or_insert_default().push_str(t);
-                }
-            }
-            "content_block_start" => {
-                let block = field(&["content_block"]);
-                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("text")
-                    && let Some(t) = block.and_then(|b| b.get("text")).and_then(Value::as_str)
-                {
-                    added.push_str(t);
+                if field(&["content_block", "type"]).and_then(Value::as_str) == Some("thinking") {
+                    // A second thinking block is kept apart from the first.
+                    if let Some(r) = self.reasoning.as_mut().filter(|r| !r.is_empty()) {
+                        r.push_str("\n\n");
+                    }
+                    if let Some(t) = field(&["content_block", "thinking"]).and_then(Value::as_str)
+                    {
+                        self.reasoning.get_or_insert_default().push_str(t);
+                    }
                 }
             }
             "content_block_delta"
-                if field(&["delta", "type"]).and_then(Value::as_str) == Some("thinking_delta") =>
+                if matches!(
+                    field(&["delta", "type"]).and_then(Value::as_str),
+                    Some("thinking_delta" | "signature_delta")
+                ) =>
             {
+                let index = field(&["index"]).and_then(Value::as_u64).unwrap_or(0);
+                if let Some((_, block)) = self.thinking.iter_mut().find(|(i, _)| *i == index) {
+                    for key in ["thinking", "signature"] {
+                        if let Some(piece) = field(&["delta", key]).and_then(Value::as_str) {
+                            let had = block.get(key).and_then(Value::as_str).unwrap_or("");
+                            block[key] = json!(format!("{had}{piece}"));
+                        }
+                    }
+                }
                 if let Some(t) = field(&["delta", "thinking"]).and_then(Value::as_str) {
                     self.reasoning.get_or_insert_default().push_str(t);
                     if crate::output::verbose() {
@@ -548,6 +683,14 @@ impl StreamState {
                         }
                         crate::output::err_piece(t);
                     }
+                }
+            }
+            "content_block_start" => {
+                let block = field(&["content_block"]);
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("text")
+                    && let Some(t) = block.and_then(|b| b.get("text")).and_then(Value::as_str)
+                {
+                    added.push_str(t);
                 }
             }
             // signature, citations and tool-input deltas carry no text
@@ -586,15 +729,28 @@ impl StreamState {
         if !self.done {
             return Err(stream_cut(KIND));
         }
-        let tool_input = match self.tool {
-            Some((_, json)) if json.trim().is_empty() => Some(json!({})),
-            Some((_, json)) => Some(
-                serde_json::from_str(&json)
+        let tool_input = match self.tools.first() {
+            Some((_, c)) if c.raw.trim().is_empty() => Some(json!({})),
+            Some((_, c)) => Some(
+                serde_json::from_str(&c.raw)
                     .map_err(|e| bad_body(KIND, format!("tool input is not JSON: {e}")))?,
             ),
             None => None,
         };
+        let tool_calls = self
+            .tools
+            .into_iter()
+            .map(|(_, mut c)| {
+                if c.raw.trim().is_empty() {
+                    c.raw = "{}".into();
+                }
+                c
+            })
+            .collect();
+        let thinking = self.thinking.into_iter().map(|(_, b)| b).collect();
         Ok(Response {
+            tool_calls,
+            thinking,
             finish_reason: finish_reason(self.stop_reason.as_deref()),
             provider_finish_reason: self.stop_reason,
             text: self.text,
@@ -654,6 +810,89 @@ mod tests {
         assert_eq!(r.usage.cached_input_tokens, 5);
         assert_eq!(r.usage.output_tokens, 89);
         assert_eq!(r.provider_finish_reason.as_deref(), Some("end_turn"));
+    }
+
+    /// Tool results go first in their user turn, all together; a turn with calls keeps its
+    /// thinking block first; tools carry `input_schema` and the choice is an object.
+    #[test]
+    fn tool_turns_on_the_wire() {
+        use crate::chat::{Message, ToolCall, ToolDef, ToolResult};
+        let call = ToolCall {
+            id: "toolu_1".into(),
+            name: "t".into(),
+            raw: r#"{"a":1}"#.into(),
+        };
+        let req = Request {
+            messages: vec![
+                Message::user_text("hi"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking(
+                            json!({"type": "thinking", "thinking": "x", "signature": "s"}),
+                        ),
+                        Part::ToolCall(call),
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::Text("and then?".into()),
+                        Part::ToolResult(ToolResult {
+                            id: "toolu_1".into(),
+                            name: "t".into(),
+                            content: "failed".into(),
+                            is_error: true,
+                        }),
+                    ],
+                },
+            ],
+            max_tokens: 10,
+            tools: vec![ToolDef {
+                name: "t".into(),
+                description: None,
+                parameters: json!({"type": "object", "properties": {}}),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            ..Default::default()
+        };
+        let target = Target {
+            kind: KIND,
+            model: "claude-x".into(),
+            base_url: "http://x".into(),
+            api_key: None,
+            max_tokens_field: super::super::MaxTokensField::MaxTokens,
+        };
+        let body = build(&target, &req, false).body;
+        let msgs = &body["messages"];
+        assert_eq!(msgs[1]["content"][0]["type"], "thinking");
+        assert_eq!(
+            msgs[1]["content"][1],
+            json!({"type": "tool_use", "id": "toolu_1", "name": "t", "input": {"a": 1}})
+        );
+        assert_eq!(
+            msgs[2]["content"][0],
+            json!({"type": "tool_result", "tool_use_id": "toolu_1", "content": "failed", "is_error": true})
+        );
+        assert_eq!(msgs[2]["content"][1]["text"], "and then?");
+        assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+        assert_eq!(body["tool_choice"], json!({"type": "any"}));
+        let mut openai = target.clone();
+        openai.kind = ProviderKind::OpenAi;
+        let body = super::super::build_request(&openai, &req, false).body;
+        let msgs = body["messages"].as_array().unwrap();
+        assert_eq!(msgs[1]["content"], Value::Null);
+        assert_eq!(
+            msgs[1]["tool_calls"][0]["function"]["arguments"],
+            r#"{"a":1}"#
+        );
+        assert_eq!(
+            msgs[2],
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "error: failed"})
+        );
+        assert_eq!(msgs[3], json!({"role": "user", "content": "and then?"}));
+        assert_eq!(body["tool_choice"], "required");
+        assert_eq!(body["tools"][0]["function"]["strict"], Value::Null);
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub fn strict_compatible(schema: &Value) -> bool {
 /// Mode-specific finishing of a reply: the Anthropic prefill put back in front, a forced
 /// tool call's input turned into the reply text, a wrapped root unwrapped.
 pub fn finish(target: &Target, req: &Request, resp: &mut Response) {
+    finish_tools(req, resp);
     match &req.format {
         Format::Text => {}
         Format::Json => {
@@ -210,6 +211,18 @@ pub fn finish(target: &Target, req: &Request, resp: &mut Response) {
                 resp.text = inner.to_string();
             }
         }
+    }
+}
+
+/// Calls count only when the request declared tools (a forced structured-output call is
+/// not one); when there are calls, `finish_reason` is `tool_calls` whatever the provider
+/// said (OpenAI reports `stop` for a forced call).
+fn finish_tools(req: &Request, resp: &mut Response) {
+    if req.tools.is_empty() {
+        resp.tool_calls.clear();
+        resp.thinking.clear();
+    } else if !resp.tool_calls.is_empty() {
+        resp.finish_reason = crate::chat::FinishReason::ToolCalls;
     }
 }
 

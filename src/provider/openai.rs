@@ -8,7 +8,9 @@ use super::{
     HeaderValue, HttpRequest, MaxTokensField, ProviderKind, Target, bad_body, join_url,
     secret_header, sse, stream_cut, strict_compatible,
 };
-use crate::chat::{FinishReason, Format, ImageSource, Part, Request, Response, Role, Usage};
+use crate::chat::{
+    FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
+};
 use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::OpenAi;
@@ -30,6 +32,10 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
         messages.push(json!({"role": "system", "content": system}));
     }
     for m in &req.messages {
+        if has_tool_parts(&m.content) {
+            tool_messages(m, &mut messages);
+            continue;
+        }
         let role = match m.role {
             Role::User => "user",
             Role::Assistant => "assistant",
@@ -68,6 +74,7 @@ pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {
             });
         }
     }
+    add_tools(&mut body, req);
     if stream {
         body["stream"] = json!(true);
         body["stream_options"] = json!({"include_usage": true});
@@ -138,9 +145,105 @@ fn content(parts: &[Part]) -> Value {
                 "type": "image_url",
                 "image_url": {"url": format!("data:{media_type};base64,{data}")}
             }),
+            // Tool parts go through `tool_messages`; thinking blocks are Anthropic's.
+            Part::ToolCall(_) | Part::ToolResult(_) | Part::Thinking(_) => Value::Null,
         })
+        .filter(|p| !p.is_null())
         .collect();
     Value::Array(parts)
+}
+
+fn has_tool_parts(parts: &[Part]) -> bool {
+    parts.iter().any(|p| {
+        matches!(
+            p,
+            Part::ToolCall(_) | Part::ToolResult(_) | Part::Thinking(_)
+        )
+    })
+}
+
+/// A message with tool parts (PROTOCOLS.md A.2): an assistant turn's calls as `tool_calls`
+/// (arguments a JSON string), each result as its own `role: tool` message, in order, before
+/// any text that came with them.
+fn tool_messages(m: &crate::chat::Message, out: &mut Vec<Value>) {
+    let rest: Vec<Part> = m
+        .content
+        .iter()
+        .filter(|p| matches!(p, Part::Text(_) | Part::Image(_)))
+        .cloned()
+        .collect();
+    match m.role {
+        Role::Assistant => {
+            let calls: Vec<Value> = m
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolCall(c) => Some(json!({
+                        "id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.raw},
+                    })),
+                    _ => None,
+                })
+                .collect();
+            let text = if rest.is_empty() {
+                Value::Null
+            } else {
+                content(&rest)
+            };
+            let mut msg = json!({"role": "assistant", "content": text});
+            if !calls.is_empty() {
+                msg["tool_calls"] = Value::Array(calls);
+            }
+            out.push(msg);
+        }
+        Role::User => {
+            for p in &m.content {
+                if let Part::ToolResult(r) = p {
+                    let text = if r.is_error && !r.content.starts_with("error:") {
+                        format!("error: {}", r.content)
+                    } else {
+                        r.content.clone()
+                    };
+                    out.push(json!({"role": "tool", "tool_call_id": r.id, "content": text}));
+                }
+            }
+            if !rest.is_empty() {
+                out.push(json!({"role": "user", "content": content(&rest)}));
+            }
+        }
+    }
+}
+
+/// `tools` and `tool_choice` (PROTOCOLS.md A.2); a schema in the strict subset is sent
+/// with `strict: true`, as extract-json does.
+fn add_tools(body: &mut Value, req: &Request) {
+    if req.tools.is_empty() {
+        return;
+    }
+    let tools: Vec<Value> = req
+        .tools
+        .iter()
+        .map(|t| {
+            let mut f = json!({"name": t.name});
+            if let Some(d) = &t.description {
+                f["description"] = json!(d);
+            }
+            f["parameters"] = t.parameters.clone();
+            if strict_compatible(&t.parameters) {
+                f["strict"] = json!(true);
+            }
+            json!({"type": "function", "function": f})
+        })
+        .collect();
+    body["tools"] = Value::Array(tools);
+    if let Some(choice) = &req.tool_choice {
+        body["tool_choice"] = match choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::Named(n) => json!({"type": "function", "function": {"name": n}}),
+        };
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -209,6 +312,41 @@ struct WireMessage {
     content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: String,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    #[serde(default)]
+    name: String,
+    /// A JSON string; some compatible servers send the object itself.
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+/// Some compatible servers send calls without ids; results must name one.
+fn call_id(id: String, index: usize) -> String {
+    if id.is_empty() {
+        format!("call_{index}")
+    } else {
+        id
+    }
+}
+
+fn raw_arguments(v: Option<Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s,
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
 }
 
 fn finish_reason(raw: Option<&str>, refusal: bool) -> FinishReason {
@@ -229,7 +367,21 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
         return Err(bad_body(KIND, "no choices"));
     };
     let refusal = choice.message.refusal.filter(|r| !r.is_empty());
+    let tool_calls = choice
+        .message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| ToolCall {
+            id: call_id(c.id, i),
+            name: c.function.name,
+            raw: raw_arguments(c.function.arguments),
+        })
+        .collect();
     Ok(Response {
+        tool_calls,
+        thinking: Vec::new(),
         text: choice.message.content.unwrap_or_default(),
         finish_reason: finish_reason(choice.finish_reason.as_deref(), refusal.is_some()),
         provider_finish_reason: choice.finish_reason,
@@ -297,7 +449,9 @@ pub struct StreamState {
     finish: Option<String>,
     usage: Option<Usage>,
     model: Option<String>,
-    tool_calls: bool,
+    /// Calls streamed as fragments keyed by `index`: id and name in the first, then
+    /// pieces of the arguments string.
+    tool_calls: Vec<(u64, ToolCall)>,
 }
 
 #[derive(Deserialize)]
@@ -377,7 +531,9 @@ impl StreamState {
                 if let Some(r) = d.refusal {
                     self.refusal.push_str(&r);
                 }
-                self.tool_calls |= d.tool_calls.is_some();
+                if let Some(Value::Array(calls)) = d.tool_calls {
+                    self.tool_fragments(&calls);
+                }
             }
             if let Some(f) = choice.finish_reason {
                 self.finish = Some(f);
@@ -387,12 +543,58 @@ impl StreamState {
         Ok(added)
     }
 
-    pub fn finish(self) -> Result<Response> {
+    fn tool_fragments(&mut self, calls: &[Value]) {
+        for f in calls {
+            let index = f.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+            let i = match self.tool_calls.iter().position(|(i, _)| *i == index) {
+                Some(i) => i,
+                None => {
+                    self.tool_calls.push((
+                        index,
+                        ToolCall {
+                            id: String::new(),
+                            name: String::new(),
+                            raw: String::new(),
+                        },
+                    ));
+                    self.tool_calls.len() - 1
+                }
+            };
+            let call = &mut self.tool_calls[i].1;
+            if let Some(id) = s(f.get("id")).filter(|v| !v.is_empty()) {
+                call.id = id;
+            }
+            let function = f.get("function");
+            if let Some(name) = s(function.and_then(|x| x.get("name"))).filter(|v| !v.is_empty()) {
+                call.name = name;
+            }
+            match function.and_then(|x| x.get("arguments")) {
+                Some(Value::String(piece)) => call.raw.push_str(piece),
+                Some(Value::Null) | None => {}
+                Some(other) => call.raw.push_str(&other.to_string()),
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Result<Response> {
         if !self.done {
             return Err(stream_cut(KIND));
         }
         let refusal = Some(self.refusal).filter(|r| !r.is_empty());
+        self.tool_calls.sort_by_key(|(i, _)| *i);
+        let tool_calls = self
+            .tool_calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, mut c))| {
+                c.id = call_id(std::mem::take(&mut c.id), i);
+                c
+            })
+            .collect();
         Ok(Response {
+            tool_calls,
+            thinking: Vec::new(),
             finish_reason: finish_reason(self.finish.as_deref(), refusal.is_some()),
             provider_finish_reason: self.finish,
             text: self.text,
@@ -493,6 +695,39 @@ mod tests {
         let r = s.finish().unwrap();
         assert_eq!(r.finish_reason, FinishReason::Length);
         assert_eq!(r.usage.output_tokens, 2);
+    }
+
+    /// Tool calls stream as fragments keyed by `index` (id and name only in the first), may
+    /// interleave, and get an id when a compatible server sends none.
+    #[test]
+    fn stream_tool_call_fragments() {
+        let mut s = StreamState::default();
+        let evs = [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":1,"type":"function","function":{"name":"b","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"a","arguments":"{\"x\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            "[DONE]",
+        ];
+        for d in evs {
+            s.on_event(&sse::Event {
+                event: None,
+                data: d.into(),
+            })
+            .unwrap();
+        }
+        let r = s.finish().unwrap();
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        let calls: Vec<(&str, &str, &str)> = r
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.raw.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [("call_a", "a", r#"{"x":1}"#), ("call_1", "b", "{}")]
+        );
     }
 
     #[test]

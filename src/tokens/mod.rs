@@ -341,6 +341,11 @@ impl Counter {
         for m in &req.messages {
             total.add(self.message_units(m.role.as_str(), m.content.iter(), threads));
         }
+        // Tool definitions are part of the prompt too: counted as their JSON text.
+        for t in &req.tools {
+            let def = serde_json::to_string(t).unwrap_or_default();
+            total.units += self.units(&def, threads);
+        }
         if let Counter::Tiktoken(_) = self {
             total.units += REPLY_PRIMING;
         }
@@ -362,6 +367,11 @@ impl Counter {
             match part {
                 Part::Text(t) => count.units += self.units(t, threads),
                 Part::Image(_) => count.images += 1,
+                Part::ToolCall(c) => {
+                    count.units += self.units(&c.name, threads) + self.units(&c.raw, threads)
+                }
+                Part::ToolResult(r) => count.units += self.units(&r.content, threads),
+                Part::Thinking(v) => count.units += self.units(&v.to_string(), threads),
             }
         }
         count

@@ -20,6 +20,7 @@ mod secrets;
 mod settings;
 mod structured;
 mod tokens;
+mod tools;
 mod validation;
 
 use std::path::Path;

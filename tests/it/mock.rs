@@ -606,6 +606,32 @@ fn json_reply(status: u16, rid: &str, body: Value) -> Reply {
             ("content-type", "application/json"),
             ("request-id", rid),
             ("x-request-id", rid),
+// ---- Tool calling (PROTOCOLS.md A.2, A.3, A.5; B.2, B.4, B.5) ----
+
+/// One call a mock reply makes: id, tool name, arguments as JSON text.
+pub type MockCall<'a> = (&'a str, &'a str, &'a str);
+
+/// An OpenAI reply with `tool_calls` (arguments a JSON string), `content` null when there is
+/// no text, `finish_reason` as given (OpenAI says `stop` for a forced call).
+pub fn openai_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], finish: &str) -> Reply {
+    let tool_calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, args)| {
+            json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})
+        })
+        .collect();
+    let body = json!({
+        "id": "chatcmpl-Tools", "object": "chat.completion", "created": 1730000000,
+        "model": OPENAI_MODEL_REPORTED,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null,
+                     "tool_calls": tool_calls}, "logprobs": null, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "req_openai_tools"),
         ],
         body.to_string(),
     )
@@ -912,6 +938,113 @@ fn anthropic_smart_reply(
         events.push(event(
             "content_block_delta",
             json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
+/// The same, streamed: each call's first fragment has id, type, name and `arguments: ""`,
+/// then the arguments come in two pieces keyed by `index`, calls interleaved.
+pub fn openai_tool_stream(text: Option<&str>, calls: &[MockCall<'_>]) -> Reply {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
+                   "model": OPENAI_MODEL_REPORTED,
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+                   "usage": null})
+        )
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": null, "refusal": null}),
+        Value::Null,
+    )];
+    if let Some(t) = text {
+        events.push(chunk(json!({"content": t}), Value::Null));
+    }
+    for (i, (id, name, _)) in calls.iter().enumerate() {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function",
+                                   "function": {"name": name, "arguments": ""}}]}),
+            Value::Null,
+        ));
+    }
+    for half in 0..2 {
+        for (i, (_, _, args)) in calls.iter().enumerate() {
+            let mid = args.len() / 2;
+            let piece = if half == 0 {
+                &args[..mid]
+            } else {
+                &args[mid..]
+            };
+            events.push(chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
+    events.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
+               "model": OPENAI_MODEL_REPORTED, "choices": [],
+               "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}})
+    ));
+    events.push("data: [DONE]\n\n".into());
+    sse(events, &[("x-request-id", "req_openai_tool_stream")])
+}
+
+/// An Anthropic reply with `tool_use` blocks (input objects) after an optional text block,
+/// and a thinking block first when `thinking` is set.
+pub fn anthropic_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
+    let mut content: Vec<Value> = Vec::new();
+    if thinking {
+        content.push(
+            json!({"type": "thinking", "thinking": "Let me call tools.", "signature": "sig-abc"}),
+        );
+    }
+    if let Some(t) = text {
+        content.push(json!({"type": "text", "text": t}));
+    }
+    for (id, name, args) in calls {
+        let input: Value = serde_json::from_str(args).expect("mock tool input is JSON");
+        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+    }
+    let body = json!({
+        "id": "msg_01Tools", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL_REPORTED,
+        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 100, "output_tokens": 30}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_anthropic_tools"),
+        ],
+        body.to_string(),
+    )
+}
+
+/// The same, streamed: `tool_use` blocks with `input_json_delta` pieces (the first `""`).
+pub fn anthropic_tool_stream(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
+    let mut events = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_02", "type": "message",
+               "role": "assistant", "content": [], "model": ANTHROPIC_MODEL_REPORTED,
+               "stop_reason": null, "stop_sequence": null,
+               "usage": {"input_tokens": 100, "output_tokens": 1}}}),
+    )];
+    let mut index = 0;
+    if thinking {
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "thinking_delta", "thinking": "Let me call tools."}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "signature_delta", "signature": "sig-abc"}}),
         ));
         events.push(event(
             "content_block_stop",
@@ -1107,4 +1240,208 @@ fn openai_smart_reply(req: &Recorded, text: &str, seen: &SeenPrompts) -> Reply {
                             "logprobs": null, "finish_reason": "stop"}],
                "usage": usage}),
     )
+        index += 1;
+    }
+    if let Some(t) = text {
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "text", "text": ""}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "text_delta", "text": t}}),
+        ));
+        events.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
+        index += 1;
+    }
+    for (id, name, args) in calls {
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        ));
+        let mid = args.len() / 2;
+        for piece in ["", &args[..mid], &args[mid..]] {
+            events.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        events.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
+        index += 1;
+    }
+    events.push(event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null},
+               "usage": {"output_tokens": 30}}),
+    ));
+    events.push(event("message_stop", json!({"type": "message_stop"})));
+    sse(events, &[("request-id", "req_anthropic_tool_stream")])
+}
+
+/// What the real OpenAI API refuses about tool turns (400 `invalid_request_error`): a tool
+/// message that answers no call of the assistant message before it, and an assistant
+/// message with `tool_calls` not followed by a tool message for each call id.
+pub fn openai_tool_problem(body: &Value) -> Option<String> {
+    let msgs = body["messages"].as_array()?;
+    let mut i = 0;
+    while i < msgs.len() {
+        let m = &msgs[i];
+        if m["role"] == "tool" {
+            return Some(format!(
+                "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. (messages[{i}], tool_call_id {})",
+                m["tool_call_id"]
+            ));
+        }
+        if m["role"] == "assistant" && m["tool_calls"].as_array().is_some_and(|c| !c.is_empty()) {
+            let ids: Vec<&str> = m["tool_calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap_or(""))
+                .collect();
+            let mut answered = Vec::new();
+            let mut j = i + 1;
+            while j < msgs.len() && msgs[j]["role"] == "tool" {
+                let id = msgs[j]["tool_call_id"].as_str().unwrap_or("");
+                if !ids.contains(&id) {
+                    return Some(format!(
+                        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. (unknown tool_call_id {id})"
+                    ));
+                }
+                answered.push(id);
+                j += 1;
+            }
+            let missing: Vec<&str> = ids
+                .iter()
+                .filter(|id| !answered.contains(id))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                return Some(format!(
+                    "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                    missing.join(", ")
+                ));
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// What the real Anthropic API refuses about tool turns (400 `invalid_request_error`):
+/// `tool_use` ids without a `tool_result` in the next user message, a `tool_result` for an
+/// id the previous assistant message did not use, and results that are not first.
+pub fn anthropic_tool_problem(body: &Value) -> Option<String> {
+    let msgs = body["messages"].as_array()?;
+    let blocks = |m: &Value| -> Vec<Value> { m["content"].as_array().cloned().unwrap_or_default() };
+    let tool_blocks = msgs
+        .iter()
+        .flat_map(blocks)
+        .any(|b| b["type"] == "tool_use" || b["type"] == "tool_result");
+    if tool_blocks && body["tools"].as_array().is_none_or(|t| t.is_empty()) {
+        return Some(
+            "Requests which include `tool_use` or `tool_result` blocks must define tools.".into(),
+        );
+    }
+    for (i, m) in msgs.iter().enumerate() {
+        let content = blocks(m);
+        if content
+            .iter()
+            .any(|b| b["type"] == "text" && b["text"].as_str().is_some_and(|t| t.trim().is_empty()))
+        {
+            return Some(format!(
+                "messages.{i}: text content blocks must contain non-whitespace text"
+            ));
+        }
+        let results: Vec<&str> = content
+            .iter()
+            .filter(|b| b["type"] == "tool_result")
+            .map(|b| b["tool_use_id"].as_str().unwrap_or(""))
+            .collect();
+        if !results.is_empty() {
+            let first_other = content.iter().position(|b| b["type"] != "tool_result");
+            let last_result = content.iter().rposition(|b| b["type"] == "tool_result");
+            if let (Some(o), Some(r)) = (first_other, last_result)
+                && o < r
+            {
+                return Some(format!(
+                    "messages.{i}: `tool_result` blocks must come before any other content in a user message"
+                ));
+            }
+            let used: Vec<String> = if i > 0 {
+                blocks(&msgs[i - 1])
+                    .iter()
+                    .filter(|b| b["type"] == "tool_use")
+                    .map(|b| b["id"].as_str().unwrap_or("").to_string())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if let Some(id) = results.iter().find(|id| !used.iter().any(|u| u == *id)) {
+                return Some(format!(
+                    "messages.{i}.content.0: unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                ));
+            }
+        }
+        let uses: Vec<String> = content
+            .iter()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| b["id"].as_str().unwrap_or("").to_string())
+            .collect();
+        if m["role"] == "assistant" && !uses.is_empty() {
+            let next: Vec<String> = msgs
+                .get(i + 1)
+                .map(|n| {
+                    blocks(n)
+                        .iter()
+                        .filter(|b| b["type"] == "tool_result")
+                        .map(|b| b["tool_use_id"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing: Vec<&str> = uses
+                .iter()
+                .filter(|u| !next.contains(u))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Some(format!(
+                    "messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Answers the n-th request with `replies[n]` (the last repeated), after checking its tool
+/// turns as the real API does: a request it would refuse gets its 400 error body.
+pub fn tool_checked(anthropic: bool, replies: Vec<Reply>) -> Reply {
+    dynamic(move |req, n| {
+        let body = req.json();
+        let problem = if anthropic {
+            anthropic_tool_problem(&body)
+        } else {
+            openai_tool_problem(&body)
+        };
+        let reply = match problem {
+            Some(msg) if anthropic => anthropic_error(400, "invalid_request_error", &msg),
+            Some(msg) => openai_error(400, "invalid_request_error", None, &msg),
+            None => replies[n.min(replies.len() - 1)].clone(),
+        };
+        (reply, Duration::ZERO)
+    })
 }
