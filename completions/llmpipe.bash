@@ -31,6 +31,9 @@ _llmpipe() {
             llmpipe,estimate-cost)
                 cmd="llmpipe__subcmd__estimate__subcmd__cost"
                 ;;
+            llmpipe,eval)
+                cmd="llmpipe__subcmd__eval"
+                ;;
             llmpipe,extract-json)
                 cmd="llmpipe__subcmd__extract__subcmd__json"
                 ;;
@@ -65,7 +68,7 @@ _llmpipe() {
 
     case "${cmd}" in
         llmpipe)
-            opts="-h -V --help --version complete stream extract-json classify count-tokens estimate-cost models prompts logs completions"
+            opts="-h -V --help --version complete stream extract-json classify count-tokens estimate-cost models prompts logs completions eval"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,7 +82,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__classify)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --labels --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --labels --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +186,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --tool)
@@ -217,7 +228,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__complete)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +332,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --tool)
@@ -512,8 +531,114 @@ _llmpipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llmpipe__subcmd__eval)
+            opts="-m -p -t -v -h -V --prompt --model --provider --data --task --metric --min-accuracy --max-regression --report --out --var --prompts-dir --temperature --max-tokens --repair --concurrency --rpm --timeout --retries --cache --no-log --max-cost --json --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provider)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
+                    COMPREPLY=($(compgen -W "classify extract-json complete" -- "${cur}"))
+                    return 0
+                    ;;
+                --metric)
+                    COMPREPLY=($(compgen -W "json-equal json-subset contains exact regex" -- "${cur}"))
+                    return 0
+                    ;;
+                --min-accuracy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-regression)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompts-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --temperature)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llmpipe__subcmd__extract__subcmd__json)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --schema --repair --pretty --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --schema --repair --pretty --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +742,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --tool)
@@ -845,7 +978,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__stream)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --help --version"
+            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --json --timeout --retries --fallback --dry-run --continue --cid --cache --no-log --each-line --line-format --concurrency --rpm --resume --verbose --max-cost --effort --cache-prompt --tool --tool-choice --run-tools --max-tool-rounds --tool-timeout --tool-result --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +1082,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 --tool)

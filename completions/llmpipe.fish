@@ -36,6 +36,7 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "models" -d 'List th
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "prompts" -d 'List, show and render versioned prompt files'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "logs" -d 'Show the call log, or what it cost (`logs cost`)'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "eval" -d 'Score prompt versions × models on labelled data; gates for CI (exit 8)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
@@ -58,6 +59,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
@@ -95,6 +105,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l concurrency -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand stream" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
@@ -132,6 +151,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l concurr
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand extract-json" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
@@ -172,6 +200,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l concurrency
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l resume -d 'With --each-line: keep the successful lines of an earlier output FILE, run the rest' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-cost -d 'Refuse to send (exit 7) when the estimated cost (input + --max-tokens of output) is above USD' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand classify" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
@@ -270,3 +307,36 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_su
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand logs; and __fish_seen_subcommand_from cost" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l prompt -d 'Prompt file version to score (repeatable; the first is the baseline)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s m -l model -d 'Model to score each prompt with (repeatable) [default: the prompt file\'s, config, then LLMPIPE_MODEL]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s p -l provider -d 'API to use [default: inferred from each model]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l data -d 'Labelled data: JSON Lines, each an object with template fields, `input` and `expected` (`-`: stdin)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l task -d 'What is asked [default: classify with the prompt\'s labels, extract-json with its schema, else complete]' -r -f -a "classify\t''
+extract-json\t''
+complete\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l metric -d 'How an answer is scored [default: json-equal for extract-json, contains for complete]' -r -f -a "json-equal\t''
+json-subset\t''
+contains\t''
+exact\t''
+regex\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l min-accuracy -d 'Gate: every variant but the baseline (or the only one) must reach this accuracy (0.9 or 90%)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l max-regression -d 'Gate: no variant\'s accuracy may fall more than this below the baseline\'s (0.05 or 5%)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l report -d 'Also write the report as Markdown (for a pull-request comment)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l out -d 'Also write every item\'s result, one JSON line per variant and item' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l var -d 'Template variable for every item (an item\'s own fields override it; repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s t -l temperature -d 'Sampling temperature [default: the prompt file\'s]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l max-tokens -d 'Output token cap, always sent [default: the prompt file\'s, config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l repair -d 'extract-json: follow-up requests that show the model its invalid reply' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l concurrency -d 'Requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l rpm -d 'Start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l timeout -d 'Seconds per attempt [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l max-cost -d 'Refuse to start (exit 7) when the whole eval could cost more than USD (worst case)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l cache -d 'Answer identical requests from the response cache (an unchanged variant costs nothing)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l no-log -d 'Do not write the calls to the call log'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l json -d 'One report object: variants, flips, failures, gates'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s V -l version -d 'Print version'

@@ -653,8 +653,7 @@ impl StreamState {
                     if let Some(r) = self.reasoning.as_mut().filter(|r| !r.is_empty()) {
                         r.push_str("\n\n");
                     }
-                    if let Some(t) = field(&["content_block", "thinking"]).and_then(Value::as_str)
-                    {
+                    if let Some(t) = field(&["content_block", "thinking"]).and_then(Value::as_str) {
                         self.reasoning.get_or_insert_default().push_str(t);
                     }
                 }

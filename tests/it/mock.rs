@@ -606,32 +606,6 @@ fn json_reply(status: u16, rid: &str, body: Value) -> Reply {
             ("content-type", "application/json"),
             ("request-id", rid),
             ("x-request-id", rid),
-// ---- Tool calling (PROTOCOLS.md A.2, A.3, A.5; B.2, B.4, B.5) ----
-
-/// One call a mock reply makes: id, tool name, arguments as JSON text.
-pub type MockCall<'a> = (&'a str, &'a str, &'a str);
-
-/// An OpenAI reply with `tool_calls` (arguments a JSON string), `content` null when there is
-/// no text, `finish_reason` as given (OpenAI says `stop` for a forced call).
-pub fn openai_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], finish: &str) -> Reply {
-    let tool_calls: Vec<Value> = calls
-        .iter()
-        .map(|(id, name, args)| {
-            json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})
-        })
-        .collect();
-    let body = json!({
-        "id": "chatcmpl-Tools", "object": "chat.completion", "created": 1730000000,
-        "model": OPENAI_MODEL_REPORTED,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null,
-                     "tool_calls": tool_calls}, "logprobs": null, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
-    });
-    full(
-        200,
-        &[
-            ("content-type", "application/json"),
-            ("x-request-id", "req_openai_tools"),
         ],
         body.to_string(),
     )
@@ -938,113 +912,6 @@ fn anthropic_smart_reply(
         events.push(event(
             "content_block_delta",
             json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
-/// The same, streamed: each call's first fragment has id, type, name and `arguments: ""`,
-/// then the arguments come in two pieces keyed by `index`, calls interleaved.
-pub fn openai_tool_stream(text: Option<&str>, calls: &[MockCall<'_>]) -> Reply {
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
-                   "model": OPENAI_MODEL_REPORTED,
-                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-                   "usage": null})
-        )
-    };
-    let mut events = vec![chunk(
-        json!({"role": "assistant", "content": null, "refusal": null}),
-        Value::Null,
-    )];
-    if let Some(t) = text {
-        events.push(chunk(json!({"content": t}), Value::Null));
-    }
-    for (i, (id, name, _)) in calls.iter().enumerate() {
-        events.push(chunk(
-            json!({"tool_calls": [{"index": i, "id": id, "type": "function",
-                                   "function": {"name": name, "arguments": ""}}]}),
-            Value::Null,
-        ));
-    }
-    for half in 0..2 {
-        for (i, (_, _, args)) in calls.iter().enumerate() {
-            let mid = args.len() / 2;
-            let piece = if half == 0 {
-                &args[..mid]
-            } else {
-                &args[mid..]
-            };
-            events.push(chunk(
-                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
-                Value::Null,
-            ));
-        }
-    }
-    events.push(chunk(json!({}), json!("tool_calls")));
-    events.push(format!(
-        "data: {}\n\n",
-        json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
-               "model": OPENAI_MODEL_REPORTED, "choices": [],
-               "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}})
-    ));
-    events.push("data: [DONE]\n\n".into());
-    sse(events, &[("x-request-id", "req_openai_tool_stream")])
-}
-
-/// An Anthropic reply with `tool_use` blocks (input objects) after an optional text block,
-/// and a thinking block first when `thinking` is set.
-pub fn anthropic_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
-    let mut content: Vec<Value> = Vec::new();
-    if thinking {
-        content.push(
-            json!({"type": "thinking", "thinking": "Let me call tools.", "signature": "sig-abc"}),
-        );
-    }
-    if let Some(t) = text {
-        content.push(json!({"type": "text", "text": t}));
-    }
-    for (id, name, args) in calls {
-        let input: Value = serde_json::from_str(args).expect("mock tool input is JSON");
-        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
-    }
-    let body = json!({
-        "id": "msg_01Tools", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL_REPORTED,
-        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
-        "usage": {"input_tokens": 100, "output_tokens": 30}
-    });
-    full(
-        200,
-        &[
-            ("content-type", "application/json"),
-            ("request-id", "req_anthropic_tools"),
-        ],
-        body.to_string(),
-    )
-}
-
-/// The same, streamed: `tool_use` blocks with `input_json_delta` pieces (the first `""`).
-pub fn anthropic_tool_stream(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
-    let mut events = vec![event(
-        "message_start",
-        json!({"type": "message_start", "message": {"id": "msg_02", "type": "message",
-               "role": "assistant", "content": [], "model": ANTHROPIC_MODEL_REPORTED,
-               "stop_reason": null, "stop_sequence": null,
-               "usage": {"input_tokens": 100, "output_tokens": 1}}}),
-    )];
-    let mut index = 0;
-    if thinking {
-        events.push(event(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index,
-            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
-        ));
-        events.push(event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index,
-            "delta": {"type": "thinking_delta", "thinking": "Let me call tools."}}),
-        ));
-        events.push(event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index,
-            "delta": {"type": "signature_delta", "signature": "sig-abc"}}),
         ));
         events.push(event(
             "content_block_stop",
@@ -1240,6 +1107,151 @@ fn openai_smart_reply(req: &Recorded, text: &str, seen: &SeenPrompts) -> Reply {
                             "logprobs": null, "finish_reason": "stop"}],
                "usage": usage}),
     )
+}
+
+// ---- Tool calling (PROTOCOLS.md A.2, A.3, A.5; B.2, B.4, B.5) ----
+
+/// One call a mock reply makes: id, tool name, arguments as JSON text.
+pub type MockCall<'a> = (&'a str, &'a str, &'a str);
+
+/// An OpenAI reply with `tool_calls` (arguments a JSON string), `content` null when there is
+/// no text, `finish_reason` as given (OpenAI says `stop` for a forced call).
+pub fn openai_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], finish: &str) -> Reply {
+    let tool_calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, args)| {
+            json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})
+        })
+        .collect();
+    let body = json!({
+        "id": "chatcmpl-Tools", "object": "chat.completion", "created": 1730000000,
+        "model": OPENAI_MODEL_REPORTED,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null,
+                     "tool_calls": tool_calls}, "logprobs": null, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "req_openai_tools"),
+        ],
+        body.to_string(),
+    )
+}
+
+/// The same, streamed: each call's first fragment has id, type, name and `arguments: ""`,
+/// then the arguments come in two pieces keyed by `index`, calls interleaved.
+pub fn openai_tool_stream(text: Option<&str>, calls: &[MockCall<'_>]) -> Reply {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
+                   "model": OPENAI_MODEL_REPORTED,
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+                   "usage": null})
+        )
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": null, "refusal": null}),
+        Value::Null,
+    )];
+    if let Some(t) = text {
+        events.push(chunk(json!({"content": t}), Value::Null));
+    }
+    for (i, (id, name, _)) in calls.iter().enumerate() {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function",
+                                   "function": {"name": name, "arguments": ""}}]}),
+            Value::Null,
+        ));
+    }
+    for half in 0..2 {
+        for (i, (_, _, args)) in calls.iter().enumerate() {
+            let mid = args.len() / 2;
+            let piece = if half == 0 {
+                &args[..mid]
+            } else {
+                &args[mid..]
+            };
+            events.push(chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
+    events.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1730000000,
+               "model": OPENAI_MODEL_REPORTED, "choices": [],
+               "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}})
+    ));
+    events.push("data: [DONE]\n\n".into());
+    sse(events, &[("x-request-id", "req_openai_tool_stream")])
+}
+
+/// An Anthropic reply with `tool_use` blocks (input objects) after an optional text block,
+/// and a thinking block first when `thinking` is set.
+pub fn anthropic_tool_calls(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
+    let mut content: Vec<Value> = Vec::new();
+    if thinking {
+        content.push(
+            json!({"type": "thinking", "thinking": "Let me call tools.", "signature": "sig-abc"}),
+        );
+    }
+    if let Some(t) = text {
+        content.push(json!({"type": "text", "text": t}));
+    }
+    for (id, name, args) in calls {
+        let input: Value = serde_json::from_str(args).expect("mock tool input is JSON");
+        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+    }
+    let body = json!({
+        "id": "msg_01Tools", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL_REPORTED,
+        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 100, "output_tokens": 30}
+    });
+    full(
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("request-id", "req_anthropic_tools"),
+        ],
+        body.to_string(),
+    )
+}
+
+/// The same, streamed: `tool_use` blocks with `input_json_delta` pieces (the first `""`).
+pub fn anthropic_tool_stream(text: Option<&str>, calls: &[MockCall<'_>], thinking: bool) -> Reply {
+    let mut events = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_02", "type": "message",
+               "role": "assistant", "content": [], "model": ANTHROPIC_MODEL_REPORTED,
+               "stop_reason": null, "stop_sequence": null,
+               "usage": {"input_tokens": 100, "output_tokens": 1}}}),
+    )];
+    let mut index = 0;
+    if thinking {
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "thinking_delta", "thinking": "Let me call tools."}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index,
+            "delta": {"type": "signature_delta", "signature": "sig-abc"}}),
+        ));
+        events.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
         index += 1;
     }
     if let Some(t) = text {
