@@ -26,6 +26,10 @@ pub enum Kind {
     Budget,
     Interrupted,
     Internal,
+    /// A batch item the provider never ran before the 24-hour window closed.
+    Expired,
+    /// A batch item that was not run because its batch was canceled.
+    Canceled,
 }
 
 impl Kind {
@@ -43,6 +47,8 @@ impl Kind {
             Kind::Budget => "budget",
             Kind::Interrupted => "interrupted",
             Kind::Internal => "internal",
+            Kind::Expired => "expired",
+            Kind::Canceled => "canceled",
         }
     }
 
@@ -56,6 +62,7 @@ impl Kind {
             Kind::UnusableAnswer => 6,
             Kind::Budget => 7,
             Kind::Interrupted => crate::signals::interrupted_exit_code(),
+            Kind::Expired | Kind::Canceled => 5,
         }
     }
 }

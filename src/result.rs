@@ -44,6 +44,9 @@ pub struct CallResult {
     /// extract-json: follow-up requests it took.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repairs: Option<u32>,
+    /// Answered through the provider's Batch API (and priced at its batch rate).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub batch: bool,
 }
 
 impl CallResult {
@@ -98,7 +101,27 @@ impl CallResult {
             label: None,
             json: None,
             repairs: None,
+            batch: false,
         }
+    }
+
+    /// The result of one batch item's answer (`outcome`), priced at the provider's batch
+    /// rate; `latency_ms` is 0 (the provider does not say when the item ran).
+    pub fn batch_item(
+        outcome: &Outcome<'_>,
+        pricing: &Pricing,
+        prompt: Option<String>,
+    ) -> CallResult {
+        let mut r = CallResult::from_calls(
+            std::slice::from_ref(outcome),
+            Duration::ZERO,
+            pricing,
+            prompt,
+        );
+        let price = pricing.lookup(&[reported_model(outcome), &outcome.target.model]);
+        r.cost_usd = price.map(|p| p.batch_cost(&outcome.response.usage));
+        r.batch = true;
+        r
     }
 
     /// The compact JSON line.
@@ -190,6 +213,7 @@ mod tests {
             label: None,
             json: None,
             repairs: None,
+            batch: false,
         }
     }
 

@@ -294,7 +294,7 @@ pub async fn run_job(args: &RequestArgs, call: Call, job: Job, pretty: bool) -> 
 }
 
 /// Exit 6: the model answered (and was paid) but there is nothing to use.
-fn usable(r: &Response, max_tokens: u64) -> Result<()> {
+pub(super) fn usable(r: &Response, max_tokens: u64) -> Result<()> {
     let unusable = |msg: String| Err(Error::new(Kind::UnusableAnswer, msg));
     if r.finish_reason == FinishReason::Refusal {
         let why = r.refusal.as_deref().unwrap_or(r.text.as_str()).trim();

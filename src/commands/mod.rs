@@ -4,6 +4,8 @@
 //! `conversation.rs` (`-c`/`--cid` history), `record.rs` (the call-log record) and
 //! `report.rs` (how a failure is reported).
 
+mod batch;
+mod batch_jobs;
 mod call;
 mod classify;
 mod complete;
@@ -54,6 +56,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             output::out(&completion_script(*shell));
             Ok(())
         }
+        Command::Batch(args) => batch::run(args, &ctx).await,
     }
 }
 
