@@ -148,3 +148,459 @@ fn openai_submit_status_results_in_input_order() {
 fn anthropic_submit_status_results_in_input_order() {
     end_to_end(true);
 }
+
+fn job_id(out: &Out) -> String {
+    out.json()["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_low_batch_size_splits_the_job_and_status_and_results_cover_every_batch() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let sub = submit(
+            dir.path(),
+            &fake,
+            anthropic_api,
+            &["--batch-size", "7"],
+            items(20),
+        )
+        .expect(0);
+        let job = sub.json();
+        assert_eq!(
+            job["provider_batch_ids"].as_array().unwrap().len(),
+            3,
+            "{job}"
+        );
+        let sizes: Vec<usize> = fake.batches().iter().map(|b| b.requests.len()).collect();
+        assert_eq!(sizes, [7, 7, 6]);
+        let id = job_id(&sub);
+        let st =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "status", "--json", &id]))
+                .expect(0);
+        assert_eq!(st.json()["counts"]["succeeded"], 20);
+        assert_eq!(st.json()["provider_batch_ids"], job["provider_batch_ids"]);
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(0);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 20);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i);
+            assert_eq!(l["text"], format!("echo: item {i}"));
+        }
+    }
+}
+
+/// Items 2 (rejected), 4 (server error) and 6 (expired) fail; the rest answer.
+fn mixed_items() -> String {
+    (0..8)
+        .map(|i| match i {
+            2 => "FAIL400 two\n".to_string(),
+            4 => "FAIL500 four\n".to_string(),
+            6 => "EXPIRE six\n".to_string(),
+            _ => format!("item {i}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn errored_expired_items_become_error_lines_with_their_own_types() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let id = job_id(&submit(dir.path(), &fake, anthropic_api, &[], mixed_items()).expect(0));
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(4);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 8);
+        let err = |i: usize| lines[i]["error"].clone();
+        assert_eq!(err(2)["type"], "rejected", "{}", lines[2]);
+        assert_eq!(err(2)["status"], 400);
+        assert_eq!(err(2)["exit_code"], 4);
+        assert_eq!(err(4)["type"], "unavailable", "{}", lines[4]);
+        assert_eq!(err(4)["exit_code"], 5);
+        assert!(err(4)["status"].as_u64().unwrap() >= 500);
+        assert_eq!(err(6)["type"], "expired", "{}", lines[6]);
+        assert_eq!(err(6)["exit_code"], 5);
+        for i in [0, 1, 3, 5, 7] {
+            assert!(lines[i].get("error").is_none(), "{}", lines[i]);
+            assert_eq!(lines[i]["batch"], true);
+        }
+        assert!(
+            res.stderr
+                .contains("3 of 8 item(s) failed; the first (index 2)"),
+            "{}",
+            res.stderr
+        );
+        // exact counts once the results were read
+        let st =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "status", "--json", &id]))
+                .expect(0);
+        let c = &st.json()["counts"];
+        assert_eq!(
+            (
+                c["succeeded"].as_u64(),
+                c["errored"].as_u64(),
+                c["expired"].as_u64()
+            ),
+            (Some(5), Some(2), Some(1)),
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn failed_items_are_resubmitted_with_resume_and_a_live_run_takes_the_file_too() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let id = job_id(&submit(dir.path(), &fake, false, &[], mixed_items()).expect(0));
+    let first = run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(4);
+    let earlier = dir.path().join("earlier.jsonl");
+    std::fs::write(&earlier, &first.stdout).unwrap();
+    // the same input, now without the faults: only the three failed items go out again
+    let again = submit(
+        dir.path(),
+        &fake,
+        false,
+        &["--resume", earlier.to_str().unwrap()],
+        mixed_items(),
+    )
+    .expect(0);
+    let batches = fake.batches();
+    let second = &batches[1];
+    let sent: Vec<&str> = second
+        .requests
+        .iter()
+        .map(|(c, _)| c.split('-').next().unwrap())
+        .collect();
+    assert_eq!(sent, ["i2", "i4", "i6"]);
+    let res =
+        run(openai(dir.path(), &fake.mock).args(["batch", "results", &job_id(&again)])).expect(4);
+    let lines = res.lines();
+    assert_eq!(lines.len(), 8);
+    for i in [0, 1, 3, 5, 7] {
+        // copied verbatim from the earlier output
+        assert_eq!(res.stdout.lines().nth(i), first.stdout.lines().nth(i));
+    }
+    // a live --each-line --resume run redoes exactly the failed items
+    let live = Mock::start(vec![mock::dynamic(|req, _| {
+        let text = mock::last_user_text(req);
+        (
+            mock::openai_completion(&format!("live: {text}")),
+            Duration::ZERO,
+        )
+    })]);
+    let out = run(openai(dir.path(), &live)
+        .args([
+            "complete",
+            "--each-line",
+            "-m",
+            "gpt-4o-mini",
+            "--resume",
+            earlier.to_str().unwrap(),
+        ])
+        .write_stdin(mixed_items()))
+    .expect(0);
+    assert_eq!(live.hits(), 3);
+    let lines = out.lines();
+    assert_eq!(lines[2]["text"], "live: FAIL400 two");
+    assert_eq!(lines[0]["batch"], true);
+}
+
+#[test]
+fn an_unfinished_job_is_exit_5_and_wait_polls_until_it_ends() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            polls_to_end: 4,
+            ..Config::default()
+        });
+        let id = job_id(&submit(dir.path(), &fake, anthropic_api, &[], items(5)).expect(0));
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", "--json", &id]))
+                .expect(5);
+        assert!(
+            res.stderr.contains("has not ended: 0 of 5 done"),
+            "{}",
+            res.stderr
+        );
+        assert_eq!(res.json()["error"]["exit_code"], 5);
+        let started = std::time::Instant::now();
+        let res = run(cmd(dir.path(), &fake, anthropic_api).args([
+            "batch",
+            "results",
+            "--wait",
+            "--poll-interval",
+            "0.05",
+            &id,
+        ]))
+        .expect(0);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(res.lines().len(), 5);
+    }
+}
+
+#[test]
+fn submit_wait_submits_waits_and_writes_the_results() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        polls_to_end: 2,
+        ..Config::default()
+    });
+    let out = submit(
+        dir.path(),
+        &fake,
+        true,
+        &["--wait", "--poll-interval", "0.05"],
+        items(3),
+    )
+    .expect(0);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["text"], "echo: item 2");
+}
+
+#[test]
+fn cancel_then_results_give_canceled_lines() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            polls_to_end: 3,
+            ..Config::default()
+        });
+        submit(dir.path(), &fake, anthropic_api, &[], items(4)).expect(0);
+        // no ID: the latest job
+        let st = run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "cancel", "--json"]))
+            .expect(0);
+        assert_eq!(st.json()["status"], "canceling", "{}", st.stdout);
+        assert!(fake.batches()[0].canceled);
+        let res = run(cmd(dir.path(), &fake, anthropic_api).args([
+            "batch",
+            "results",
+            "--wait",
+            "--poll-interval",
+            "0.05",
+        ]))
+        .expect(5);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 4);
+        for l in &lines {
+            assert_eq!(l["error"]["type"], "canceled", "{l}");
+        }
+        let st = run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "status", "--json"]))
+            .expect(0);
+        assert_eq!(st.json()["status"], "canceled");
+        assert_eq!(st.json()["counts"]["canceled"], 4);
+    }
+}
+
+#[test]
+fn a_provider_batch_id_works_on_another_machine_without_inputs() {
+    for anthropic_api in [false, true] {
+        let here = tmp();
+        let fake = BatchApi::start(Config::default());
+        let sub = submit(here.path(), &fake, anthropic_api, &[], items(6)).expect(0);
+        let pid = sub.json()["provider_batch_ids"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let elsewhere = tmp();
+        let st =
+            run(cmd(elsewhere.path(), &fake, anthropic_api)
+                .args(["batch", "status", "--json", &pid]))
+            .expect(0);
+        assert_eq!(st.json()["status"], "ended");
+        assert_eq!(st.json()["id"], pid.as_str());
+        let res = run(cmd(elsewhere.path(), &fake, anthropic_api).args(["batch", "results", &pid]))
+            .expect(0);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 6);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i);
+            assert!(l.get("input").is_none(), "{l}");
+            assert_eq!(l["text"], format!("echo: item {i}"));
+        }
+        // no job at all here: a usage error that says what to do
+        let none = run(cmd(tmp().path(), &fake, anthropic_api).args(["batch", "status"])).expect(2);
+        assert!(none.stderr.contains("no batch job"), "{}", none.stderr);
+    }
+}
+
+#[test]
+fn dry_run_prints_the_request_lines_and_sends_nothing() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let out = run(cmd(dir.path(), &fake, anthropic_api)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .args(["batch", "submit", "--dry-run", "-m", model(anthropic_api)])
+            .write_stdin(items(3)))
+        .expect(0);
+        assert_eq!(fake.mock.hits(), 0);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 3);
+        for (i, l) in lines.iter().enumerate() {
+            assert!(
+                l["custom_id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("i{i}-"))
+            );
+            let body = if anthropic_api {
+                &l["params"]
+            } else {
+                &l["body"]
+            };
+            assert_eq!(body["model"], model(anthropic_api));
+            if !anthropic_api {
+                assert_eq!(l["url"], "/v1/chat/completions");
+                assert_eq!(l["method"], "POST");
+            }
+        }
+        // nothing recorded either
+        let st =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "list", "--json"])).expect(0);
+        assert_eq!(st.json(), serde_json::json!([]));
+    }
+}
+
+#[test]
+fn an_openai_batch_that_fails_validation_is_exit_4_with_the_errors() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        fail_validation: true,
+        ..Config::default()
+    });
+    let id = job_id(&submit(dir.path(), &fake, false, &[], items(4)).expect(0));
+    let res =
+        run(openai(dir.path(), &fake.mock).args(["batch", "results", "--json", &id])).expect(4);
+    let e = &res.json()["error"];
+    assert_eq!(e["type"], "rejected");
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("invalid_json_line (line 2, item 1)"), "{msg}");
+    let st = run(openai(dir.path(), &fake.mock).args(["batch", "status", "--json", &id])).expect(0);
+    assert_eq!(st.json()["status"], "failed");
+    assert_eq!(st.json()["errors"][0]["code"], "invalid_json_line");
+}
+
+#[test]
+fn a_404_right_after_creation_is_retried() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            not_found_first: 2,
+            ..Config::default()
+        });
+        let id = job_id(&submit(dir.path(), &fake, anthropic_api, &[], items(2)).expect(0));
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(0);
+        assert_eq!(res.lines().len(), 2);
+    }
+}
+
+#[test]
+fn max_cost_covers_the_whole_job_at_batch_prices_before_anything_is_sent() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    // gpt-4o-mini: 0.60 per million output tokens, half in a batch: 100 items × 1024 tokens
+    // cost up to about $0.031 at batch prices ($0.061 live).
+    let out = submit(
+        dir.path(),
+        &fake,
+        false,
+        &["--max-cost", "0.02"],
+        items(100),
+    )
+    .expect(7);
+    assert_eq!(fake.mock.hits(), 0);
+    assert!(out.stderr.contains("at batch prices"), "{}", out.stderr);
+    submit(
+        dir.path(),
+        &fake,
+        false,
+        &["--max-cost", "0.04"],
+        items(100),
+    )
+    .expect(0);
+}
+
+#[test]
+fn structured_tasks_are_checked_locally_when_results_are_read() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let input = "ANSWER={\"a\": 1}\nANSWER=not json\n";
+        let id = job_id(
+            &submit(
+                dir.path(),
+                &fake,
+                anthropic_api,
+                &["--task", "extract-json", "--schema", "a int"],
+                input.into(),
+            )
+            .expect(0),
+        );
+        let body = &fake.batches()[0].requests[0].1;
+        assert!(body.to_string().contains("JSON"), "{body}");
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(6);
+        let lines = res.lines();
+        assert_eq!(lines[0]["json"], serde_json::json!({"a": 1}));
+        assert_eq!(lines[1]["error"]["type"], "unusable_answer");
+        assert_eq!(lines[1]["text"], "not json");
+
+        let input = "ANSWER=Positive.\nANSWER=maybe\n";
+        let id = job_id(
+            &submit(
+                dir.path(),
+                &fake,
+                anthropic_api,
+                &["--task", "classify", "--labels", "positive,negative"],
+                input.into(),
+            )
+            .expect(0),
+        );
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(6);
+        let lines = res.lines();
+        assert_eq!(lines[0]["label"], "positive");
+        assert_eq!(lines[1]["error"]["exit_code"], 6);
+    }
+}
+
+#[test]
+fn logs_cost_counts_batch_spend_once() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let id = job_id(&submit(dir.path(), &fake, false, &[], items(10)).expect(0));
+    let res = run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(0);
+    let total: f64 = res
+        .lines()
+        .iter()
+        .map(|l| l["cost_usd"].as_f64().unwrap())
+        .sum();
+    run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(0);
+    let cost = run(openai(dir.path(), &fake.mock).args(["logs", "cost", "--json"])).expect(0);
+    let v = cost.json();
+    // one row for the provider batch, however often its results were read
+    assert_eq!(v["total"]["calls"], 1, "{v}");
+    assert_eq!(v["total"]["input_tokens"], 190);
+    let logged = v["total"]["cost_usd"].as_f64().unwrap();
+    assert!((logged - total).abs() < 1e-9, "{v} vs {total}");
+}
+
+#[test]
+fn list_shows_the_jobs_newest_first() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let a = job_id(&submit(dir.path(), &fake, false, &[], items(2)).expect(0));
+    let b = job_id(&submit(dir.path(), &fake, true, &[], items(3)).expect(0));
+    let out = run(openai(dir.path(), &fake.mock).args(["batch", "list", "--json"])).expect(0);
+    let v = out.json();
+    assert_eq!(v[0]["id"], b.as_str());
+    assert_eq!(v[1]["id"], a.as_str());
+    assert_eq!(v[0]["items"], 3);
+    let plain = run(openai(dir.path(), &fake.mock).args(["batch", "list"])).expect(0);
+    assert!(plain.stdout.contains(&a) && plain.stdout.contains(&b));
+}

@@ -7,8 +7,9 @@
 //! brief 404 after creation and a low per-batch request limit.
 //!
 //! An item's fate is chosen by its user text: `FAIL400` (the API rejects it), `FAIL500`
-//! (a server error), `EXPIRE` (never ran before the window closed); anything else is
-//! answered `echo: <user text>` with the same usage the live mocks report.
+//! (a server error), `EXPIRE` (never ran before the window closed), `ANSWER=text` (answered
+//! `text`); anything else is answered `echo: <user text>` with the same usage the live
+//! mocks report.
 
 #![allow(dead_code)] // each test uses the part of the fake it needs
 
@@ -464,6 +465,8 @@ fn fate(st: &State, b: &Batch, i: usize, body: &Value) -> Fate {
         Fate::Error(400, "invalid_request_error", "max_tokens: Field required")
     } else if text.contains("FAIL500") {
         Fate::Error(500, "api_error", "Internal server error")
+    } else if let Some(answer) = text.split("ANSWER=").nth(1) {
+        Fate::Answer(answer.to_string())
     } else {
         Fate::Answer(format!("echo: {text}"))
     }
