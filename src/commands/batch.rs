@@ -345,7 +345,9 @@ async fn submit(
     let reader = BufReader::new(
         std::fs::File::open(&spool_path).map_err(|e| io_err("cannot read the request spool", e))?,
     );
-    let mut chunk: Vec<u8> = Vec::new();
+    let new_upload =
+        |part: usize| wire::Upload::new(target.kind, &format!("llmpipe-{id}-{part}.jsonl"));
+    let mut upload = new_upload(0);
     let mut indexes: Vec<usize> = Vec::new();
     let mut lines = reader.lines();
     loop {
@@ -355,14 +357,15 @@ async fn submit(
             .map_err(|e| io_err("cannot read the request spool", e))?;
         let full = match &next {
             Some(l) => {
-                !indexes.is_empty()
-                    && (indexes.len() >= per_batch || chunk.len() + l.len() + 1 > max_bytes)
+                upload.count() > 0
+                    && (upload.count() >= per_batch || upload.bytes() + l.len() + 1 > max_bytes)
             }
-            None => !indexes.is_empty(),
+            None => upload.count() > 0,
         };
         if full {
             let part = batches.len();
-            let sent = create_batch(client, &target, &chunk, &id, part).await;
+            let sending = std::mem::replace(&mut upload, new_upload(part + 1));
+            let sent = create_batch(client, &target, sending, &id).await;
             let state = match sent {
                 Ok(s) => s,
                 Err(mut e) => {
@@ -390,7 +393,6 @@ async fn submit(
                 target.kind.name(),
                 state.id
             ));
-            chunk.clear();
             indexes.clear();
         }
         let Some(l) = next else { break };
@@ -398,8 +400,7 @@ async fn submit(
             continue;
         };
         indexes.push(index.parse().unwrap_or(0));
-        chunk.extend_from_slice(entry.as_bytes());
-        chunk.push(b'\n');
+        upload.push(entry.as_bytes());
     }
     drop(spool_guard);
 
@@ -435,20 +436,20 @@ async fn submit(
     Ok(())
 }
 
-/// Creates one provider batch from `jsonl` (one entry per line).
+/// Creates one provider batch from its requests.
 async fn create_batch(
     client: &Client,
     target: &Target,
-    jsonl: &[u8],
+    upload: wire::Upload,
     job: &str,
-    part: usize,
 ) -> Result<State> {
+    let call = upload.finish(target);
     match target.kind {
         ProviderKind::OpenAi => {
-            let upload = wire::upload(target, jsonl, &format!("llmpipe-{job}-{part}.jsonl"));
             let body = client
-                .api(target, &upload, "for the upload of the requests", None)
+                .api(target, &call, "for the upload of the requests", None)
                 .await?;
+            drop(call);
             let file = wire::file_id(&body)?;
             let create = wire::create_openai(target, &file, job);
             let body = client
@@ -457,9 +458,8 @@ async fn create_batch(
             wire::state(target.kind, &body)
         }
         ProviderKind::Anthropic => {
-            let create = wire::create_anthropic(target, jsonl);
             let body = client
-                .api(target, &create, "for the batch to be created", None)
+                .api(target, &call, "for the batch to be created", None)
                 .await?;
             wire::state(target.kind, &body)
         }

@@ -18,7 +18,8 @@ pub struct ApiCall {
     pub method: reqwest::Method,
     pub url: String,
     pub headers: Vec<(&'static str, HeaderValue)>,
-    pub body: Option<Vec<u8>>,
+    /// Shared by every attempt: a batch upload may be hundreds of megabytes.
+    pub body: Option<bytes::Bytes>,
 }
 
 /// The most one provider batch may hold (G.6).
@@ -113,7 +114,7 @@ fn call(target: &Target, method: reqwest::Method, path: &str, body: Option<Value
         method,
         url: url(target, path),
         headers: headers(target, body.is_some()),
-        body: body.map(|b| b.to_string().into_bytes()),
+        body: body.map(|b| bytes::Bytes::from(b.to_string().into_bytes())),
     }
 }
 
@@ -125,30 +126,92 @@ fn url(target: &Target, path: &str) -> String {
     }
 }
 
-/// OpenAI `POST /files`, multipart: `purpose=batch` and the JSONL as `file`.
-pub fn upload(target: &Target, jsonl: &[u8], filename: &str) -> ApiCall {
-    let boundary = format!("llmpipe-batch-{:016x}", fastrand_seed());
-    let mut body = Vec::with_capacity(jsonl.len() + 512);
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
-             Content-Type: application/jsonl\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(jsonl);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut h = headers(target, false);
-    h.push((
-        "content-type",
-        HeaderValue::Plain(format!("multipart/form-data; boundary={boundary}")),
-    ));
-    ApiCall {
-        method: reqwest::Method::POST,
-        url: url(target, "/files"),
-        headers: h,
-        body: Some(body),
+/// The requests of one provider batch, built in place as they are added (no copy of a
+/// body that may be hundreds of megabytes): OpenAI's multipart upload of the JSONL file
+/// (`purpose=batch`), or Anthropic's `{"requests":[…]}`.
+pub struct Upload {
+    kind: ProviderKind,
+    buf: Vec<u8>,
+    boundary: String,
+    count: usize,
+}
+
+impl Upload {
+    /// `filename` names OpenAI's file (it must end `.jsonl`).
+    pub fn new(kind: ProviderKind, filename: &str) -> Upload {
+        let boundary = format!("llmpipe-batch-{:016x}", fastrand_seed());
+        let buf = match kind {
+            ProviderKind::OpenAi => format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+                 Content-Type: application/jsonl\r\n\r\n"
+            )
+            .into_bytes(),
+            ProviderKind::Anthropic => b"{\"requests\":[".to_vec(),
+        };
+        Upload {
+            kind,
+            buf,
+            boundary,
+            count: 0,
+        }
+    }
+
+    /// Adds one entry (a JSON line of [`entry`], without its newline).
+    pub fn push(&mut self, entry: &[u8]) {
+        match self.kind {
+            ProviderKind::OpenAi => {
+                self.buf.extend_from_slice(entry);
+                self.buf.push(b'\n');
+            }
+            ProviderKind::Anthropic => {
+                if self.count > 0 {
+                    self.buf.push(b',');
+                }
+                self.buf.extend_from_slice(entry);
+            }
+        }
+        self.count += 1;
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The body's size so far.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// OpenAI: the `POST /files` upload (then [`create_openai`]); Anthropic: the
+    /// `POST /v1/messages/batches` that creates the batch.
+    pub fn finish(mut self, target: &Target) -> ApiCall {
+        match self.kind {
+            ProviderKind::OpenAi => {
+                self.buf
+                    .extend_from_slice(format!("\r\n--{}--\r\n", self.boundary).as_bytes());
+                let mut h = headers(target, false);
+                h.push((
+                    "content-type",
+                    HeaderValue::Plain(format!("multipart/form-data; boundary={}", self.boundary)),
+                ));
+                ApiCall {
+                    method: reqwest::Method::POST,
+                    url: url(target, "/files"),
+                    headers: h,
+                    body: Some(self.buf.into()),
+                }
+            }
+            ProviderKind::Anthropic => {
+                self.buf.extend_from_slice(b"]}");
+                ApiCall {
+                    method: reqwest::Method::POST,
+                    url: url(target, "/messages/batches"),
+                    headers: headers(target, true),
+                    body: Some(self.buf.into()),
+                }
+            }
+        }
     }
 }
 
@@ -184,31 +247,6 @@ pub fn create_openai(target: &Target, file_id: &str, job: &str) -> ApiCall {
     )
 }
 
-/// The body of Anthropic's `POST /v1/messages/batches` around the entries (each a JSON
-/// line of [`entry`]).
-pub fn create_anthropic(target: &Target, entries_jsonl: &[u8]) -> ApiCall {
-    let mut body = Vec::with_capacity(entries_jsonl.len() + 32);
-    body.extend_from_slice(b"{\"requests\":[");
-    let mut first = true;
-    for line in entries_jsonl
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-    {
-        if !first {
-            body.push(b',');
-        }
-        first = false;
-        body.extend_from_slice(line);
-    }
-    body.extend_from_slice(b"]}");
-    ApiCall {
-        method: reqwest::Method::POST,
-        url: url(target, "/messages/batches"),
-        headers: headers(target, true),
-        body: Some(body),
-    }
-}
-
 fn batches_path(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::OpenAi => "/batches",
@@ -224,7 +262,7 @@ pub fn retrieve(target: &Target, id: &str) -> ApiCall {
 pub fn cancel(target: &Target, id: &str) -> ApiCall {
     let path = format!("{}/{id}/cancel", batches_path(target.kind));
     let mut c = call(target, reqwest::Method::POST, &path, None);
-    c.body = Some(Vec::new());
+    c.body = Some(bytes::Bytes::new());
     c
 }
 

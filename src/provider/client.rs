@@ -765,7 +765,7 @@ impl Client {
                 call.method,
                 crate::secrets::redact_url(&call.url),
                 target.kind.name(),
-                call.body.as_ref().map_or(0, Vec::len)
+                call.body.as_ref().map_or(0, bytes::Bytes::len)
             ));
         }
         match &call.body {

@@ -604,3 +604,74 @@ fn list_shows_the_jobs_newest_first() {
     let plain = run(openai(dir.path(), &fake.mock).args(["batch", "list"])).expect(0);
     assert!(plain.stdout.contains(&a) && plain.stdout.contains(&b));
 }
+
+#[test]
+fn ctrl_c_stops_waiting_leaves_the_job_running_and_says_how_to_fetch_it() {
+    use std::process::Stdio;
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        polls_to_end: 1_000_000,
+        ..Config::default()
+    });
+    let id = job_id(&submit(dir.path(), &fake, false, &[], items(3)).expect(0));
+    let mut child = crate::openai_std(dir.path(), &fake.mock)
+        .args(["batch", "results", "--wait", "--poll-interval", "0.05", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.batches()[0].requests.is_empty() || fake.mock.hits() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no polls");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still waiting after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!("llmpipe batch results {id}")),
+        "{stderr}"
+    );
+    assert!(!fake.batches()[0].canceled, "the job keeps running");
+}
+
+#[test]
+fn a_whole_batch_that_expires_keeps_what_ran() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            expire: true,
+            ..Config::default()
+        });
+        let id = job_id(&submit(dir.path(), &fake, anthropic_api, &[], items(6)).expect(0));
+        let st =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "status", "--json", &id]))
+                .expect(0);
+        if !anthropic_api {
+            assert_eq!(st.json()["status"], "expired");
+        }
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(5);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 6);
+        for (i, l) in lines.iter().enumerate() {
+            if i < 3 {
+                assert_eq!(l["text"], format!("echo: item {i}"));
+            } else {
+                assert_eq!(l["error"]["type"], "expired", "{l}");
+            }
+        }
+    }
+}
