@@ -369,7 +369,10 @@ async fn submit(
             let state = match sent {
                 Ok(s) => s,
                 Err(mut e) => {
-                    if !batches.is_empty() {
+                    if batches.is_empty() {
+                        // Nothing reached the provider: no job to remember.
+                        jobs.delete(&id)?;
+                    } else {
                         e.message = format!(
                             "{} ({} provider batch(es) were submitted before this failure, under job {id})",
                             e.message,
@@ -918,6 +921,8 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let pricing = &api.settings.pricing;
     let prompt = options.prompt.clone();
 
+    // Lines whose custom_id llmpipe did not write, and lines that are not the API's JSON.
+    let (foreign, unreadable) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
     for (part, state) in states.iter().enumerate() {
         conn.execute_batch("BEGIN").map_err(sql)?;
         let mut insert = conn
@@ -930,8 +935,17 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         for dl in &state.downloads {
             let call = wire::download(&api.target, dl);
             let mut on_line = |line: &[u8]| -> Result<()> {
-                let Some((index, item)) = wire::result_line(kind, line)? else {
-                    return Ok(());
+                let (index, item) = match wire::result_line(kind, line) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => {
+                        foreign.set(foreign.get() + 1);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        output::debug(&format!("a result line is skipped: {}", e.message));
+                        unreadable.set(unreadable.get() + 1);
+                        return Ok(());
+                    }
                 };
                 let row = judge(
                     index,
@@ -961,11 +975,23 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                 Ok(())
             };
             api.client
-                .download(&api.target, &call, subject.created(), &mut on_line)
+                .download(&api.target, &call, state.created_unix, &mut on_line)
                 .await?;
         }
         drop(insert);
         conn.execute_batch("COMMIT").map_err(sql)?;
+    }
+    if foreign.get() > 0 {
+        output::warn(&format!(
+            "{} result line(s) name no llmpipe item (their custom_id is not i<index>-…): skipped",
+            foreign.get()
+        ));
+    }
+    if unreadable.get() > 0 {
+        output::warn(&format!(
+            "{} result line(s) are not the API's JSON and were skipped: their items are error lines (-v shows why)",
+            unreadable.get()
+        ));
     }
 
     // Exact counts, now that every result was read.

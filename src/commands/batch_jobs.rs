@@ -170,6 +170,16 @@ impl Jobs {
         Ok(())
     }
 
+    pub fn delete(&self, job: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM batch_items WHERE job = ?1", [job])
+            .map_err(db_err)?;
+        self.conn
+            .execute("DELETE FROM batch_jobs WHERE id = ?1", [job])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     pub fn set_cancel_requested(&self, job: &str) -> Result<()> {
         self.conn
             .execute(

@@ -276,7 +276,11 @@ pub fn list(target: &Target, limit: u32) -> ApiCall {
 pub fn download(target: &Target, what: &Download) -> ApiCall {
     let url = match what {
         Download::File(id) => url(target, &format!("/files/{id}/content")),
-        Download::Url(u) => u.clone(),
+        // The key goes only where the base URL points: a `results_url` on another origin
+        // (a gateway in front of the API, or a hostile answer) is read at the documented
+        // path under the base URL instead.
+        Download::Url { url: u, batch } if same_origin(u, &target.base_url) => u.clone(),
+        Download::Url { batch, .. } => url(target, &format!("/messages/batches/{batch}/results")),
     };
     let mut h = headers(target, false);
     h.push(("accept", HeaderValue::Plain("application/binary".into())));
@@ -291,7 +295,18 @@ pub fn download(target: &Target, what: &Download) -> ApiCall {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Download {
     File(String),
-    Url(String),
+    Url { url: String, batch: String },
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
+    }
 }
 
 /// The SPEC's counts.
@@ -466,6 +481,13 @@ fn state_of(kind: ProviderKind, v: &Value) -> Result<State> {
             };
             counts.total = counts.done() + counts.processing;
             let created_at = s("created_at");
+            let downloads = s("results_url")
+                .map(|url| Download::Url {
+                    url,
+                    batch: id.clone(),
+                })
+                .into_iter()
+                .collect();
             Ok(State {
                 id,
                 status,
@@ -474,7 +496,7 @@ fn state_of(kind: ProviderKind, v: &Value) -> Result<State> {
                 created_unix: created_at.as_deref().and_then(rfc3339_unix),
                 created_at,
                 ended_at: s("ended_at"),
-                downloads: s("results_url").map(Download::Url).into_iter().collect(),
+                downloads,
                 errors: Vec::new(),
             })
         }
@@ -656,6 +678,39 @@ mod tests {
             Some(1_727_203_044)
         );
         assert_eq!(unix_rfc3339(1_727_203_044), "2024-09-24T18:37:24Z");
+    }
+
+    #[test]
+    fn a_results_url_elsewhere_is_not_sent_the_key() {
+        let target = Target {
+            kind: ProviderKind::Anthropic,
+            model: "claude-haiku-4-5".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            api_key: None,
+            max_tokens_field: super::super::MaxTokensField::MaxTokens,
+        };
+        let at = |u: &str| {
+            download(
+                &target,
+                &Download::Url {
+                    url: u.into(),
+                    batch: "msgbatch_1".into(),
+                },
+            )
+            .url
+        };
+        assert_eq!(
+            at("http://127.0.0.1:8080/x/r.jsonl"),
+            "http://127.0.0.1:8080/x/r.jsonl"
+        );
+        assert_eq!(
+            at("https://evil.example/r.jsonl"),
+            "http://127.0.0.1:8080/v1/messages/batches/msgbatch_1/results"
+        );
+        assert_eq!(
+            at("http://127.0.0.1:9999/r.jsonl"),
+            "http://127.0.0.1:8080/v1/messages/batches/msgbatch_1/results"
+        );
     }
 
     #[test]

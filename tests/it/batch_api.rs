@@ -675,3 +675,24 @@ fn a_whole_batch_that_expires_keeps_what_ran() {
         }
     }
 }
+
+#[test]
+fn a_submit_that_reaches_no_provider_leaves_no_job_and_no_key_anywhere() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let out = run(openai(dir.path(), &fake.mock)
+        .env_remove("OPENAI_API_KEY")
+        .args(["batch", "submit", "--json", "-m", "gpt-4o-mini"])
+        .write_stdin(items(2)))
+    .expect(3);
+    assert_eq!(out.json()["error"]["type"], "config");
+    assert!(out.stderr.contains("OPENAI_API_KEY"));
+    let list = run(openai(dir.path(), &fake.mock).args(["batch", "list", "--json"])).expect(0);
+    assert_eq!(list.json(), serde_json::json!([]));
+    // the keys go in headers only, never in a body or a URL
+    submit(dir.path(), &fake, false, &[], items(2)).expect(0);
+    for r in fake.mock.requests() {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains(crate::OPENAI_KEY) && !r.path.contains(crate::OPENAI_KEY));
+    }
+}
