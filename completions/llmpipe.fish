@@ -314,6 +314,9 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_s
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s n -l count -d 'How many jobs to show (the most recent)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s p -l provider -d 'List this provider\'s newest batches instead (at most 100; any machine, needs the key)' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -l timeout -d 'With -p: seconds per HTTP attempt [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output (see the README for the shapes)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'

@@ -824,6 +824,14 @@ pub struct BatchListArgs {
     #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
     pub count: usize,
 
+    /// List this provider's newest batches instead (at most 100; any machine, needs the key)
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+
+    /// With -p: seconds per HTTP attempt [default: 120]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
+    pub timeout: Option<f64>,
+
     #[command(flatten)]
     pub json: JsonArg,
 

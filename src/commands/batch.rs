@@ -54,7 +54,10 @@ pub async fn run(args: &BatchArgs, ctx: &Arc<Context>) -> Result<()> {
             }
             BatchAction::List(a) => {
                 output::set_verbose(a.verbose.verbose);
-                list(a.count, a.json.json, ctx)
+                match a.provider {
+                    Some(p) => list_remote(p.into(), a, ctx).await,
+                    None => list(a.count, a.json.json, ctx),
+                }
             }
         }
     };
@@ -749,7 +752,66 @@ fn list(n: usize, json_out: bool, ctx: &Context) -> Result<()> {
             j.batches.join(","),
         ]);
     }
-    output::table(&table, |_, col| col == 3);
+    output::table(&table, |col, _| col == 3);
+    Ok(())
+}
+
+/// `list -p PROVIDER`: the provider's newest batches (one page), from any machine.
+async fn list_remote(
+    kind: ProviderKind,
+    a: &crate::cli::BatchListArgs,
+    ctx: &Arc<Context>,
+) -> Result<()> {
+    let subject = Subject::Bare {
+        kind,
+        id: String::new(),
+    };
+    let job_args = BatchJobArgs {
+        id: None,
+        timeout: a.timeout,
+        retries: None,
+        json: a.json,
+        verbose: a.verbose,
+    };
+    let api = api(ctx, &subject, &job_args)?;
+    let limit = a.count.clamp(1, 100) as u32;
+    let body = api
+        .client
+        .api(
+            &api.target,
+            &wire::list(&api.target, limit),
+            "for the list of batches",
+            None,
+        )
+        .await?;
+    let states = wire::list_states(kind, &body)?;
+    let values: Vec<Value> = states
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "provider": kind.name(), "status": s.status,
+                   "counts": s.counts, "created_at": s.created_at, "ended_at": s.ended_at,
+                   "provider_status": s.provider_status})
+        })
+        .collect();
+    if a.json.json {
+        output::out_line(&Value::Array(values).to_string());
+        return Ok(());
+    }
+    let mut table = vec![
+        ["ID", "STATUS", "DONE", "TOTAL", "CREATED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for s in &states {
+        table.push(vec![
+            s.id.clone(),
+            s.status.to_string(),
+            s.counts.done().to_string(),
+            s.counts.total.to_string(),
+            s.created_at.clone().unwrap_or_default(),
+        ]);
+    }
+    output::table(&table, |col, _| col == 2 || col == 3);
     Ok(())
 }
 
@@ -915,9 +977,8 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     job.shape(&mut shape);
     let kind = api.target.kind;
     let mut target = api.target.clone();
-    if !options.requested_model.is_empty() {
-        target.model = options.requested_model.clone();
-    }
+    // Without the job's record, what was asked for is not known: the reported model stands in.
+    target.model = options.requested_model.clone();
     let pricing = &api.settings.pricing;
     let prompt = options.prompt.clone();
 
@@ -1189,7 +1250,10 @@ fn judge(
                 attempts: 1,
                 cached: false,
             };
-            let r = CallResult::batch_item(&o, pricing, prompt.clone());
+            let mut r = CallResult::batch_item(&o, pricing, prompt.clone());
+            if r.requested_model.is_empty() {
+                r.requested_model = r.model.clone();
+            }
             ("s", job.check(&o.response, r, max_tokens))
         }
         ItemResult::Failed(e) => (

@@ -418,6 +418,8 @@ fn a_provider_batch_id_works_on_another_machine_without_inputs() {
         for (i, l) in lines.iter().enumerate() {
             assert_eq!(l["index"], i);
             assert!(l.get("input").is_none(), "{l}");
+            assert_eq!(l["requested_model"], l["model"], "{l}");
+            assert!(l["cost_usd"].as_f64().unwrap() > 0.0);
             assert_eq!(l["text"], format!("echo: item {i}"));
         }
         // no job at all here: a usage error that says what to do
@@ -694,5 +696,37 @@ fn a_submit_that_reaches_no_provider_leaves_no_job_and_no_key_anywhere() {
     for r in fake.mock.requests() {
         let body = String::from_utf8_lossy(&r.body);
         assert!(!body.contains(crate::OPENAI_KEY) && !r.path.contains(crate::OPENAI_KEY));
+    }
+}
+
+#[test]
+fn list_with_a_provider_shows_its_newest_batches() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let sub = submit(
+            dir.path(),
+            &fake,
+            anthropic_api,
+            &["--batch-size", "2"],
+            items(4),
+        )
+        .expect(0);
+        let ids = sub.json()["provider_batch_ids"].clone();
+        let p = if anthropic_api { "anthropic" } else { "openai" };
+        let out =
+            run(cmd(tmp().path(), &fake, anthropic_api).args(["batch", "list", "--json", "-p", p]))
+                .expect(0);
+        let v = out.json();
+        assert_eq!(v[0]["id"], ids[1], "{v}");
+        assert_eq!(v[1]["id"], ids[0]);
+        assert_eq!(v[0]["provider"], p);
+        let plain =
+            run(cmd(tmp().path(), &fake, anthropic_api).args(["batch", "list", "-p", p])).expect(0);
+        assert!(
+            plain.stdout.contains(ids[0].as_str().unwrap()),
+            "{}",
+            plain.stdout
+        );
     }
 }
