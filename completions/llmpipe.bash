@@ -215,7 +215,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__batch__subcmd__submit)
-            opts="-f -m -p -s -t -c -v -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --timeout --retries --fallback --continue --cid --cache --no-log --verbose --task --schema --labels --batch-size --wait --poll-interval --line-format --resume --each-line --concurrency --rpm --dry-run --max-cost --json --help --version"
+            opts="-f -m -p -s -t -v -c -h -V --file --model --provider --system --prompt --var --prompts-dir --temperature --max-tokens --stop --image --timeout --retries --verbose --task --schema --labels --batch-size --wait --poll-interval --resume --line-format --each-line --continue --cid --cache --no-log --fallback --concurrency --rpm --dry-run --max-cost --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,14 +293,6 @@ _llmpipe() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --fallback)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cid)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --task)
                     COMPREPLY=($(compgen -W "complete extract-json classify" -- "${cur}"))
                     return 0
@@ -321,11 +313,19 @@ _llmpipe() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --line-format)
                     COMPREPLY=($(compgen -W "text jsonl" -- "${cur}"))
                     return 0
                     ;;
-                --resume)
+                --cid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fallback)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -268,8 +268,6 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_s
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l task -d 'What each item asks for: the text, a JSON value (--schema), or a label (--labels)' -r -f -a "complete\t''
 extract-json\t''
 classify\t''"
@@ -277,18 +275,20 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_s
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l labels -d 'With --task classify: the label set, comma-separated (or the prompt file\'s labels)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l batch-size -d 'Requests per provider batch at most [default: the provider\'s limit, 50,000 OpenAI, 100,000 Anthropic]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l poll-interval -d 'With --wait: seconds between polls [default: 5 s, growing to 60 s]' -r
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l line-format -d 'With --each-line: `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
-jsonl\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l resume -d 'Keep the successful lines of an earlier output FILE (live or batch); submit only the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l line-format -d 'Items are `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l concurrency -d 'With --each-line: requests in flight' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l rpm -d 'With --each-line: start at most N requests per minute' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l max-cost -d 'Refuse to submit (exit 7) when the whole job could cost more than USD at batch prices' -r
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l wait -d 'Wait for the job to end and write its results'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l no-log -d 'Do not write this call to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l dry-run -d 'Print the request lines that would be uploaded; send nothing'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l json -d 'Machine-readable output: {"id","provider","provider_batch_ids","items","submitted_at"}'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s h -l help -d 'Print help'

@@ -745,7 +745,13 @@ pub enum BatchTask {
     mut_arg("line_format", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset)),
     mut_arg("resume", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset)
         .help("Keep the successful lines of an earlier output FILE (live or batch); submit only the rest")),
+    mut_arg("line_format", |a| a.help("Items are `text` lines, or `jsonl` objects whose fields are template variables")),
     mut_arg("each_line", |a| a.hide(true)),
+    mut_arg("continue_last", |a| a.hide(true)),
+    mut_arg("cid", |a| a.hide(true)),
+    mut_arg("cache", |a| a.hide(true)),
+    mut_arg("no_log", |a| a.hide(true)),
+    mut_arg("fallbacks", |a| a.hide(true)),
     mut_arg("concurrency", |a| a.hide(true)),
     mut_arg("rpm", |a| a.hide(true)),
     mut_arg("dry_run", |a| a.help("Print the request lines that would be uploaded; send nothing")),
