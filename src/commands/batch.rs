@@ -666,6 +666,12 @@ async fn status(a: &BatchJobArgs, ctx: &Arc<Context>, cancel: bool) -> Result<()
     let api = api(ctx, &subject, a)?;
     let mut states = fetch_states(&api, &subject).await?;
     if cancel {
+        if states.iter().all(State::terminal) {
+            output::warn(&format!(
+                "batch job {} has already ended: nothing to cancel",
+                subject.id()
+            ));
+        }
         for s in states.iter_mut().filter(|s| !s.terminal()) {
             let body = api
                 .client

@@ -730,3 +730,74 @@ fn list_with_a_provider_shows_its_newest_batches() {
         );
     }
 }
+
+/// The request bodies a batch sends are the ones a live `--each-line` run would send.
+#[test]
+fn requests_are_built_exactly_as_a_live_run_builds_them() {
+    let dir = tmp();
+    std::fs::create_dir_all(dir.path().join("prompts/greet")).unwrap();
+    std::fs::write(
+        dir.path().join("prompts/greet/v1.md"),
+        "+++\nsystem = \"Be brief.\"\n+++\nHello {{name}} ({{tone}}): {{input}}\n",
+    )
+    .unwrap();
+    let items = "{\"input\": \"first\", \"name\": \"Ann\"}\n\n{\"input\": \"second\", \"name\": \"Bo\", \"tone\": \"dry\"}\nnot json\n";
+    for anthropic_api in [false, true] {
+        for (live_cmd, task) in [
+            (vec!["complete"], vec![]),
+            (
+                vec!["extract-json", "--schema", "a int"],
+                vec!["--task", "extract-json", "--schema", "a int"],
+            ),
+            (
+                vec!["classify", "--labels", "x,y"],
+                vec!["--task", "classify", "--labels", "x,y"],
+            ),
+        ] {
+            let common = [
+                "-m",
+                model(anthropic_api),
+                "--prompt",
+                "greet",
+                "--var",
+                "tone=warm",
+                "--max-tokens",
+                "77",
+                "-t",
+                "0.5",
+                "--line-format",
+                "jsonl",
+            ];
+            let fake = BatchApi::start(Config::default());
+            let live = run(cmd(dir.path(), &fake, anthropic_api)
+                .args(&live_cmd)
+                .args(["--each-line", "--dry-run"])
+                .args(common)
+                .write_stdin(items))
+            .expect(2);
+            let live = live.lines();
+            assert_eq!(live.len(), 3);
+            let id = job_id(
+                &run(cmd(dir.path(), &fake, anthropic_api)
+                    .args(["batch", "submit", "--json"])
+                    .args(&task)
+                    .args(common)
+                    .write_stdin(items))
+                .expect(0),
+            );
+            let sent = &fake.batches()[0].requests;
+            assert_eq!(sent.len(), 2, "the line that is not JSON is not sent");
+            for (i, (_, body)) in sent.iter().enumerate() {
+                assert_eq!(body, &live[i]["body"], "{live_cmd:?} item {i}");
+            }
+            // the unreadable item is the same error line a live run writes
+            let res = run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id]));
+            let want = if task.is_empty() { 2 } else { 6 };
+            let lines = res.expect(want).lines();
+            assert_eq!(lines.len(), 3);
+            assert_eq!(lines[2]["error"]["type"], "usage");
+            assert_eq!(lines[2]["index"], 2);
+            assert_eq!(lines[0]["input"]["name"], "Ann");
+        }
+    }
+}
