@@ -498,6 +498,27 @@ fn a_404_right_after_creation_is_retried() {
         let res =
             run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &id])).expect(0);
         assert_eq!(res.lines().len(), 2);
+        // longer than the retries allow: still retried while the batch is under a minute old
+        fake.config(|c| c.not_found_first = 8);
+        let id = job_id(&submit(dir.path(), &fake, anthropic_api, &[], items(2)).expect(0));
+        let res = run(cmd(dir.path(), &fake, anthropic_api).args([
+            "batch",
+            "results",
+            "--retries",
+            "1",
+            &id,
+        ]))
+        .expect(0);
+        assert_eq!(res.lines().len(), 2);
+        // a batch that stays missing (here from another machine: its age is unknown) is exit 4
+        let missing = if anthropic_api {
+            "msgbatch_01Hk9999"
+        } else {
+            "batch_69c39999"
+        };
+        let res =
+            run(cmd(dir.path(), &fake, anthropic_api).args(["batch", "status", missing])).expect(4);
+        assert!(res.stderr.contains("404"), "{}", res.stderr);
     }
 }
 
