@@ -71,9 +71,15 @@ pub async fn run(args: &BatchArgs, ctx: &Arc<Context>) -> Result<()> {
             };
             let mut e = Error::new(Kind::Interrupted, what);
             if let Some(id) = waiting.borrow().as_ref() {
-                e.message = format!(
-                    "{what}: stopped waiting; batch job {id} keeps running at the provider"
-                );
+                let (id, submitting) = match id.strip_prefix("submitting ") {
+                    Some(id) => (id, true),
+                    None => (id.as_str(), false),
+                };
+                e.message = if submitting {
+                    format!("{what} while submitting: the provider batches of job {id} submitted so far keep running; the other items were not submitted")
+                } else {
+                    format!("{what}: stopped waiting; batch job {id} keeps running at the provider")
+                };
                 e.hint = Some(format!("fetch its results later with `llmpipe batch results {id}` (add --wait to wait)"));
             }
             Err(e)
@@ -389,6 +395,7 @@ async fn submit(
                 }
             };
             batches.push(state.id.clone());
+            *waiting.borrow_mut() = Some(format!("submitting {id}"));
             jobs.begin()?;
             jobs.set_part(&id, &indexes, part)?;
             jobs.set_batches(&id, &batches, items as u64)?;
@@ -409,6 +416,7 @@ async fn submit(
         upload.push(entry.as_bytes());
     }
     drop(spool_guard);
+    *waiting.borrow_mut() = None;
 
     if a.request.json.json && !a.wait {
         output::out_line(

@@ -680,6 +680,66 @@ mod tests {
         assert_eq!(unix_rfc3339(1_727_203_044), "2024-09-24T18:37:24Z");
     }
 
+    fn failed(kind: ProviderKind, line: Value) -> Error {
+        match result_line(kind, line.to_string().as_bytes()) {
+            Ok(Some((_, ItemResult::Failed(e)))) => e,
+            _ => panic!("not a failure: {line}"),
+        }
+    }
+
+    #[test]
+    fn result_lines_keep_their_status_and_type() {
+        let o = ProviderKind::OpenAi;
+        let e = failed(
+            o,
+            json!({"custom_id": "i3-x", "response": {"status_code": 400, "request_id": "req_1",
+                   "body": {"error": {"message": "bad", "type": "invalid_request_error", "param": null, "code": null}}}, "error": null}),
+        );
+        assert_eq!(
+            (e.kind, e.status, e.request_id.as_deref()),
+            (Kind::Rejected, Some(400), Some("req_1"))
+        );
+        let e = failed(
+            o,
+            json!({"custom_id": "i3-x", "response": {"status_code": 429, "body": {"error": {"message": "slow", "type": "requests"}}}, "error": null}),
+        );
+        assert_eq!(e.kind, Kind::RateLimited);
+        let e = failed(
+            o,
+            json!({"custom_id": "i3-x", "response": null, "error": {"code": "batch_expired", "message": "late"}}),
+        );
+        assert_eq!(e.kind, Kind::Expired);
+        assert_eq!(e.kind.as_str(), "expired");
+        let e = failed(
+            o,
+            json!({"custom_id": "i3-x", "response": null, "error": {"code": "batch_cancelled", "message": "no"}}),
+        );
+        assert_eq!((e.kind.as_str(), e.exit_code()), ("canceled", 5));
+        let a = ProviderKind::Anthropic;
+        let e = failed(
+            a,
+            json!({"custom_id": "i0-x", "result": {"type": "errored", "error": {"type": "error",
+                   "error": {"type": "overloaded_error", "message": "busy"}, "request_id": null}}}),
+        );
+        assert_eq!((e.kind, e.status), (Kind::Unavailable, Some(529)));
+        assert!(!e.retryable);
+        let e = failed(
+            a,
+            json!({"custom_id": "i0-x", "result": {"type": "expired"}}),
+        );
+        assert_eq!(e.kind, Kind::Expired);
+        // a line that names no item of ours
+        assert!(
+            result_line(
+                a,
+                br#"{"custom_id":"request-1","result":{"type":"expired"}}"#
+            )
+            .unwrap()
+            .is_none()
+        );
+        assert!(result_line(a, b"not json").is_err());
+    }
+
     #[test]
     fn a_results_url_elsewhere_is_not_sent_the_key() {
         let target = Target {
