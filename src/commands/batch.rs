@@ -1130,6 +1130,29 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         if output::stdout_closed() {
             break;
         }
+        // Writing a million lines takes a while, without a pause for the runtime: look.
+        if let Some(stop @ (crate::signals::Stop::Interrupt | crate::signals::Stop::Terminate)) =
+            crate::signals::reason()
+        {
+            let what = if stop == crate::signals::Stop::Terminate {
+                "terminated (SIGTERM)"
+            } else {
+                "interrupted"
+            };
+            let mut e = Error::new(
+                Kind::Interrupted,
+                format!(
+                    "{what} after {} line(s) of the results",
+                    tally.ok + tally.failed + tally.copied
+                ),
+            )
+            .with_hint(format!(
+                "run `llmpipe batch results {}` again for all of them",
+                subject.id()
+            ));
+            e.stdout_written = true;
+            return Err(e);
+        }
         let index = r.get::<_, i64>(0).map_err(sql)? as usize;
         let input: Option<String> = r.get(1).map_err(sql)?;
         let copied: Option<String> = r.get(2).map_err(sql)?;
