@@ -219,8 +219,14 @@ async fn submit(
     let mut spool = if args.dry_run {
         None
     } else {
+        // The requests hold the items' text: readable by this user only.
+        use std::os::unix::fs::OpenOptionsExt;
         Some(std::io::BufWriter::new(
-            std::fs::File::create(&spool_path)
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&spool_path)
                 .map_err(|e| io_err("cannot write the request spool", e))?,
         ))
     };
@@ -929,7 +935,7 @@ fn failed_job(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<
     } else {
         shown.join("; ")
     };
-    let mut e = Error::new(
+    Ok(Error::new(
         Kind::Rejected,
         format!(
             "{} batch {} failed: the provider refused the uploaded requests: {detail}",
@@ -938,9 +944,7 @@ fn failed_job(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<
         ),
     )
     .with_provider(subject.kind().name())
-    .with_hint("nothing was run or billed; fix the input and submit again");
-    e.status = Some(400);
-    Ok(e)
+    .with_hint("nothing was run or billed; fix the input and submit again"))
 }
 
 /// What each result line becomes, kept in a temporary table until all are in.
