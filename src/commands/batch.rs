@@ -126,8 +126,14 @@ impl Drop for TempFile {
     }
 }
 
+/// The spool lives in the temporary directory: a failure there is the machine's setup.
 fn io_err(what: &str, e: std::io::Error) -> Error {
-    Error::internal(format!("{what}: {e}"))
+    Error::config(format!(
+        "{what} in {}: {}",
+        std::env::temp_dir().display(),
+        crate::input::io_reason(&e)
+    ))
+    .with_hint("set TMPDIR to a writable directory with room for the requests")
 }
 
 // ---- submit ----

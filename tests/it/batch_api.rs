@@ -822,3 +822,18 @@ fn requests_are_built_exactly_as_a_live_run_builds_them() {
         }
     }
 }
+
+#[test]
+fn an_unwritable_temporary_directory_is_a_configuration_error() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let out = run(openai(dir.path(), &fake.mock)
+        .env("TMPDIR", dir.path().join("missing"))
+        .args(["batch", "submit", "--json", "-m", "gpt-4o-mini"])
+        .write_stdin(items(2)))
+    .expect(3);
+    assert!(out.stderr.contains("TMPDIR"), "{}", out.stderr);
+    assert_eq!(fake.mock.hits(), 0);
+    let list = run(openai(dir.path(), &fake.mock).args(["batch", "list", "--json"])).expect(0);
+    assert_eq!(list.json(), serde_json::json!([]));
+}
