@@ -37,6 +37,7 @@ complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "prompts" -d 'List, 
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "logs" -d 'Show the call log, or what it cost (`logs cost`)'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "eval" -d 'Score prompt versions × models on labelled data; gates for CI (exit 8)'
+complete -c llmpipe -n "__fish_llmpipe_needs_command" -f -a "batch" -d 'Large jobs on the providers\' Batch APIs: half the price, results within 24 h'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand complete" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
@@ -340,3 +341,92 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l json -d 'One re
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -f -a "submit" -d 'Submit one request per input line (read as --each-line reads them) as a batch job'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -f -a "status" -d 'The job\'s state and counts [ID: default the latest job]'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -f -a "results" -d 'The results as JSON Lines, in input order, as an --each-line run writes them'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -f -a "cancel" -d 'Cancel the job (items not yet run end as `canceled`)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and not __fish_seen_subcommand_from submit status results cancel list" -f -a "list" -d 'The jobs submitted from here, newest first'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s f -l file -d 'Add a file\'s text to the input (repeatable, in order)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s m -l model -d 'Model id or alias [default: config, then LLMPIPE_MODEL, then gpt-4.1-mini]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s p -l provider -d 'API to use [default: inferred from the model: claude-* is anthropic, else openai]' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s s -l system -d 'System prompt (replaces a prompt file\'s)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l prompt -d 'Use a versioned prompt file (latest version without @vN)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l var -d 'Template variable for the prompt file (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l prompts-dir -d 'Look for prompt files here first' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s t -l temperature -d 'Sampling temperature' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l max-tokens -d 'Output token cap, always sent [default: config, then 1024]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l stop -d 'Stop sequence (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l image -d 'Attach an image: a PNG, JPEG, GIF or WebP file, or an http(s) URL (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l timeout -d 'Seconds per attempt: the whole reply, or a stream\'s first event and longest silence [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l effort -d 'How hard a reasoning model thinks (the levels a model takes vary; see the README)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cache-prompt -d 'Mark the stable prefix (tools, system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l tool -d 'A tool the model may call: a JSON or TOML tool file (repeatable)' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l tool-choice -d 'auto, none, required, or a tool\'s NAME (forcing applies to the first turn only) [default: auto]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l max-tool-rounds -d 'With --run-tools: model turns at most, then exit 6' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l tool-timeout -d 'With --run-tools: seconds a tool may run before it is killed' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l tool-result -d 'With -c/--cid: the result of a pending call, as JSON or @FILE (repeatable)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l task -d 'What each item asks for: the text, a JSON value (--schema), or a label (--labels)' -r -f -a "complete\t''
+extract-json\t''
+classify\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l schema -d 'With --task extract-json: JSON Schema file, or a short field list' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l labels -d 'With --task classify: the label set, comma-separated (or the prompt file\'s labels)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l batch-size -d 'Requests per provider batch at most [default: the provider\'s limit, 50,000 OpenAI, 100,000 Anthropic]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l poll-interval -d 'With --wait: seconds between polls [default: 5 s, growing to 60 s]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l resume -d 'Keep the successful lines of an earlier output FILE (live or batch); submit only the rest' -r -F
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l line-format -d 'Items are `text` lines, or `jsonl` objects whose fields are template variables' -r -f -a "text\t''
+jsonl\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cid -d 'Continue the conversation with this id (see `llmpipe logs`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l fallback -d 'Model to try when the primary fails after its retries (repeatable, in order)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l concurrency -d 'With --each-line: requests in flight' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l rpm -d 'With --each-line: start at most N requests per minute' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l max-cost -d 'Refuse to submit (exit 7) when the whole job could cost more than USD at batch prices' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l run-tools -d 'Run the calls\' commands and send their results back until the model answers'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l wait -d 'Wait for the job to end and write its results'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l each-line -d 'One request per non-empty line of stdin and -f files; JSON Lines out, in input order'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s c -l continue -d 'Continue the most recent conversation (its turns are sent as history)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l cache -d 'Answer identical requests (temperature 0 or unset) from the response cache'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l no-log -d 'Do not write this call to the call log'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l dry-run -d 'Print the request lines that would be uploaded; send nothing'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -l json -d 'Machine-readable output: {"id","provider","provider_batch_ids","items","submitted_at"}'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from submit" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -l timeout -d 'Seconds per HTTP attempt [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -l timeout -d 'Seconds per HTTP attempt [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -l poll-interval -d 'With --wait: seconds between polls [default: 5 s, growing to 60 s]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -l wait -d 'Wait until the job has ended, then write the results'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from results" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -l timeout -d 'Seconds per HTTP attempt [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s n -l count -d 'How many jobs to show (the most recent)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s p -l provider -d 'List this provider\'s newest batches instead (at most 100; any machine, needs the key)' -r -f -a "openai\t''
+anthropic\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -l timeout -d 'With -p: seconds per HTTP attempt [default: 120]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output (see the README for the shapes)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Request and response diagnostics on stderr (never secrets)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand batch; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'

@@ -75,6 +75,8 @@ pub enum Command {
     },
     /// Score prompt versions × models on labelled data; gates for CI (exit 8)
     Eval(EvalArgs),
+    /// Large jobs on the providers' Batch APIs: half the price, results within 24 h
+    Batch(BatchArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -588,6 +590,7 @@ impl Cli {
             Command::Models(a) => a.json.json,
             Command::Completions { .. } => false,
             Command::Eval(a) => a.json.json,
+            Command::Batch(a) => a.json(),
             _ => self.request_args().is_some_and(|a| a.json.json),
         }
     }
@@ -879,5 +882,158 @@ mod tests {
         assert!(!asked(&["complete", "--bogus"]));
         assert!(!asked(&["complete", "--", "--json"]));
         assert!(!asked(&["models", "--jsonx"]));
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    #[command(subcommand)]
+    pub action: BatchAction,
+}
+
+impl BatchArgs {
+    pub fn json(&self) -> bool {
+        match &self.action {
+            BatchAction::Submit(a) => a.request.json.json,
+            BatchAction::Status(a) | BatchAction::Cancel(a) => a.json.json,
+            BatchAction::Results(a) => a.job.json.json,
+            BatchAction::List(a) => a.json.json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BatchAction {
+    /// Submit one request per input line (read as --each-line reads them) as a batch job
+    Submit(Box<BatchSubmitArgs>),
+    /// The job's state and counts [ID: default the latest job]
+    Status(BatchJobArgs),
+    /// The results as JSON Lines, in input order, as an --each-line run writes them
+    Results(BatchResultsArgs),
+    /// Cancel the job (items not yet run end as `canceled`)
+    Cancel(BatchJobArgs),
+    /// The jobs submitted from here, newest first
+    List(BatchListArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum BatchTask {
+    #[default]
+    Complete,
+    ExtractJson,
+    Classify,
+}
+
+/// `batch submit`: everything an --each-line run takes, submitted to the Batch API.
+#[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("line_format", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset)),
+    mut_arg("resume", |a| a.requires(clap::builder::Resettable::<clap::Id>::Reset)
+        .help("Keep the successful lines of an earlier output FILE (live or batch); submit only the rest")),
+    mut_arg("line_format", |a| a.help("Items are `text` lines, or `jsonl` objects whose fields are template variables")),
+    mut_arg("each_line", |a| a.hide(true)),
+    mut_arg("continue_last", |a| a.hide(true)),
+    mut_arg("cid", |a| a.hide(true)),
+    mut_arg("cache", |a| a.hide(true)),
+    mut_arg("no_log", |a| a.hide(true)),
+    mut_arg("fallbacks", |a| a.hide(true)),
+    mut_arg("concurrency", |a| a.hide(true)),
+    mut_arg("rpm", |a| a.hide(true)),
+    mut_arg("dry_run", |a| a.help("Print the request lines that would be uploaded; send nothing")),
+    mut_arg("max_cost", |a| a.help("Refuse to submit (exit 7) when the whole job could cost more than USD at batch prices")),
+    mut_arg("json", |a| a.help(r#"Machine-readable output: {"id","provider","provider_batch_ids","items","submitted_at"}"#)),
+)]
+pub struct BatchSubmitArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// What each item asks for: the text, a JSON value (--schema), or a label (--labels)
+    #[arg(long, value_enum, default_value = "complete")]
+    pub task: BatchTask,
+
+    /// With --task extract-json: JSON Schema file, or a short field list
+    #[arg(long, value_name = "FILE|FIELDS")]
+    pub schema: Option<String>,
+
+    /// With --task classify: the label set, comma-separated (or the prompt file's labels)
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    pub labels: Vec<String>,
+
+    /// Requests per provider batch at most [default: the provider's limit, 50,000 OpenAI, 100,000 Anthropic]
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub batch_size: Option<usize>,
+
+    /// Wait for the job to end and write its results
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: seconds between polls [default: 5 s, growing to 60 s]
+    #[arg(long, value_name = "SECS", value_parser = poll_seconds)]
+    pub poll_interval: Option<f64>,
+}
+
+/// The options of a command about one job.
+#[derive(Debug, Clone, Args)]
+pub struct BatchJobArgs {
+    /// Local job id, or a provider batch id (batch_…, msgbatch_…) [default: the latest job]
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+
+    /// Seconds per HTTP attempt [default: 120]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
+    pub timeout: Option<f64>,
+
+    /// Retries after the first attempt for transient failures [default: 3]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+
+    #[command(flatten)]
+    pub verbose: VerboseArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchResultsArgs {
+    #[command(flatten)]
+    pub job: BatchJobArgs,
+
+    /// Wait until the job has ended, then write the results
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: seconds between polls [default: 5 s, growing to 60 s]
+    #[arg(long, value_name = "SECS", value_parser = poll_seconds)]
+    pub poll_interval: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchListArgs {
+    /// How many jobs to show (the most recent)
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub count: usize,
+
+    /// List this provider's newest batches instead (at most 100; any machine, needs the key)
+    #[arg(short = 'p', long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderArg>,
+
+    /// With -p: seconds per HTTP attempt [default: 120]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
+    pub timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+
+    #[command(flatten)]
+    pub verbose: VerboseArg,
+}
+
+/// `--poll-interval`: a positive number of seconds, at most a day.
+fn poll_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("--poll-interval must be a positive number of seconds (at most 86400)".into()),
     }
 }

@@ -28,6 +28,10 @@ pub enum Kind {
     Internal,
     /// `eval` ran, and a quality gate failed (exit 8).
     QualityGate,
+    /// A batch item the provider never ran before the 24-hour window closed.
+    Expired,
+    /// A batch item that was not run because its batch was canceled.
+    Canceled,
 }
 
 impl Kind {
@@ -46,6 +50,8 @@ impl Kind {
             Kind::Interrupted => "interrupted",
             Kind::Internal => "internal",
             Kind::QualityGate => "quality_gate",
+            Kind::Expired => "expired",
+            Kind::Canceled => "canceled",
         }
     }
 
@@ -60,6 +66,7 @@ impl Kind {
             Kind::Budget => 7,
             Kind::Interrupted => crate::signals::interrupted_exit_code(),
             Kind::QualityGate => 8,
+            Kind::Expired | Kind::Canceled => 5,
         }
     }
 }

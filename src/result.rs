@@ -57,6 +57,9 @@ pub struct CallResult {
     /// The tool turns, for the call log (never printed).
     #[serde(skip)]
     pub transcript: Option<Box<crate::tools::Transcript>>,
+    /// Answered through the provider's Batch API (and priced at its batch rate).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub batch: bool,
 }
 
 impl CallResult {
@@ -115,7 +118,27 @@ impl CallResult {
             tool_calls: None,
             tool_rounds: None,
             transcript: None,
+            batch: false,
         }
+    }
+
+    /// The result of one batch item's answer (`outcome`), priced at the provider's batch
+    /// rate; `latency_ms` is 0 (the provider does not say when the item ran).
+    pub fn batch_item(
+        outcome: &Outcome<'_>,
+        pricing: &Pricing,
+        prompt: Option<String>,
+    ) -> CallResult {
+        let mut r = CallResult::from_calls(
+            std::slice::from_ref(outcome),
+            Duration::ZERO,
+            pricing,
+            prompt,
+        );
+        let price = pricing.lookup(&[reported_model(outcome), &outcome.target.model]);
+        r.cost_usd = price.map(|p| p.batch_cost(&outcome.response.usage));
+        r.batch = true;
+        r
     }
 
     /// The compact JSON line.
@@ -211,6 +234,7 @@ mod tests {
             tool_calls: None,
             tool_rounds: None,
             transcript: None,
+            batch: false,
         }
     }
 

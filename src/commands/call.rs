@@ -362,7 +362,7 @@ fn prompt_cache_key(p: &PromptFile) -> String {
 }
 
 /// Exit 6: the model answered (and was paid) but there is nothing to use.
-fn usable(r: &Response, max_tokens: u64) -> Result<()> {
+pub(super) fn usable(r: &Response, max_tokens: u64) -> Result<()> {
     let unusable = |msg: String| Err(Error::new(Kind::UnusableAnswer, msg));
     if r.finish_reason == FinishReason::Refusal {
         let why = r.refusal.as_deref().unwrap_or(r.text.as_str()).trim();
@@ -409,7 +409,8 @@ fn tool_setup(
     let asked =
         !t.tools.is_empty() || t.tool_choice.is_some() || t.run_tools || !t.tool_results.is_empty();
     let from_prompt = prompt.and_then(|p| p.meta.tools.as_ref().map(|list| (p, list)));
-    if !matches!(command, "complete" | "stream") {
+    // `batch` hands calls to the script (it refuses --run-tools and --tool-result itself).
+    if !matches!(command, "complete" | "stream" | "batch") {
         if asked || from_prompt.is_some() {
             return Err(Error::usage(format!(
                 "{command} does not take tools: use complete or stream"

@@ -105,6 +105,28 @@ impl Classify {
     }
 }
 
+/// A batch job's classify: the same label set and matching as a live run.
+impl Classify {
+    /// A batch answer: the label, or exit 6 with the result.
+    pub fn check(&self, reply: &str, mut result: CallResult) -> Result<CallResult> {
+        match match_label(reply, &self.labels) {
+            Some(label) => {
+                result.label = Some(label.to_string());
+                Ok(result)
+            }
+            None => Err(Error::new(
+                Kind::UnusableAnswer,
+                format!(
+                    "the model answered `{}`, which is not one of: {}",
+                    reply.trim(),
+                    self.labels.join(", ")
+                ),
+            )
+            .with_result(result)),
+        }
+    }
+}
+
 /// The label a reply names, spelled as in the set. Accepts `{"label": …}`, a JSON string,
 /// or text with surrounding whitespace, quotes, backticks and trailing `.!,;:`.
 pub fn match_label<'a>(reply: &str, labels: &'a [String]) -> Option<&'a str> {

@@ -31,9 +31,9 @@ use crate::result::{CallResult, Line as OutLine};
 const GRACE: Duration = Duration::from_secs(2);
 
 /// One non-empty input line, or why it could not be read.
-struct Line {
-    index: usize,
-    text: std::result::Result<String, Error>,
+pub(super) struct Line {
+    pub(super) index: usize,
+    pub(super) text: std::result::Result<String, Error>,
 }
 
 type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<CallResult>)> + 'a>>;
@@ -405,7 +405,7 @@ fn flush(finished: &mut BTreeMap<usize, String>, next_write: &mut usize) {
 }
 
 /// `{"index","input",…result…}` or `{"index","input",…,"error":{…}}`.
-fn item_line(index: usize, input: &Value, outcome: &Result<CallResult>) -> String {
+pub(super) fn item_line(index: usize, input: &Value, outcome: &Result<CallResult>) -> String {
     let (result, error) = match outcome {
         Ok(r) => (Some(r), None),
         Err(e) => (e.result.as_deref(), Some(e.body())),
@@ -421,15 +421,15 @@ fn item_line(index: usize, input: &Value, outcome: &Result<CallResult>) -> Strin
 }
 
 /// An item ready to become a request.
-struct Item {
+pub(super) struct Item {
     /// What the output line shows as `input`: the line, or the JSONL object.
-    input: Value,
+    pub(super) input: Value,
     /// The text for `{{input}}` and the extra template variables, or why there is none.
     content: std::result::Result<(String, Option<HashMap<String, String>>), Error>,
 }
 
 impl Item {
-    fn request(&self, call: &Call, job: &Job) -> Result<Request> {
+    pub(super) fn request(&self, call: &Call, job: &Job) -> Result<Request> {
         let (text, vars) = self.content.as_ref().map_err(Clone::clone)?;
         let mut req = call.request_for(text, vars.as_ref())?;
         job.shape(&mut req);
@@ -437,7 +437,7 @@ impl Item {
     }
 }
 
-fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
+pub(super) fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
     let raw = match line.text {
         Ok(raw) => raw,
         Err(e) => {
@@ -492,7 +492,7 @@ fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
 }
 
 /// Reads -f files, then stdin, line by line; every non-blank line is an item.
-fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Line>) {
+pub(super) fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Line>) {
     let mut index = 0;
     let mut send = |text: std::result::Result<String, Error>| {
         let ok = tx.blocking_send(Line { index, text }).is_ok();
@@ -567,7 +567,7 @@ fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Li
 /// ignored. Only the last line may be cut off (an interrupted writer leaves no newline).
 /// A line is a success, and copied, only if it has no `error` and has what this command
 /// produces (`text`, `json` or `label`).
-struct Resume {
+pub(super) struct Resume {
     path: PathBuf,
     reader: Box<dyn BufRead>,
     /// What a successful line of this command holds.
@@ -579,7 +579,7 @@ struct Resume {
 }
 
 impl Resume {
-    fn open(path: &Path, produces: &'static str) -> Result<Resume> {
+    pub(super) fn open(path: &Path, produces: &'static str) -> Result<Resume> {
         let cannot = |why: String| {
             Error::usage(format!(
                 "cannot read --resume file {}: {why}",
@@ -708,13 +708,13 @@ impl Resume {
     }
 
     /// Whether successful lines remain to be copied.
-    fn has_more(&self) -> bool {
+    pub(super) fn has_more(&self) -> bool {
         self.next.is_some()
     }
 
     /// The earlier line for item `index`, if it succeeded. A line whose input differs is
     /// a different run: a usage error.
-    fn take(&mut self, index: usize, input: &Value) -> Result<Option<String>> {
+    pub(super) fn take(&mut self, index: usize, input: &Value) -> Result<Option<String>> {
         while let Some((i, _, _)) = &self.next
             && *i < index
         {
@@ -737,7 +737,7 @@ impl Resume {
         }
     }
 
-    fn check_end(&mut self, items: usize) -> Result<()> {
+    pub(super) fn check_end(&mut self, items: usize) -> Result<()> {
         match &self.next {
             Some((i, _, _)) if *i >= items => Err(self.mismatch(format!(
                 "it has results for item {i}, but the input has {items} item(s)"

@@ -215,4 +215,61 @@ impl Extract {
             repair,
         })
     }
+
+    /// The schema `--schema` or the prompt file gives, as `run` finds it.
+    pub fn schema_for(
+        spec: Option<&str>,
+        prompt: Option<&crate::prompts::PromptFile>,
+    ) -> Result<Option<Value>> {
+        Ok(match (spec, prompt) {
+            (Some(spec), _) => load_schema(spec)?.0,
+            (None, Some(p)) => p.schema.clone(),
+            (None, None) => None,
+        })
+    }
+
+    /// The job for `schema` (kept with the batch job, so results are checked the same way).
+    pub fn for_batch(schema: Option<Value>, prompt_name: Option<&str>) -> Result<Extract> {
+        let validator = schema
+            .as_ref()
+            .map(|s| Validator::new(s, "the job's schema"))
+            .transpose()?;
+        Ok(Extract {
+            name: schema_name(prompt_name),
+            schema,
+            validator,
+            repair: 0,
+        })
+    }
+
+    /// A batch answer: the JSON value (valid against the schema), or exit 6 with the result.
+    pub fn check(&self, reply: &str, mut result: CallResult) -> Result<CallResult> {
+        let problems = match jsonx::extract(reply) {
+            Ok(value) => {
+                let errors = self
+                    .validator
+                    .as_ref()
+                    .map(|v| v.errors(&value))
+                    .unwrap_or_default();
+                if errors.is_empty() {
+                    result.json = Some(value);
+                    result.repairs = Some(0);
+                    return Ok(result);
+                }
+                errors
+            }
+            Err(e) => vec![e],
+        };
+        let what = if self.validator.is_some() {
+            "a JSON value valid against the schema"
+        } else {
+            "a JSON value"
+        };
+        Err(Error::new(
+            Kind::UnusableAnswer,
+            format!("the reply is not {what}: {}", problems[0]),
+        )
+        .with_hint("a batch answer gets no repair round: --resume with this output to run it again")
+        .with_result(result))
+    }
 }

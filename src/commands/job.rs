@@ -4,7 +4,7 @@
 use super::call::Call;
 use super::classify::Classify;
 use super::extract_json::Extract;
-use crate::chat::Request;
+use crate::chat::{Request, Response};
 use crate::error::Result;
 use crate::result::CallResult;
 
@@ -93,6 +93,25 @@ impl Job {
             Job::Complete => "text",
             Job::Extract(_) => "json",
             Job::Classify(_) => "label",
+        }
+    }
+
+    /// A batch item's answer (its result already priced), judged as a live answer is:
+    /// unusable (refused, empty), or for extract-json and classify not valid, is exit 6
+    /// carrying the paid-for result. No repair rounds: a batch answer is final.
+    pub fn check(
+        &self,
+        response: &Response,
+        result: CallResult,
+        max_tokens: u64,
+    ) -> Result<CallResult> {
+        if let Err(e) = super::call::usable(response, max_tokens) {
+            return Err(e.with_result(result));
+        }
+        match self {
+            Job::Complete => Ok(result),
+            Job::Extract(e) => e.check(&response.text, result),
+            Job::Classify(c) => c.check(&response.text, result),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! `conversation.rs` (`-c`/`--cid` history), `record.rs` (the call-log record) and
 //! `report.rs` (how a failure is reported).
 
+mod batch;
+mod batch_jobs;
 mod call;
 mod classify;
 mod complete;
@@ -58,6 +60,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(args, &ctx).await,
+        Command::Batch(args) => batch::run(args, &ctx).await,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Kind, Result};
 
 const KIND: ProviderKind = ProviderKind::Anthropic;
 /// The API version the official SDK pins.
-const API_VERSION: &str = "2023-06-01";
+pub const API_VERSION: &str = "2023-06-01";
 
 /// The assistant turn that starts a JSON-mode reply; [`super::finish`] puts it back.
 pub const JSON_PREFILL: &str = "{";

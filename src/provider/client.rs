@@ -656,6 +656,202 @@ impl Attempts<'_> {
     }
 }
 
+/// The batch jobs' calls (PROTOCOLS.md G): uploads, creates, polls, cancels and lists are
+/// one [`Client::exchange`]-like attempt each, and result files are streamed, all in the
+/// one retry loop with the same timeouts, error mapping and redaction as a completion.
+impl Client {
+    /// One call of a batch job; the 2xx body. `created` (Unix seconds of the batch's
+    /// creation) makes a 404 within [`FRESH_BATCH`] of it retryable: providers have been
+    /// seen to answer so right after creating a batch.
+    pub async fn api(
+        &self,
+        target: &Target,
+        call: &super::batch::ApiCall,
+        waiting_for: &str,
+        created: Option<i64>,
+    ) -> Result<Vec<u8>> {
+        check_key(target)?;
+        let mut attempts = self.attempts();
+        let mut round = 0;
+        loop {
+            let sent = attempts
+                .run(async || {
+                    let kind = target.kind;
+                    let started = Instant::now();
+                    let work = async {
+                        let resp = self
+                            .api_request(target, call)
+                            .send()
+                            .await
+                            .map_err(|e| transport(kind, &call.url, e))?;
+                        let status = resp.status().as_u16();
+                        let headers = resp.headers().clone();
+                        let body = read_body(kind, &call.url, resp, status).await?;
+                        Ok::<_, Error>((status, headers, body))
+                    };
+                    let (status, headers, body) = timeout(self.timeout, work)
+                        .await
+                        .map_err(|_| timed_out(kind, self.timeout, waiting_for))??;
+                    log_status(status, &headers, started);
+                    if !(200..300).contains(&status) {
+                        return Err(fresh_404(
+                            parse_error(kind, status, &headers, &body),
+                            created,
+                        ));
+                    }
+                    Ok(body)
+                })
+                .await;
+            match sent {
+                Err(e) if still_fresh(&e, created) => {
+                    // The retries are spent, but the batch is younger than FRESH_BATCH:
+                    // keep looking (with the backoff) until it is not.
+                    attempts.next_target();
+                    round += 1;
+                    sleep(self.policy.backoff(round.min(4))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Streams a result file line by line into `on_line`, in the one retry loop: the
+    /// timeout bounds the wait for the answer and each silence, not the whole file (which
+    /// may be gigabytes). A failed attempt starts the file again from its first line, so
+    /// `on_line` must take a line twice without harm.
+    pub async fn download(
+        &self,
+        target: &Target,
+        call: &super::batch::ApiCall,
+        created: Option<i64>,
+        on_line: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        check_key(target)?;
+        let mut attempts = self.attempts();
+        let mut round = 0;
+        loop {
+            let sent = attempts
+                .run(async || {
+                    let kind = target.kind;
+                    let started = Instant::now();
+                    let resp = timeout(self.timeout, self.api_request(target, call).send())
+                        .await
+                        .map_err(|_| timed_out(kind, self.timeout, "for the results file"))?
+                        .map_err(|e| transport(kind, &call.url, e))?;
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    log_status(status, &headers, started);
+                    if !(200..300).contains(&status) {
+                        let body = read_body(kind, &call.url, resp, status).await?;
+                        return Err(fresh_404(
+                            parse_error(kind, status, &headers, &body),
+                            created,
+                        ));
+                    }
+                    let mut stream = resp.bytes_stream();
+                    let mut pending: Vec<u8> = Vec::new();
+                    loop {
+                        let next = timeout(self.timeout, stream.next()).await.map_err(|_| {
+                            timed_out(kind, self.timeout, "for more of the results file")
+                        })?;
+                        let Some(chunk) = next else { break };
+                        let chunk = chunk.map_err(|e| broken_stream(kind, e))?;
+                        pending.extend_from_slice(&chunk);
+                        let mut start = 0;
+                        while let Some(nl) = memchr::memchr(b'\n', &pending[start..]) {
+                            let line = &pending[start..start + nl];
+                            let line = line.strip_suffix(b"\r").unwrap_or(line);
+                            if !line.iter().all(u8::is_ascii_whitespace) {
+                                on_line(line)?;
+                            }
+                            start += nl + 1;
+                        }
+                        pending.drain(..start);
+                        if pending.len() > MAX_RESPONSE_BYTES {
+                            return Err(too_large(kind));
+                        }
+                    }
+                    if !pending.iter().all(u8::is_ascii_whitespace) {
+                        on_line(&pending)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            match sent {
+                Err(e) if still_fresh(&e, created) => {
+                    attempts.next_target();
+                    round += 1;
+                    sleep(self.policy.backoff(round.min(4))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn api_request(
+        &self,
+        target: &Target,
+        call: &super::batch::ApiCall,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = self.http.request(call.method.clone(), &call.url);
+        for (name, value) in &call.headers {
+            rb = match value {
+                HeaderValue::Plain(v) => rb.header(*name, v),
+                HeaderValue::Secret { prefix, key } => {
+                    let mut v = reqwest::header::HeaderValue::from_str(&format!(
+                        "{prefix}{}",
+                        key.expose()
+                    ))
+                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                    v.set_sensitive(true);
+                    rb.header(*name, v)
+                }
+            };
+        }
+        if output::verbose() {
+            output::debug(&format!(
+                "> {} {} ({} batch API, {} byte body)",
+                call.method,
+                crate::secrets::redact_url(&call.url),
+                target.kind.name(),
+                call.body.as_ref().map_or(0, bytes::Bytes::len)
+            ));
+        }
+        match &call.body {
+            Some(body) => rb.body(body.clone()),
+            None => rb,
+        }
+    }
+}
+
+/// How long after a batch's creation a 404 on it is retried.
+pub const FRESH_BATCH: Duration = Duration::from_secs(60);
+
+/// Whether a batch created at `created` (Unix seconds) is younger than [`FRESH_BATCH`].
+fn fresh(created: Option<i64>) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    created.is_some_and(|c| now.saturating_sub(c) < FRESH_BATCH.as_secs() as i64)
+}
+
+/// A 404 about a batch that is still fresh: worth another look.
+fn still_fresh(err: &Error, created: Option<i64>) -> bool {
+    err.status == Some(404) && fresh(created)
+}
+
+fn fresh_404(mut err: Error, created: Option<i64>) -> Error {
+    if err.status == Some(404) && fresh(created) {
+        err.retryable = true;
+        err.message = format!(
+            "{} (the batch was created moments ago: retried)",
+            err.message
+        );
+    }
+    err
+}
+
 /// `now + d`, or about 30 years from now for an absurd `--timeout` (`now + d` would panic).
 fn deadline(d: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();

@@ -10,6 +10,7 @@
 //! - `client.rs`: the one request path (HTTP, timeouts, retries, fallback models).
 
 mod anthropic;
+pub mod batch;
 pub mod client;
 mod openai;
 pub mod retry;

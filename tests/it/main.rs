@@ -3,6 +3,8 @@
 mod mock;
 
 mod batch;
+mod batch_api;
+mod batch_mock;
 mod bounds;
 mod completions;
 mod config;
