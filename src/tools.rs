@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::output;
 
 /// A tool's stdout kept at most (longer is cut, with a note the model sees).
-pub const MAX_TOOL_OUTPUT: usize = 100 * 1024;
+/// The SPEC says 100 KB: 100,000 bytes, not 100 KiB.
+pub const MAX_TOOL_OUTPUT: usize = 100_000;
 
 /// How long a tool's output may stay open after the tool exited.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
@@ -363,7 +364,7 @@ fn tool_text(kept: &[u8], total: usize) -> String {
     if total > kept.len() {
         text.push_str(&format!(
             "\n[llmpipe: output cut at {} KB; the tool wrote {total} bytes]",
-            MAX_TOOL_OUTPUT / 1024
+            MAX_TOOL_OUTPUT / 1000
         ));
     }
     text
