@@ -171,7 +171,8 @@ fn openai(model: &str) -> Mechanism {
 /// A Claude model's family and generation: ids are `claude-FAMILY-MAJOR[-MINOR][-DATE]`
 /// (4.x and later) or `claude-MAJOR[-MINOR]-FAMILY[-DATE]` (3.x). `None` for an id that
 /// is neither, or a family llmpipe does not know.
-fn claude(model: &str) -> Option<(&str, (u32, u32))> {
+/// A Claude model's family and version, read from its id (`claude-opus-4-7`, dated or not).
+pub fn claude(model: &str) -> Option<(&str, (u32, u32))> {
     // `anthropic/claude-…` from gateways.
     let rest = model.rsplit('/').next()?.strip_prefix("claude-")?;
     let parts: Vec<&str> = rest.split('-').collect();

@@ -32,7 +32,9 @@ const NATIVE_STRUCTURED_OUTPUT: &[&str] = &[
 ];
 
 fn native_structured_output(model: &str) -> bool {
+    // Every generation since 4.6 launched with them (GA before it), so newer models need no row.
     crate::models::find(model).is_some_and(|m| NATIVE_STRUCTURED_OUTPUT.contains(&m.id))
+        || crate::effort::claude(&model.to_ascii_lowercase()).is_some_and(|(_, v)| v >= (4, 6))
 }
 
 pub fn build(target: &Target, req: &Request, stream: bool) -> HttpRequest {

@@ -385,8 +385,9 @@ fn extract_json_does_not_prefill_or_force_a_tool_with_thinking() {
         body["messages"].as_array().unwrap().last().unwrap(),
         &json!({"role": "assistant", "content": "{"})
     );
-    // The 4.6 generation and later refuse a prefill even without thinking; the 5.x
-    // generation thinks by default, so a forced tool is offered instead.
+    // The 4.6 generation and later refuse a prefill even without thinking; they have native
+    // structured outputs, so a schema needs no tool (the 5.x generation thinks by default,
+    // which a forced tool would not be allowed with).
     for (model, schema) in [
         ("claude-sonnet-4-6", None),
         ("claude-sonnet-5", Some("a int")),
@@ -402,7 +403,11 @@ fn extract_json_does_not_prefill_or_force_a_tool_with_thinking() {
         let body = body_of(&mock);
         assert_eq!(body["messages"].as_array().unwrap().len(), 1, "{model}");
         if schema.is_some() {
-            assert_eq!(body["tool_choice"], json!({"type": "auto"}));
+            assert_eq!(
+                body["output_config"]["format"]["type"], "json_schema",
+                "{model}"
+            );
+            assert!(body.get("tool_choice").is_none(), "{model}");
         }
     }
 }
