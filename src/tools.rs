@@ -438,23 +438,24 @@ async fn spawn_and_wait(
             let _ = s.shutdown().await;
         }
     };
+    // Kept outside the reading future, so that what was read survives giving up on a pipe
+    // that something outside the tool's group still holds open.
+    let captured: std::cell::RefCell<(Vec<u8>, usize)> = Default::default();
     let read_out = async {
-        let mut kept = Vec::new();
-        let mut total = 0usize;
         if let Some(out) = stdout.as_mut() {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match out.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        total += n;
+                        let (kept, total) = &mut *captured.borrow_mut();
+                        *total += n;
                         let room = MAX_TOOL_OUTPUT.saturating_sub(kept.len());
                         kept.extend_from_slice(&buf[..n.min(room)]);
                     }
                 }
             }
         }
-        (kept, total)
     };
     let pass_err = async {
         if let Some(mut err) = stderr {
@@ -491,39 +492,36 @@ async fn spawn_and_wait(
     let leftover = std::cell::Cell::new(false);
     let work = async {
         let io = async {
-            let ((), out, ()) = tokio::join!(feed, read_out, pass_err);
-            out
+            tokio::join!(feed, read_out, pass_err);
         };
         tokio::pin!(io);
-        let mut out = None;
+        let mut io_done = false;
         let status = tokio::select! {
-            o = &mut io => {
-                out = Some(o);
+            () = &mut io => {
+                io_done = true;
                 child.wait().await
             }
             s = child.wait() => s,
         };
-        let out = match out {
-            Some(o) => o,
-            None => match tokio::time::timeout(EXIT_GRACE, &mut io).await {
-                Ok(o) => o,
-                Err(_) => {
-                    leftover.set(true);
-                    if let Some(pgid) = guard.pgid {
-                        // SAFETY: kill(2) on the process group we created, which still has
-                        // members (they hold the pipes open).
-                        unsafe {
-                            libc::kill(-pgid, libc::SIGKILL);
-                        }
-                    }
-                    io.await
+        if !io_done && tokio::time::timeout(EXIT_GRACE, &mut io).await.is_err() {
+            leftover.set(true);
+            if let Some(pgid) = guard.pgid {
+                // SAFETY: kill(2) on the process group we created, which still has
+                // members (they hold the pipes open).
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
                 }
-            },
-        };
-        (out, status)
+            }
+            // A process that left the group (`setsid`) may hold the pipes still: the
+            // tool has exited, so its output is what was read by now.
+            let _ = tokio::time::timeout(EXIT_GRACE, &mut io).await;
+        }
+        status
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(((kept, total), status)) => {
+    let finished = tokio::time::timeout(timeout, work).await;
+    let (kept, total) = captured.take();
+    match finished {
+        Ok(status) => {
             // Reaped: the group id may be reused now, never signal it again.
             guard.pgid = None;
             if leftover.get() {

@@ -1,0 +1,144 @@
+//! Hostile cases found by probing tools, effort and eval: each test is one bug that was
+//! fixed (a reply the API can send, a tool that misbehaves, a user mistake that costs data).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::mock::{self, Mock};
+use crate::{anthropic, openai, run, tmp};
+
+fn tool(dir: &Path, name: &str, script: &str) {
+    let sh = dir.join(format!("{name}.sh"));
+    std::fs::write(&sh, format!("#!/bin/sh\n{script}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let def = json!({
+        "name": name,
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "command": [format!("./{name}.sh")],
+    });
+    std::fs::write(dir.join(format!("{name}.json")), def.to_string()).unwrap();
+}
+
+/// A streamed Claude reply cut inside a tool call's input (`max_tokens` reached while the
+/// model wrote the arguments) is the model's unusable answer, paid for: exit 6 with the
+/// result, sent once. It used to be "not the API's JSON": retried (paid again) and exit 5.
+#[test]
+fn a_streamed_claude_call_cut_inside_its_arguments_is_exit_6_sent_once() {
+    let dir = tmp();
+    tool(dir.path(), "weather", "cat");
+    let cut =
+        mock::anthropic_tool_stream(None, &[("toolu_01", "weather", r#"{"city": "Par"#)], false);
+    let mock = Mock::start(vec![cut.clone(), cut.clone(), cut.clone(), cut]);
+    let out = run(anthropic(dir.path(), &mock).args([
+        "stream",
+        "-m",
+        "claude-sonnet-4-5",
+        "--tool",
+        "weather.json",
+        "--json",
+        "go",
+    ]))
+    .expect(6);
+    assert_eq!(mock.hits(), 1, "{}", out.stderr);
+    let last = out.lines().pop().unwrap();
+    assert_eq!(last["type"], "result", "{}", out.stdout);
+    assert_eq!(last["error"]["exit_code"], 6, "{}", out.stdout);
+    assert_eq!(last["tool_calls"][0]["id"], "toolu_01");
+}
+
+/// `eval --out` (or `--report`) naming the `--data` file would replace the labelled data
+/// with the results: a usage error before anything is sent, the data untouched.
+#[test]
+fn eval_never_writes_its_report_over_the_data() {
+    let dir = tmp();
+    let d = dir.path().join("prompts/p");
+    std::fs::create_dir_all(&d).unwrap();
+    for v in ["v1", "v2"] {
+        std::fs::write(
+            d.join(format!("{v}.md")),
+            "+++\nlabels = [\"yes\", \"no\"]\n+++\n{{input}}\n",
+        )
+        .unwrap();
+    }
+    let data = "{\"input\": \"a\", \"expected\": \"yes\"}\n";
+    std::fs::write(dir.path().join("data.jsonl"), data).unwrap();
+    let mock = Mock::start(vec![mock::openai_completion("yes")]);
+    for extra in [
+        ["--out", "data.jsonl"],
+        ["--report", "./data.jsonl"],
+        ["--out", "same.txt"],
+    ] {
+        let mut cmd = openai(dir.path(), &mock);
+        cmd.args([
+            "eval",
+            "--prompt",
+            "p@v1",
+            "--prompt",
+            "p@v2",
+            "-m",
+            "gpt-4o-mini",
+            "--data",
+            "data.jsonl",
+            "--json",
+        ])
+        .args(extra);
+        if extra[1] == "same.txt" {
+            cmd.args(["--report", "same.txt"]);
+        }
+        let out = run(&mut cmd).expect(2);
+        assert_eq!(out.json()["error"]["type"], "usage", "{}", out.stdout);
+        assert_eq!(mock.hits(), 0);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("data.jsonl")).unwrap(),
+            data
+        );
+    }
+}
+
+/// A tool that starts a daemon in a session of its own (`setsid`), which keeps the tool's
+/// stdout open, ends when the tool exits: its output is the result, exit 0. It used to wait
+/// for `--tool-timeout` and report "did not finish ... killed" for a tool that had finished.
+#[test]
+fn a_tool_whose_daemon_left_its_group_still_ends_when_it_exits() {
+    let dir = tmp();
+    tool(
+        dir.path(),
+        "daemon",
+        "cat >/dev/null; setsid sleep 30 & echo $! > daemon.pid; echo started",
+    );
+    let mock = Mock::start(vec![
+        mock::openai_tool_calls(None, &[("call_1", "daemon", "{}")], "tool_calls"),
+        mock::openai_completion("ok"),
+    ]);
+    let started = Instant::now();
+    let out = run(openai(dir.path(), &mock).args([
+        "complete",
+        "-m",
+        "gpt-4o-mini",
+        "--tool",
+        "daemon.json",
+        "--run-tools",
+        "--tool-timeout",
+        "20",
+        "--json",
+        "go",
+    ]));
+    if let Ok(pid) = std::fs::read_to_string(dir.path().join("daemon.pid")) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    let out = out.expect(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let call = &out.json()["tool_calls"][0];
+    assert_eq!(call["exit_code"], 0, "{}", out.stdout);
+    assert_eq!(call["is_error"], false, "{}", out.stdout);
+    let sent = mock.requests()[1].json();
+    let msgs = sent["messages"].as_array().unwrap();
+    assert_eq!(msgs.last().unwrap()["content"], "started\n");
+}
