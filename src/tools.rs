@@ -19,6 +19,9 @@ use crate::output;
 /// A tool's stdout kept at most (longer is cut, with a note the model sees).
 pub const MAX_TOOL_OUTPUT: usize = 100 * 1024;
 
+/// Tools of one turn running at once (the rest wait for a free slot).
+const MAX_RUNNING: usize = 16;
+
 /// How long a tool's output may stay open after the tool exited.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
 
@@ -561,11 +564,15 @@ pub async fn run_all(
     on_done: &mut dyn FnMut(&Run),
 ) -> Vec<Run> {
     use futures_util::StreamExt;
-    let mut pending: futures_util::stream::FuturesUnordered<_> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| async move { (i, run(c, tools, timeout).await) })
-        .collect();
+    // At most MAX_RUNNING at once: a reply with hundreds of calls must not run out of
+    // processes or file descriptors (each run holds three pipes).
+    let mut pending = futures_util::stream::iter(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| async move { (i, run(c, tools, timeout).await) }),
+    )
+    .buffer_unordered(MAX_RUNNING);
     let mut runs: Vec<Option<Run>> = vec![None; calls.len()];
     while let Some((i, r)) = pending.next().await {
         if output::verbose() {

@@ -142,3 +142,61 @@ fn a_tool_whose_daemon_left_its_group_still_ends_when_it_exits() {
     let msgs = sent["messages"].as_array().unwrap();
     assert_eq!(msgs.last().unwrap()["content"], "started\n");
 }
+
+/// A reply with a hundred calls runs them all, a bounded number at a time: with few file
+/// descriptors to spare (each run holds three pipes), none fails for want of one. They used
+/// to all start at once and fail with "Too many open files".
+#[test]
+fn a_hundred_calls_in_one_turn_all_run_with_few_file_descriptors() {
+    let dir = tmp();
+    tool(dir.path(), "echo", "cat >/dev/null; echo ok");
+    let ids: Vec<String> = (0..100).map(|i| format!("call_{i}")).collect();
+    let list: Vec<mock::MockCall<'_>> = ids.iter().map(|id| (id.as_str(), "echo", "{}")).collect();
+    let mock = Mock::start(vec![
+        mock::openai_tool_calls(None, &list, "tool_calls"),
+        mock::openai_completion("ok"),
+    ]);
+    let mut std_cmd = crate::openai_std(dir.path(), &mock);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; only this child is affected.
+    unsafe {
+        std_cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 128,
+                rlim_max: 128,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
+    std_cmd.args([
+        "complete",
+        "-m",
+        "gpt-4o-mini",
+        "--tool",
+        "echo.json",
+        "--run-tools",
+        "--json",
+        "go",
+    ]);
+    let out = run(&mut assert_cmd::Command::from_std(std_cmd)).expect(0);
+    let calls = out.json()["tool_calls"].as_array().unwrap().clone();
+    assert_eq!(calls.len(), 100);
+    let failed: Vec<_> = calls.iter().filter(|c| c["is_error"] != false).collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let sent = mock.requests()[1].json();
+    let results: Vec<_> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .collect();
+    assert_eq!(results.len(), 100);
+    assert_eq!(results[99]["tool_call_id"], "call_99");
+    assert!(results.iter().all(|m| m["content"] == "ok\n"));
+}
