@@ -200,3 +200,33 @@ fn a_hundred_calls_in_one_turn_all_run_with_few_file_descriptors() {
     assert_eq!(results[99]["tool_call_id"], "call_99");
     assert!(results.iter().all(|m| m["content"] == "ok\n"));
 }
+
+/// An `--each-line` budget refusal with nothing in flight says "$0.000000 in flight",
+/// never "$-0.000000" (the sum of no reservations was a negative zero).
+#[test]
+fn a_budget_refusal_never_shows_a_negative_zero() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::anthropic_message("ok")]);
+    let out = run(anthropic(dir.path(), &mock)
+        .args([
+            "complete",
+            "-m",
+            "claude-sonnet-4-5",
+            "--effort",
+            "high",
+            "--each-line",
+            "--max-cost",
+            "0.01",
+        ])
+        .write_stdin("a\n"))
+    .expect(7);
+    assert_eq!(mock.hits(), 0);
+    let line = &out.lines()[0];
+    let msg = line["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("$0.000000 in flight"), "{msg}");
+    assert!(
+        !out.stdout.contains("-0.0") && !out.stderr.contains("-0.0"),
+        "{}",
+        out.stderr
+    );
+}
