@@ -349,6 +349,7 @@ pub async fn run(call: &ToolCall, tools: &[ToolSpec], timeout: Duration) -> Run 
 
 /// The tool's stdout as text: lossy UTF-8 with a note, cut at [`MAX_TOOL_OUTPUT`] with a note.
 fn tool_text(kept: &[u8], total: usize) -> String {
+    let mut lossy = false;
     let mut text = match std::str::from_utf8(kept) {
         Ok(t) => t.to_string(),
         // A cut inside a character is not the tool's fault: drop the partial character.
@@ -356,14 +357,26 @@ fn tool_text(kept: &[u8], total: usize) -> String {
             String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned()
         }
         Err(_) => {
-            let mut t = String::from_utf8_lossy(kept).into_owned();
-            t.push_str(
-                "\n[llmpipe: the tool's output was not valid UTF-8; invalid bytes were replaced with U+FFFD]",
-            );
-            t
+            lossy = true;
+            String::from_utf8_lossy(kept).into_owned()
         }
     };
-    if total > kept.len() {
+    // Replacement characters take three bytes each: the text stays within the bound too.
+    let mut cut = total > kept.len();
+    if text.len() > MAX_TOOL_OUTPUT {
+        let mut end = MAX_TOOL_OUTPUT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        cut = true;
+    }
+    if lossy {
+        text.push_str(
+            "\n[llmpipe: the tool's output was not valid UTF-8; invalid bytes were replaced with U+FFFD]",
+        );
+    }
+    if cut {
         text.push_str(&format!(
             "\n[llmpipe: output cut at {} KB; the tool wrote {total} bytes]",
             MAX_TOOL_OUTPUT / 1024
@@ -799,6 +812,11 @@ mod tests {
     fn output_notes() {
         assert_eq!(tool_text(b"ok", 2), "ok");
         assert!(tool_text(b"a\xffb", 3).contains("not valid UTF-8"));
+        // Bytes that are not UTF-8 become U+FFFD (3 bytes each): still at most the bound.
+        let binary = tool_text(&[0xff; MAX_TOOL_OUTPUT], MAX_TOOL_OUTPUT);
+        let kept = binary.split("\n[llmpipe:").next().unwrap();
+        assert!(kept.len() <= MAX_TOOL_OUTPUT, "{}", kept.len());
+        assert!(binary.contains("not valid UTF-8") && binary.contains("output cut at 100 KB"));
         let cut = tool_text(&[b'a'; 10], 20);
         assert!(cut.starts_with("aaaaaaaaaa\n[llmpipe: output cut"));
         assert!(cut.contains("20 bytes"));
