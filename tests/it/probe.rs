@@ -230,3 +230,32 @@ fn a_budget_refusal_never_shows_a_negative_zero() {
         out.stderr
     );
 }
+
+/// At the round limit the hint must not send the user to `-c --tool-result`: a failed call
+/// is not a turn of the conversation, so that could only fail (or answer another one).
+#[test]
+fn the_round_limit_hint_does_not_suggest_answering_with_tool_result() {
+    let dir = tmp();
+    tool(dir.path(), "echo", "cat >/dev/null; echo ok");
+    let mock = Mock::start(vec![mock::openai_tool_calls(
+        None,
+        &[("call_1", "echo", "{}")],
+        "tool_calls",
+    )]);
+    let out = run(openai(dir.path(), &mock).args([
+        "complete",
+        "-m",
+        "gpt-4o-mini",
+        "--tool",
+        "echo.json",
+        "--run-tools",
+        "--max-tool-rounds",
+        "1",
+        "go",
+    ]))
+    .expect(6);
+    assert!(out.stderr.contains("after 1 round"), "{}", out.stderr);
+    assert!(!out.stderr.contains("answer the calls"), "{}", out.stderr);
+    // Following the old hint: nothing to continue.
+    run(openai(dir.path(), &mock).args(["complete", "-c", "--tool-result", "call_1=1"])).expect(2);
+}
