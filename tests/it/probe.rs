@@ -259,3 +259,23 @@ fn the_round_limit_hint_does_not_suggest_answering_with_tool_result() {
     // Following the old hint: nothing to continue.
     run(openai(dir.path(), &mock).args(["complete", "-c", "--tool-result", "call_1=1"])).expect(2);
 }
+
+/// `--tool-result` without `-c`/`--cid` says to add `-c`, also when no `--tool` is given (it
+/// said "no tools declared: give one with --tool FILE", which would not help).
+#[test]
+fn tool_result_without_a_conversation_says_to_add_c() {
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::openai_completion("x")]);
+    let out = run(openai(dir.path(), &mock).args([
+        "complete",
+        "-m",
+        "gpt-4o-mini",
+        "--tool-result",
+        "call_1=1",
+        "--json",
+    ]))
+    .expect(2);
+    let msg = out.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("add -c"), "{msg}");
+    assert_eq!(mock.hits(), 0);
+}
