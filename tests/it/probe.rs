@@ -279,3 +279,49 @@ fn tool_result_without_a_conversation_says_to_add_c() {
     assert!(msg.contains("add -c"), "{msg}");
     assert_eq!(mock.hits(), 0);
 }
+
+/// A failed eval gate is exit 8 even when the reader of stdout went away (`| true`,
+/// `| head` under `pipefail`): the verdict does not depend on who reads the report. It was
+/// exit 0 then (and exit 8 with stdout closed outright), so a CI gate could pass by accident.
+#[test]
+fn a_failed_eval_gate_is_exit_8_even_with_a_closed_stdout() {
+    let dir = tmp();
+    let d = dir.path().join("prompts/p");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("v1.md"),
+        "+++\nlabels = [\"yes\", \"no\"]\n+++\n{{input}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("data.jsonl"),
+        "{\"input\": \"a\", \"expected\": \"yes\"}\n",
+    )
+    .unwrap();
+    let slow = mock::with_delay(mock::openai_completion("no"), Duration::from_millis(300));
+    let mock = Mock::start(vec![slow]);
+    let mut cmd = crate::openai_std(dir.path(), &mock);
+    cmd.args([
+        "eval",
+        "--prompt",
+        "p@v1",
+        "-m",
+        "gpt-4o-mini",
+        "--data",
+        "data.jsonl",
+        "--min-accuracy",
+        "0.5",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(mock.hits(), 1);
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
