@@ -325,3 +325,32 @@ fn a_failed_eval_gate_is_exit_8_even_with_a_closed_stdout() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// extract-json on Claude answers through a forced tool (`stop_reason: "tool_use"`): that
+/// is the answer, not a tool call, so `finish_reason` is `stop` (the provider's own value is
+/// kept), never `tool_calls` on a result that lists no calls.
+#[test]
+fn a_structured_answer_through_claudes_tool_finishes_with_stop() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("s.json"),
+        r#"{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}"#,
+    )
+    .unwrap();
+    let mock = Mock::start(vec![mock::anthropic_tool_use("extract", json!({"a": "x"}))]);
+    let out = run(anthropic(dir.path(), &mock).args([
+        "extract-json",
+        "-m",
+        "claude-3-5-haiku-latest",
+        "--schema",
+        "s.json",
+        "--json",
+        "go",
+    ]))
+    .expect(0);
+    let r = out.json();
+    assert_eq!(r["json"], json!({"a": "x"}), "{}", out.stdout);
+    assert_eq!(r["finish_reason"], "stop", "{}", out.stdout);
+    assert_eq!(r["provider_finish_reason"], "tool_use");
+    assert!(r.get("tool_calls").is_none(), "{}", out.stdout);
+}
