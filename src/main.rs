@@ -44,7 +44,11 @@ fn main() {
     });
     // The reader of stdout went away: that is not an error (the SPEC), and nothing is left
     // to say. Everything sent has been logged by now.
-    if signals::reason() == Some(Stop::ClosedStdout) {
+    // Except a failed eval gate: its verdict was reached before the report was written,
+    // and a CI step must not pass because the reader of the report went away.
+    if signals::reason() == Some(Stop::ClosedStdout)
+        && !result.as_ref().is_err_and(|e| e.kind == Kind::QualityGate)
+    {
         std::process::exit(0);
     }
     let code = match result {

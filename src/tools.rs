@@ -20,6 +20,9 @@ use crate::output;
 /// The SPEC says 100 KB: 100,000 bytes, not 100 KiB.
 pub const MAX_TOOL_OUTPUT: usize = 100_000;
 
+/// Tools of one turn running at once (the rest wait for a free slot).
+const MAX_RUNNING: usize = 16;
+
 /// How long a tool's output may stay open after the tool exited.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
 
@@ -347,6 +350,7 @@ pub async fn run(call: &ToolCall, tools: &[ToolSpec], timeout: Duration) -> Run 
 
 /// The tool's stdout as text: lossy UTF-8 with a note, cut at [`MAX_TOOL_OUTPUT`] with a note.
 fn tool_text(kept: &[u8], total: usize) -> String {
+    let mut lossy = false;
     let mut text = match std::str::from_utf8(kept) {
         Ok(t) => t.to_string(),
         // A cut inside a character is not the tool's fault: drop the partial character.
@@ -354,14 +358,26 @@ fn tool_text(kept: &[u8], total: usize) -> String {
             String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned()
         }
         Err(_) => {
-            let mut t = String::from_utf8_lossy(kept).into_owned();
-            t.push_str(
-                "\n[llmpipe: the tool's output was not valid UTF-8; invalid bytes were replaced with U+FFFD]",
-            );
-            t
+            lossy = true;
+            String::from_utf8_lossy(kept).into_owned()
         }
     };
-    if total > kept.len() {
+    // Replacement characters take three bytes each: the text stays within the bound too.
+    let mut cut = total > kept.len();
+    if text.len() > MAX_TOOL_OUTPUT {
+        let mut end = MAX_TOOL_OUTPUT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        cut = true;
+    }
+    if lossy {
+        text.push_str(
+            "\n[llmpipe: the tool's output was not valid UTF-8; invalid bytes were replaced with U+FFFD]",
+        );
+    }
+    if cut {
         text.push_str(&format!(
             "\n[llmpipe: output cut at {} KB; the tool wrote {total} bytes]",
             MAX_TOOL_OUTPUT / 1000
@@ -439,23 +455,24 @@ async fn spawn_and_wait(
             let _ = s.shutdown().await;
         }
     };
+    // Kept outside the reading future, so that what was read survives giving up on a pipe
+    // that something outside the tool's group still holds open.
+    let captured: std::cell::RefCell<(Vec<u8>, usize)> = Default::default();
     let read_out = async {
-        let mut kept = Vec::new();
-        let mut total = 0usize;
         if let Some(out) = stdout.as_mut() {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match out.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        total += n;
+                        let (kept, total) = &mut *captured.borrow_mut();
+                        *total += n;
                         let room = MAX_TOOL_OUTPUT.saturating_sub(kept.len());
                         kept.extend_from_slice(&buf[..n.min(room)]);
                     }
                 }
             }
         }
-        (kept, total)
     };
     let pass_err = async {
         if let Some(mut err) = stderr {
@@ -492,39 +509,36 @@ async fn spawn_and_wait(
     let leftover = std::cell::Cell::new(false);
     let work = async {
         let io = async {
-            let ((), out, ()) = tokio::join!(feed, read_out, pass_err);
-            out
+            tokio::join!(feed, read_out, pass_err);
         };
         tokio::pin!(io);
-        let mut out = None;
+        let mut io_done = false;
         let status = tokio::select! {
-            o = &mut io => {
-                out = Some(o);
+            () = &mut io => {
+                io_done = true;
                 child.wait().await
             }
             s = child.wait() => s,
         };
-        let out = match out {
-            Some(o) => o,
-            None => match tokio::time::timeout(EXIT_GRACE, &mut io).await {
-                Ok(o) => o,
-                Err(_) => {
-                    leftover.set(true);
-                    if let Some(pgid) = guard.pgid {
-                        // SAFETY: kill(2) on the process group we created, which still has
-                        // members (they hold the pipes open).
-                        unsafe {
-                            libc::kill(-pgid, libc::SIGKILL);
-                        }
-                    }
-                    io.await
+        if !io_done && tokio::time::timeout(EXIT_GRACE, &mut io).await.is_err() {
+            leftover.set(true);
+            if let Some(pgid) = guard.pgid {
+                // SAFETY: kill(2) on the process group we created, which still has
+                // members (they hold the pipes open).
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
                 }
-            },
-        };
-        (out, status)
+            }
+            // A process that left the group (`setsid`) may hold the pipes still: the
+            // tool has exited, so its output is what was read by now.
+            let _ = tokio::time::timeout(EXIT_GRACE, &mut io).await;
+        }
+        status
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(((kept, total), status)) => {
+    let finished = tokio::time::timeout(timeout, work).await;
+    let (kept, total) = captured.take();
+    match finished {
+        Ok(status) => {
             // Reaped: the group id may be reused now, never signal it again.
             guard.pgid = None;
             if leftover.get() {
@@ -564,11 +578,15 @@ pub async fn run_all(
     on_done: &mut dyn FnMut(&Run),
 ) -> Vec<Run> {
     use futures_util::StreamExt;
-    let mut pending: futures_util::stream::FuturesUnordered<_> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| async move { (i, run(c, tools, timeout).await) })
-        .collect();
+    // At most MAX_RUNNING at once: a reply with hundreds of calls must not run out of
+    // processes or file descriptors (each run holds three pipes).
+    let mut pending = futures_util::stream::iter(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| async move { (i, run(c, tools, timeout).await) }),
+    )
+    .buffer_unordered(MAX_RUNNING);
     let mut runs: Vec<Option<Run>> = vec![None; calls.len()];
     while let Some((i, r)) = pending.next().await {
         if output::verbose() {
@@ -795,6 +813,11 @@ mod tests {
     fn output_notes() {
         assert_eq!(tool_text(b"ok", 2), "ok");
         assert!(tool_text(b"a\xffb", 3).contains("not valid UTF-8"));
+        // Bytes that are not UTF-8 become U+FFFD (3 bytes each): still at most the bound.
+        let binary = tool_text(&[0xff; MAX_TOOL_OUTPUT], MAX_TOOL_OUTPUT);
+        let kept = binary.split("\n[llmpipe:").next().unwrap();
+        assert!(kept.len() <= MAX_TOOL_OUTPUT, "{}", kept.len());
+        assert!(binary.contains("not valid UTF-8") && binary.contains("output cut at 100 KB"));
         let cut = tool_text(&[b'a'; 10], 20);
         assert!(cut.starts_with("aaaaaaaaaa\n[llmpipe: output cut"));
         assert!(cut.contains("20 bytes"));

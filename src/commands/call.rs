@@ -436,6 +436,11 @@ fn tool_setup(
         specs = conversation.tools().unwrap_or_default();
     }
     let pending = conversation.pending_calls();
+    if !t.tool_results.is_empty() && !args.continue_last && args.cid.is_none() {
+        return Err(Error::usage(
+            "--tool-result answers the calls of an earlier reply: add -c (or --cid ID)",
+        ));
+    }
     if specs.is_empty() {
         if !t.tool_results.is_empty() && (args.continue_last || args.cid.is_some()) {
             return Err(Error::usage(

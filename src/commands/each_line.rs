@@ -348,7 +348,8 @@ impl Budget {
             ));
         }
         let cost = crate::cost::worst_of_targets(&call.settings, req)?;
-        let reserved: f64 = self.in_flight.values().sum();
+        // (A sum of no f64 is -0.0, shown as "$-0.000000".)
+        let reserved: f64 = self.in_flight.values().fold(0.0, |a, b| a + b);
         if self.spent + reserved + cost > limit {
             self.exhausted = true;
             return skipped(format!(

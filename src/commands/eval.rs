@@ -55,6 +55,8 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
             "--max-regression compares variants with the baseline (the first): give a second --prompt or -m",
         ));
     }
+    // The labelled data (or the other output) is never replaced by a report.
+    check_distinct(&args.data, args.out.as_deref(), args.report.as_deref())?;
     // The files are opened first: a path that cannot be written is found before anything
     // is paid for.
     let mut out_file = args.out.as_deref().map(OutFile::open).transpose()?;
@@ -567,6 +569,40 @@ fn out_line(report: &Report<'_>, v: usize, index: usize, item: &Item, s: &Scored
         o.insert("error".into(), e.to_json());
     }
     Value::Object(o).to_string()
+}
+
+/// `--out` and `--report` must not name the `--data` file or each other: writing the
+/// report would destroy the labelled data (or the other report).
+fn check_distinct(data: &Path, out: Option<&Path>, report: Option<&Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let data_id = (data != Path::new("-")).then(|| id(data)).flatten();
+    for (flag, path) in [("--out", out), ("--report", report)] {
+        if let Some(p) = path
+            && data_id.is_some()
+            && id(p) == data_id
+        {
+            return Err(Error::usage(format!(
+                "{flag} {} is the --data file: writing it would replace the labelled data",
+                p.display()
+            ))
+            .with_hint("write the results to another file"));
+        }
+    }
+    if let (Some(o), Some(r)) = (out, report)
+        && (o == r || id(o).is_some_and(|i| id(r) == Some(i)))
+    {
+        return Err(Error::usage(format!(
+            "--out and --report name the same file {}: give each its own",
+            o.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A file the report goes to (`--out`, `--report`): opened before anything is sent, so a

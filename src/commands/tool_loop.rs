@@ -92,7 +92,9 @@ pub async fn answer(
                     if setup.max_rounds == 1 { "" } else { "s" }
                 ),
             )
-            .with_hint("raise --max-tool-rounds, or answer the calls listed in tool_calls")
+            .with_hint(
+                "raise --max-tool-rounds; the last turn's calls are listed in tool_calls, not run (a failed call cannot be continued with -c)",
+            )
             .with_result(result));
         }
         // Ctrl-C (or an `--each-line` run stopping) ends the tools at once: dropping their

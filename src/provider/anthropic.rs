@@ -730,12 +730,12 @@ impl StreamState {
         if !self.done {
             return Err(stream_cut(KIND));
         }
+        // Input that is not JSON is the model's (a reply cut at `max_tokens` inside a call's
+        // arguments), not a broken stream: the call is checked and reported as the model's
+        // mistake (exit 6, paid), never retried.
         let tool_input = match self.tools.first() {
             Some((_, c)) if c.raw.trim().is_empty() => Some(json!({})),
-            Some((_, c)) => Some(
-                serde_json::from_str(&c.raw)
-                    .map_err(|e| bad_body(KIND, format!("tool input is not JSON: {e}")))?,
-            ),
+            Some((_, c)) => serde_json::from_str(&c.raw).ok(),
             None => None,
         };
         let tool_calls = self

@@ -222,6 +222,10 @@ fn finish_tools(req: &Request, resp: &mut Response) {
     if req.tools.is_empty() {
         resp.tool_calls.clear();
         resp.thinking.clear();
+        // Claude's `tool_use` stop for the structured-output tool: the answer, not a call.
+        if resp.finish_reason == crate::chat::FinishReason::ToolCalls {
+            resp.finish_reason = crate::chat::FinishReason::Stop;
+        }
     } else if !resp.tool_calls.is_empty() {
         resp.finish_reason = crate::chat::FinishReason::ToolCalls;
     }

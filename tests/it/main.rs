@@ -16,6 +16,7 @@ mod hygiene;
 mod input;
 mod memory;
 mod money;
+mod probe;
 mod request_loop;
 mod resilience;
 mod secrets;
