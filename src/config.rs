@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::cache::Cache;
 
 use crate::error::{Error, Result};
-use crate::models::{self, Price};
+use crate::models::{self, Flat, Price};
 use crate::prompts::FrontMatter;
 use crate::provider::{MaxTokensField, ProviderKind, Secret, Target, retry};
 
@@ -321,10 +321,13 @@ pub fn key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// Prices: config overrides first, then the built-in table.
+/// Prices: config overrides first, then the genai-prices database (the downloaded copy in
+/// the data directory when there is one, else the bundled one; decoded on first use).
 #[derive(Debug, Default)]
 pub struct Pricing {
     overrides: HashMap<String, PriceOverride>,
+    /// The data `llmpipe models update` downloaded (used when it exists).
+    data_file: Option<PathBuf>,
 }
 
 impl Pricing {
@@ -332,16 +335,26 @@ impl Pricing {
     pub fn lookup(&self, names: &[&str]) -> Option<Price> {
         names.iter().find_map(|n| {
             if let Some(o) = self.overrides.get(*n) {
-                return Some(Price {
+                return Some(Price::Config(Flat {
                     input: o.input,
                     cached_input: o.cached_input.unwrap_or(o.input),
                     cache_write: o.cache_write.unwrap_or(o.input),
                     output: o.output,
-                    long_context: None,
-                });
+                }));
             }
-            models::find(n).map(|m| m.price)
+            let provider = crate::prices::provider_id(models::infer_provider(n));
+            crate::prices::find(self.db(), provider, n).map(Price::Database)
         })
+    }
+
+    /// The price data in use (decoded on first use).
+    pub fn db(&self) -> &'static crate::prices::Db {
+        crate::prices::db(self.data_file.as_deref())
+    }
+
+    /// Starts decoding the price data on another thread (see [`crate::prices::warm`]).
+    pub fn warm(&self) {
+        crate::prices::warm(self.data_file.clone());
     }
 
     /// Whether the config file sets `name`'s price (so the table's date and source do not
@@ -390,6 +403,7 @@ impl Context {
     pub fn pricing(&self) -> Result<Pricing> {
         Ok(Pricing {
             overrides: self.file()?.prices.clone(),
+            data_file: crate::prices::data_file(&self.env),
         })
     }
 
@@ -587,6 +601,7 @@ impl Settings {
             policy,
             pricing: Pricing {
                 overrides: file.prices.clone(),
+                data_file: crate::prices::data_file(env),
             },
         })
     }

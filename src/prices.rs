@@ -1,0 +1,587 @@
+//! Every price llmpipe reports comes from the genai-prices database (Pydantic's maintained
+//! price data: dated prices, cache-write and cache-read rates, long-context tiers, batch
+//! variants) through its own calculator, so costs match the database exactly.
+//!
+//! Only the OpenAI and Anthropic part of the data is kept ([`compact`]): the crate's whole
+//! file takes tens of milliseconds to decode, these two providers a fraction of that. The
+//! copy bundled in the binary (`data/genai-prices.json`, made from the crate's bundled file
+//! by [`compact`]) always works offline; `llmpipe models update` puts a newer one in the data
+//! directory ([`data_file`]), which is used from then on. It is decoded on first use only
+//! ([`db`]), and a request command starts that on another thread while its request is in
+//! flight ([`warm`]), so start-up does not pay for it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
+
+use crate::chat;
+use crate::provider::ProviderKind;
+
+/// The OpenAI and Anthropic part of the crate's bundled `data/prices.json`.
+pub static BUNDLED: &[u8] = include_bytes!("../data/genai-prices.json");
+/// Which release of the database [`BUNDLED`] was taken from.
+pub const BUNDLED_VERSION: &str = "genai-prices 0.2.1";
+/// The latest price change the bundled data records (its newest `start_date`): how
+/// current it is.
+pub const BUNDLED_AS_OF: &str = "2026-10-19";
+/// The database's published data feed (the crate's `REMOTE_DATA_URL`).
+pub const REMOTE_DATA_URL: &str = genai_prices::REMOTE_DATA_URL;
+/// The providers llmpipe talks to, as the database names them.
+pub const PROVIDERS: [&str; 2] = ["openai", "anthropic"];
+/// The downloaded data's file name in the data directory.
+pub const FILE_NAME: &str = "prices.json";
+
+/// The database's id of a provider.
+pub fn provider_id(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "openai",
+        ProviderKind::Anthropic => "anthropic",
+    }
+}
+
+/// Where `models update` puts the data: llmpipe's data directory (`$XDG_DATA_HOME/llmpipe/`,
+/// beside the default call log).
+pub fn data_file(env: &crate::config::Env) -> Option<PathBuf> {
+    crate::store::default_path(env).map(|p| p.with_file_name(FILE_NAME))
+}
+
+/// The data in use: the two providers' JSON, parsed once. Pricing a model decodes only
+/// its provider with the models that could match its name (see [`Db::calculator`]): the
+/// calculator's whole-data decode (tens of milliseconds) is never on the way.
+pub struct Db {
+    providers: Vec<serde_json::Value>,
+    pub origin: Origin,
+    calculators: Mutex<HashMap<(&'static str, String), Made>>,
+}
+
+/// A calculator made for one model name (`None`: nothing could match it).
+type Made = Option<Arc<Calculator>>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Bundled,
+    /// Downloaded by `models update`; `date` is when (the file's modification time, UTC).
+    Downloaded {
+        path: PathBuf,
+        date: String,
+    },
+}
+
+impl Origin {
+    /// The date of the data: the bundled data's latest recorded price change, or when the
+    /// downloaded file was fetched.
+    pub fn as_of(&self) -> &str {
+        match self {
+            Origin::Bundled => BUNDLED_AS_OF,
+            Origin::Downloaded { date, .. } => date,
+        }
+    }
+
+    /// `bundled (genai-prices 0.2.1)` or `downloaded 2026-11-29 (PATH)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Bundled => format!("bundled ({BUNDLED_VERSION})"),
+            Origin::Downloaded { path, date } => {
+                format!("downloaded {date} ({})", path.display())
+            }
+        }
+    }
+}
+
+static DB: OnceLock<Db> = OnceLock::new();
+
+/// The price data, read on first use: the downloaded file when there is one and it is
+/// sound, else (with a warning for a broken file) the bundled data.
+pub fn db(file: Option<&Path>) -> &'static Db {
+    DB.get_or_init(|| load(file))
+}
+
+/// Starts reading the data on another thread (a request command calls this before it
+/// sends, so the data is ready when the answer is).
+pub fn warm(file: Option<PathBuf>) {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if DB.get().is_some() || STARTED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("prices".into())
+        .spawn(move || {
+            db(file.as_deref());
+        });
+}
+
+fn load(file: Option<&Path>) -> Db {
+    if let Some(path) = file {
+        match std::fs::read(path) {
+            Ok(bytes) => match parse(&bytes) {
+                Ok(providers) => {
+                    let date = std::fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .map(|t| crate::store::rfc3339(t)[..10].to_string())
+                        .unwrap_or_else(|_| "(unknown date)".into());
+                    return Db::new(
+                        providers,
+                        Origin::Downloaded {
+                            path: path.to_path_buf(),
+                            date,
+                        },
+                    );
+                }
+                Err(e) => crate::output::warn(&format!(
+                    "the downloaded price data {} is broken ({e}); using the bundled data ({BUNDLED_VERSION}) instead: run `llmpipe models update` again",
+                    path.display()
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => crate::output::warn(&format!(
+                "cannot read the downloaded price data {}: {e}; using the bundled data ({BUNDLED_VERSION})",
+                path.display()
+            )),
+        }
+    }
+    Db::new(
+        parse(BUNDLED).expect("the bundled price data is sound"),
+        Origin::Bundled,
+    )
+}
+
+/// The provider objects of a data file, which must hold both providers with models.
+fn parse(data: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Array(providers) = value else {
+        return Err("not a genai-prices data file: expected an array of providers".into());
+    };
+    for id in PROVIDERS {
+        let has_models = providers
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["models"].as_array())
+            .is_some_and(|m| !m.is_empty());
+        if !has_models {
+            return Err(format!("it has no {id} models"));
+        }
+    }
+    Ok(providers)
+}
+
+impl Db {
+    fn new(providers: Vec<serde_json::Value>, origin: Origin) -> Db {
+        Db {
+            providers,
+            origin,
+            calculators: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A calculator for `name` at `provider`: the provider with only the models whose
+    /// match rules could match `name` (a superset: rules this does not evaluate count as
+    /// matching), in the data's order, so the calculator picks the model it would pick
+    /// from the whole data. `None` when nothing could match or that part does not decode.
+    fn calculator(&self, provider: &'static str, name: &str) -> Option<Arc<Calculator>> {
+        let key = (provider, name.to_string());
+        if let Some(c) = self.calculators.lock().ok()?.get(&key) {
+            return c.clone();
+        }
+        let made = self.make_calculator(provider, name);
+        if let Ok(mut map) = self.calculators.lock() {
+            map.insert(key, made.clone());
+        }
+        made
+    }
+
+    fn make_calculator(&self, provider: &'static str, name: &str) -> Option<Arc<Calculator>> {
+        let p = self.providers.iter().find(|p| p["id"] == provider)?;
+        let folded = name.to_lowercase();
+        let dashed = dash_compact_dates(&folded);
+        let candidates: Vec<serde_json::Value> = p["models"]
+            .as_array()?
+            .iter()
+            .filter(|m| may_match(&m["match"], &folded) || may_match(&m["match"], &dashed))
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut part = p.clone();
+        let o = part.as_object_mut()?;
+        o.remove("extractors");
+        o.insert("models".into(), serde_json::Value::Array(candidates));
+        let bytes = serde_json::to_vec(&serde_json::Value::Array(vec![part])).ok()?;
+        match Calculator::from_json(bytes) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                crate::output::warn(&format!(
+                    "the price data ({}) cannot price {name}: {e}",
+                    self.origin.describe()
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// Whether a match rule could match `folded` (the lowercased name): literal rules are
+/// evaluated as the calculator does; a regex counts when `folded` starts with the
+/// pattern's literal prefix after `^` (or when it has none).
+fn may_match(rule: &serde_json::Value, folded: &str) -> bool {
+    let Some(o) = rule.as_object() else {
+        return true;
+    };
+    let lit = |k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_lowercase);
+    let all = |k: &str| o.get(k).and_then(|v| v.as_array());
+    if let Some(rules) = all("or") {
+        return rules.iter().any(|r| may_match(r, folded));
+    }
+    if let Some(rules) = all("and") {
+        return rules.iter().all(|r| may_match(r, folded));
+    }
+    if let Some(v) = lit("equals") {
+        return folded == v;
+    }
+    if let Some(v) = lit("starts_with") {
+        return folded.starts_with(&v);
+    }
+    if let Some(v) = lit("ends_with") {
+        return folded.ends_with(&v);
+    }
+    if let Some(v) = lit("contains") {
+        return folded.contains(&v);
+    }
+    if let Some(pattern) = o.get("regex").and_then(|v| v.as_str()) {
+        let Some(rest) = pattern.strip_prefix('^') else {
+            return true;
+        };
+        // An alternation may start anywhere: no prefix to check.
+        if rest.contains('|') {
+            return true;
+        }
+        // Regexes match the name as given: compared lowercased, this stays a superset.
+        let mut prefix = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            let literal = match c {
+                '\\' => match chars.next() {
+                    Some(e) if e.is_ascii_punctuation() => e,
+                    _ => break,
+                },
+                '.' | '[' | ']' | '(' | ')' | '*' | '+' | '?' | '{' | '$' | '^' => break,
+                c => c,
+            };
+            // A literal that may be absent (or repeated) ends the fixed prefix.
+            if matches!(chars.peek(), Some('*' | '?' | '{' | '+')) {
+                break;
+            }
+            prefix.push(literal);
+        }
+        return folded.starts_with(&prefix.to_lowercase());
+    }
+    true
+}
+
+/// `-20251211` written `-2025-12-11`, as the calculator retries a name that does not match.
+fn dash_compact_dates(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut i = 0;
+    while i < b.len() {
+        let run = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if b[i] == b'-' && run == 8 {
+            let d = &name[i + 1..i + 9];
+            out.push_str(&format!("-{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
+            i += 9;
+        } else {
+            let c = name[i..].chars().next().unwrap_or('-');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Keeps the OpenAI and Anthropic providers of a genai-prices data file, without their
+/// descriptions and comments (which nothing reads).
+pub fn compact(data: &[u8]) -> Result<Vec<u8>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Array(providers) = value else {
+        return Err("not a genai-prices data file: expected an array of providers".into());
+    };
+    let mut kept = Vec::new();
+    for mut p in providers {
+        let id = p.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        if !PROVIDERS.contains(&id) {
+            continue;
+        }
+        if let Some(o) = p.as_object_mut() {
+            for k in ["description", "price_comments", "pricing_urls"] {
+                o.remove(k);
+            }
+            if let Some(serde_json::Value::Array(models)) = o.get_mut("models") {
+                for m in models.iter_mut().filter_map(|m| m.as_object_mut()) {
+                    m.remove("description");
+                    m.remove("price_comments");
+                }
+            }
+        }
+        kept.push(p);
+    }
+    let out = serde_json::to_vec(&serde_json::Value::Array(kept)).map_err(|e| e.to_string())?;
+    validate(&out)?;
+    Ok(out)
+}
+
+/// Decodes the whole data as the calculator does (every rule, price and date checked) and
+/// checks that both providers are there with models.
+pub fn validate(data: &[u8]) -> Result<Calculator, String> {
+    parse(data)?;
+    Calculator::from_json(data).map_err(|e| e.to_string())
+}
+
+/// A database price: the model as the database matches it, at the time of the call.
+#[derive(Debug, Clone)]
+pub struct DbPrice {
+    pub provider: &'static str,
+    /// The name the price was found under (a reported, dated id matches too).
+    pub name: String,
+    /// The database's id of the model.
+    pub model_id: String,
+    /// When the call was made (the rates in effect then); `None` is now.
+    pub at: Option<SystemTime>,
+    calc: Arc<Calculator>,
+}
+
+impl PartialEq for DbPrice {
+    fn eq(&self, other: &DbPrice) -> bool {
+        (self.provider, &self.name, &self.model_id, self.at)
+            == (other.provider, &other.name, &other.model_id, other.at)
+    }
+}
+
+/// The database's price of `name` at `provider`, if it has one with token rates.
+pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+    let calc = db.calculator(provider, name)?;
+    let probe = Usage::from([
+        (UsageKey::INPUT_TOKENS, 1_000_000.0),
+        (UsageKey::OUTPUT_TOKENS, 1_000_000.0),
+    ]);
+    let found = calc
+        .calculate(&PriceRequest::new(name, &probe).with_provider_id(provider))
+        .ok()?;
+    // A model the database lists without token prices (an audio or image model) has no
+    // price llmpipe could use: never a guess.
+    if found.total_price <= 0.0 || found.provider_id != provider {
+        return None;
+    }
+    Some(DbPrice {
+        provider,
+        name: name.to_string(),
+        model_id: found.model_id,
+        at: None,
+        calc,
+    })
+}
+
+/// One request's usage in the database's terms: `input_tokens` is the whole prompt, of
+/// which cache reads and cache writes (and the 1-hour part of the writes) are billed at
+/// their own rates where the model has them. Parts larger than the whole are capped, as
+/// the providers never bill more than the prompt.
+pub fn usage(u: &chat::Usage) -> Usage {
+    let input = u.input_tokens;
+    let cached = u.cached_input_tokens.min(input);
+    let written = u.cache_write_input_tokens.min(input - cached);
+    let written_1h = u.cache_write_1h_input_tokens.min(written);
+    Usage::from([
+        (UsageKey::INPUT_TOKENS, input as f64),
+        (UsageKey::CACHE_READ_TOKENS, cached as f64),
+        (UsageKey::CACHE_WRITE_TOKENS, written as f64),
+        (UsageKey::CACHE_WRITE_1H_TOKENS, written_1h as f64),
+        (UsageKey::OUTPUT_TOKENS, u.output_tokens as f64),
+    ])
+}
+
+/// Input and output cost in USD of `usage` at `price`, live or through the Batch API.
+pub fn calculate(price: &DbPrice, usage: &Usage, batch: bool) -> Option<(f64, f64)> {
+    let mut req = PriceRequest::new(&price.name, usage).with_provider_id(price.provider);
+    if let Some(at) = price.at {
+        req = req.with_timestamp(at);
+    }
+    if batch {
+        req = req.with_price_context("processing", "batch");
+    }
+    let c = price.calc.calculate(&req).ok()?;
+    Some((c.input_price, c.output_price))
+}
+
+/// The models the database prices for `provider`, in its order.
+pub fn models(db: &Db, provider: &str) -> Vec<String> {
+    db.providers
+        .iter()
+        .filter(|p| p["id"] == provider)
+        .filter_map(|p| p["models"].as_array())
+        .flatten()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled() -> &'static Db {
+        db(None)
+    }
+
+    #[test]
+    fn the_bundled_data_prices_as_the_crates_whole_file() {
+        // Every OpenAI and Anthropic model (and dated, suffixed and upper-case forms of its
+        // id) prices the same through llmpipe's lookup (the compact copy, only the models
+        // that could match decoded) as through the crate's whole bundled file: live and
+        // batch, before and after dated price changes, below and above long-context tiers.
+        let full = Calculator::bundled();
+        let times = [
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600), // 2025-01-01
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_761_600), // 2027-01-01
+        ];
+        let usages = [
+            chat::Usage {
+                input_tokens: 1_234,
+                output_tokens: 567,
+                cached_input_tokens: 200,
+                cache_write_input_tokens: 300,
+                cache_write_1h_input_tokens: 100,
+                reasoning_tokens: None,
+            },
+            chat::Usage {
+                input_tokens: 300_000,
+                output_tokens: 10,
+                ..Default::default()
+            },
+        ];
+        let probe = Usage::from([
+            (UsageKey::INPUT_TOKENS, 1_000_000.0),
+            (UsageKey::OUTPUT_TOKENS, 1_000_000.0),
+        ]);
+        let (mut priced, mut unpriced) = (0, 0);
+        for provider in PROVIDERS {
+            for id in models(bundled(), provider) {
+                let names = [
+                    id.clone(),
+                    format!("{id}-20261001"),
+                    format!("{id}-2026-10-01"),
+                    format!("{id}-latest"),
+                    id.to_uppercase(),
+                ];
+                for name in names {
+                    let theirs_now = full
+                        .calculate(&PriceRequest::new(&name, &probe).with_provider_id(provider));
+                    let Some(ours) = find(bundled(), provider, &name) else {
+                        assert!(
+                            theirs_now.is_err()
+                                || theirs_now.as_ref().is_ok_and(
+                                    |c| c.total_price <= 0.0 || c.provider_id != provider
+                                ),
+                            "{name}: unpriced here, {theirs_now:?} in the crate"
+                        );
+                        unpriced += 1;
+                        continue;
+                    };
+                    assert_eq!(theirs_now.unwrap().model_id, ours.model_id, "{name}");
+                    for at in times {
+                        let ours = ours.clone();
+                        let ours = DbPrice {
+                            at: Some(at),
+                            ..ours
+                        };
+                        for u in &usages {
+                            for batch in [false, true] {
+                                let u = usage(u);
+                                let mut r = PriceRequest::new(&name, &u)
+                                    .with_provider_id(provider)
+                                    .with_timestamp(at);
+                                if batch {
+                                    r = r.with_price_context("processing", "batch");
+                                }
+                                let theirs =
+                                    full.calculate(&r).map(|c| (c.input_price, c.output_price));
+                                assert_eq!(calculate(&ours, &u, batch), theirs.ok(), "{name}");
+                            }
+                        }
+                    }
+                    priced += 1;
+                }
+            }
+        }
+        assert!(priced > 300 && unpriced > 0, "{priced} {unpriced}");
+    }
+
+    #[test]
+    fn regex_rules_are_matched_by_their_literal_prefix() {
+        let rule = |p: &str| serde_json::json!({ "regex": p });
+        assert!(may_match(
+            &rule("^claude-fable-5-\\d{8}$"),
+            "claude-fable-5-20261001"
+        ));
+        assert!(!may_match(
+            &rule("^claude-fable-5-\\d{8}$"),
+            "claude-opus-5"
+        ));
+        assert!(may_match(
+            &rule("^gpt-5\\.6-luna-\\d{4}"),
+            "gpt-5.6-luna-2026-01-01"
+        ));
+        assert!(!may_match(
+            &rule("^gpt-5\\.6-luna-\\d{4}"),
+            "gpt-5x6-luna-2026-01-01"
+        ));
+        assert!(may_match(&rule("^o[134]"), "o3"));
+        assert!(may_match(&rule("^ab?c"), "ac"));
+        assert!(may_match(&rule("^a|b"), "b"));
+        assert!(may_match(&rule("x"), "anything"));
+        assert_eq!(
+            dash_compact_dates("claude-x-20250514"),
+            "claude-x-2025-05-14"
+        );
+        assert_eq!(dash_compact_dates("a-123-b"), "a-123-b");
+    }
+
+    #[test]
+    fn bundled_as_of_is_the_latest_dated_change() {
+        let text = std::str::from_utf8(BUNDLED).unwrap();
+        let latest = text
+            .match_indices("\"start_date\":\"")
+            .map(|(i, m)| &text[i + m.len()..i + m.len() + 10])
+            .max()
+            .unwrap();
+        assert_eq!(latest, BUNDLED_AS_OF);
+    }
+
+    #[test]
+    fn compact_keeps_two_providers_and_validates() {
+        let out = compact(BUNDLED).unwrap();
+        let calc = validate(&out).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+            serde_json::from_slice::<serde_json::Value>(BUNDLED).unwrap()
+        );
+        let ids: Vec<&str> = calc.providers().map(|p| p.id()).collect();
+        assert_eq!(ids, ["anthropic", "openai"]);
+        assert!(compact(b"{not json").is_err());
+        assert!(compact(b"{}").is_err());
+        // No OpenAI or Anthropic provider in it.
+        assert!(compact(br#"[]"#).unwrap_err().contains("no openai models"));
+    }
+
+    #[test]
+    fn unknown_and_tokenless_models_have_no_price() {
+        assert!(find(bundled(), "openai", "llama3").is_none());
+        assert!(find(bundled(), "anthropic", "gpt-4o").is_none());
+        assert!(find(bundled(), "openai", "whisper-1").is_none());
+        let p = find(bundled(), "anthropic", "claude-sonnet-5-5-20261001").unwrap();
+        assert_eq!(p.model_id, "claude-sonnet-5-5");
+    }
+}
