@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
+use serde_json::value::RawValue;
 
 use crate::chat;
 use crate::provider::ProviderKind;
@@ -49,13 +50,36 @@ pub fn data_file(env: &crate::config::Env) -> Option<PathBuf> {
     crate::store::default_path(env).map(|p| p.with_file_name(FILE_NAME))
 }
 
-/// The data in use: the two providers' JSON, parsed once. Pricing a model decodes only
-/// its provider with the models that could match its name (see [`Db::calculator`]): the
-/// calculator's whole-data decode (tens of milliseconds) is never on the way.
+/// The data in use: the two providers' JSON, scanned once (each model kept as its raw
+/// text with its parsed match rule). Pricing a model decodes only its provider with the
+/// models that could match its name (see [`Db::calculator`]): the calculator's whole-data
+/// decode (tens of milliseconds) is never on the way.
 pub struct Db {
-    providers: Vec<serde_json::Value>,
+    providers: Vec<Provider>,
     pub origin: Origin,
     calculators: Mutex<HashMap<(&'static str, String), Made>>,
+}
+
+/// One provider of the data, as raw JSON text.
+struct Provider {
+    id: String,
+    /// Its members but `models` and `extractors` (which pricing does not read).
+    fields: Vec<(String, &'static RawValue)>,
+    models: Vec<RawModel>,
+}
+
+struct RawModel {
+    id: String,
+    rule: serde_json::Value,
+    raw: &'static RawValue,
+}
+
+#[derive(serde::Deserialize)]
+struct ModelHead {
+    #[serde(default)]
+    id: String,
+    #[serde(rename = "match", default)]
+    rule: serde_json::Value,
 }
 
 /// A calculator made for one model name (`None`: nothing could match it).
@@ -117,7 +141,8 @@ pub fn warm(file: Option<PathBuf>) {
 fn load(file: Option<&Path>) -> Db {
     if let Some(path) = file {
         match std::fs::read(path) {
-            Ok(bytes) => match parse(&bytes) {
+            // Read once per process: the parts borrow it for the process's life.
+            Ok(bytes) => match parse(Box::leak(bytes.into_boxed_slice())) {
                 Ok(providers) => {
                     let date = std::fs::metadata(path)
                         .and_then(|m| m.modified())
@@ -149,20 +174,43 @@ fn load(file: Option<&Path>) -> Db {
     )
 }
 
-/// The provider objects of a data file, which must hold both providers with models.
-fn parse(data: &[u8]) -> Result<Vec<serde_json::Value>, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
-    let serde_json::Value::Array(providers) = value else {
-        return Err("not a genai-prices data file: expected an array of providers".into());
-    };
+/// The providers of a data file, which must hold both of llmpipe's with models. The data
+/// lives as long as the process (it is read once), so the raw parts borrow it.
+fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
+    let all: Vec<HashMap<String, &'static RawValue>> = serde_json::from_slice(data)
+        .map_err(|e| format!("not a genai-prices data file (an array of providers): {e}"))?;
+    let mut providers = Vec::new();
+    for mut p in all {
+        let id: String = p
+            .get("id")
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+            .unwrap_or_default();
+        if !PROVIDERS.contains(&id.as_str()) {
+            continue;
+        }
+        let models: Vec<&'static RawValue> = match p.remove("models") {
+            Some(m) => serde_json::from_str(m.get()).map_err(|e| format!("{id} models: {e}"))?,
+            None => Vec::new(),
+        };
+        let models = models
+            .into_iter()
+            .map(|raw| {
+                let head: ModelHead =
+                    serde_json::from_str(raw.get()).map_err(|e| format!("{id} model: {e}"))?;
+                Ok(RawModel {
+                    id: head.id,
+                    rule: head.rule,
+                    raw,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        p.remove("extractors");
+        let mut fields: Vec<(String, &'static RawValue)> = p.into_iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        providers.push(Provider { id, fields, models });
+    }
     for id in PROVIDERS {
-        let has_models = providers
-            .iter()
-            .find(|p| p["id"] == id)
-            .and_then(|p| p["models"].as_array())
-            .is_some_and(|m| !m.is_empty());
-        if !has_models {
+        if !providers.iter().any(|p| p.id == id && !p.models.is_empty()) {
             return Err(format!("it has no {id} models"));
         }
     }
@@ -170,7 +218,7 @@ fn parse(data: &[u8]) -> Result<Vec<serde_json::Value>, String> {
 }
 
 impl Db {
-    fn new(providers: Vec<serde_json::Value>, origin: Origin) -> Db {
+    fn new(providers: Vec<Provider>, origin: Origin) -> Db {
         Db {
             providers,
             origin,
@@ -195,23 +243,29 @@ impl Db {
     }
 
     fn make_calculator(&self, provider: &'static str, name: &str) -> Option<Arc<Calculator>> {
-        let p = self.providers.iter().find(|p| p["id"] == provider)?;
+        let p = self.providers.iter().find(|p| p.id == provider)?;
         let folded = name.to_lowercase();
         let dashed = dash_compact_dates(&folded);
-        let candidates: Vec<serde_json::Value> = p["models"]
-            .as_array()?
+        let candidates: Vec<&str> = p
+            .models
             .iter()
-            .filter(|m| may_match(&m["match"], &folded) || may_match(&m["match"], &dashed))
-            .cloned()
+            .filter(|m| may_match(&m.rule, &folded) || may_match(&m.rule, &dashed))
+            .map(|m| m.raw.get())
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let mut part = p.clone();
-        let o = part.as_object_mut()?;
-        o.remove("extractors");
-        o.insert("models".into(), serde_json::Value::Array(candidates));
-        let bytes = serde_json::to_vec(&serde_json::Value::Array(vec![part])).ok()?;
+        let mut json = String::from("[{");
+        for (k, v) in &p.fields {
+            json.push_str(&serde_json::to_string(k).ok()?);
+            json.push(':');
+            json.push_str(v.get());
+            json.push(',');
+        }
+        json.push_str("\"models\":[");
+        json.push_str(&candidates.join(","));
+        json.push_str("]}]");
+        let bytes = json.into_bytes();
         match Calculator::from_json(bytes) {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
@@ -338,7 +392,7 @@ pub fn compact(data: &[u8]) -> Result<Vec<u8>, String> {
 /// Decodes the whole data as the calculator does (every rule, price and date checked) and
 /// checks that both providers are there with models.
 pub fn validate(data: &[u8]) -> Result<Calculator, String> {
-    parse(data)?;
+    parse(Box::leak(data.to_vec().into_boxed_slice()))?;
     Calculator::from_json(data).map_err(|e| e.to_string())
 }
 
@@ -421,10 +475,8 @@ pub fn calculate(price: &DbPrice, usage: &Usage, batch: bool) -> Option<(f64, f6
 pub fn models(db: &Db, provider: &str) -> Vec<String> {
     db.providers
         .iter()
-        .filter(|p| p["id"] == provider)
-        .filter_map(|p| p["models"].as_array())
-        .flatten()
-        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .filter(|p| p.id == provider)
+        .flat_map(|p| p.models.iter().map(|m| m.id.clone()))
         .collect()
 }
 
