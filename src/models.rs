@@ -65,8 +65,9 @@ const O200K: Option<Encoding> = Some(Encoding::O200kBase);
 const C3: Option<&ClaudeTokenizer> = Some(&CLAUDE_3_TOKENIZER);
 const C47: Option<&ClaudeTokenizer> = Some(&CLAUDE_4_7_TOKENIZER);
 
-/// Context windows are the genai-prices database's; it does not record output limits, so
-/// those of the 2026 models are their family's (128K), not read on a provider page.
+/// Limits as recorded in PROTOCOLS.md E/E.1; the 2026 models' context windows are the
+/// genai-prices database's, and their output limits (which the database does not record)
+/// their family's (128K), not read on a provider page.
 #[rustfmt::skip]
 pub static MODELS: &[Model] = &[
     // OpenAI, non-reasoning

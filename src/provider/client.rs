@@ -299,15 +299,13 @@ impl Client {
                 let work = async {
                     let resp = self.http.get(url).send().await.map_err(|e| {
                         let how = if e.is_connect() {
-                            "cannot connect to"
+                            format!("cannot connect to {shown}")
                         } else {
-                            "connection to"
+                            format!("connection to {shown} failed")
                         };
-                        Error::new(
-                            Kind::Unavailable,
-                            format!("{what}: {how} {shown} failed: {}", chain(&e)),
-                        )
-                        .retryable(true)
+                        Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(&e)))
+                            .with_hint("check the address and the network, or give a local copy with --from FILE")
+                            .retryable(true)
                     })?;
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();

@@ -12,6 +12,7 @@ mod hygiene;
 mod input;
 mod memory;
 mod money;
+mod prices;
 mod request_loop;
 mod resilience;
 mod secrets;
