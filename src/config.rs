@@ -331,17 +331,19 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// The price of the first name that has one (the reported id, then the requested one).
+    /// The price of the first name that has one (the reported id, then the requested one):
+    /// the config file's prices of any of the names win over the database's.
     pub fn lookup(&self, names: &[&str]) -> Option<Price> {
+        let configured = names.iter().find_map(|n| self.overrides.get(*n));
+        if let Some(o) = configured {
+            return Some(Price::Config(Flat {
+                input: o.input,
+                cached_input: o.cached_input.unwrap_or(o.input),
+                cache_write: o.cache_write.unwrap_or(o.input),
+                output: o.output,
+            }));
+        }
         names.iter().find_map(|n| {
-            if let Some(o) = self.overrides.get(*n) {
-                return Some(Price::Config(Flat {
-                    input: o.input,
-                    cached_input: o.cached_input.unwrap_or(o.input),
-                    cache_write: o.cache_write.unwrap_or(o.input),
-                    output: o.output,
-                }));
-            }
             let provider = crate::prices::provider_id(models::infer_provider(n));
             crate::prices::find(self.db(), provider, n).map(Price::Database)
         })
@@ -352,9 +354,20 @@ impl Pricing {
         crate::prices::db(self.data_file.as_deref())
     }
 
-    /// Starts decoding the price data on another thread (see [`crate::prices::warm`]).
-    pub fn warm(&self) {
-        crate::prices::warm(self.data_file.clone());
+    /// Starts reading the price data on another thread, with the calculators of the
+    /// `targets`' models that the config file does not price (see [`crate::prices::warm`]).
+    pub fn warm(&self, targets: &[Target]) {
+        let names = targets
+            .iter()
+            .filter(|t| !self.overrides.contains_key(&t.model))
+            .map(|t| {
+                let provider = models::infer_provider(&t.model);
+                (crate::prices::provider_id(provider), t.model.clone())
+            })
+            .collect::<Vec<_>>();
+        if !names.is_empty() {
+            crate::prices::warm(self.data_file.clone(), names);
+        }
     }
 
     /// Whether the config file sets `name`'s price (so the table's date and source do not

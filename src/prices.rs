@@ -57,7 +57,7 @@ pub fn data_file(env: &crate::config::Env) -> Option<PathBuf> {
 pub struct Db {
     providers: Vec<Provider>,
     pub origin: Origin,
-    calculators: Mutex<HashMap<(&'static str, String), Made>>,
+    calculators: Mutex<HashMap<(&'static str, Vec<usize>), Made>>,
 }
 
 /// One provider of the data, as raw JSON text.
@@ -82,7 +82,7 @@ struct ModelHead {
     rule: serde_json::Value,
 }
 
-/// A calculator made for one model name (`None`: nothing could match it).
+/// A calculator made for one set of candidate models (`None`: it does not decode).
 type Made = Option<Arc<Calculator>>;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,17 +124,21 @@ pub fn db(file: Option<&Path>) -> &'static Db {
     DB.get_or_init(|| load(file))
 }
 
-/// Starts reading the data on another thread (a request command calls this before it
-/// sends, so the data is ready when the answer is).
-pub fn warm(file: Option<PathBuf>) {
+/// Starts reading the data on another thread, and making the calculators of `names`
+/// (provider, model): a request command calls this before it sends, so the price is ready
+/// when the answer is.
+pub fn warm(file: Option<PathBuf>, names: Vec<(&'static str, String)>) {
     static STARTED: AtomicBool = AtomicBool::new(false);
-    if DB.get().is_some() || STARTED.swap(true, Ordering::Relaxed) {
+    if STARTED.swap(true, Ordering::Relaxed) {
         return;
     }
     let _ = std::thread::Builder::new()
         .name("prices".into())
         .spawn(move || {
-            db(file.as_deref());
+            let db = db(file.as_deref());
+            for (provider, name) in names {
+                db.calculator(provider, &name);
+            }
         });
 }
 
@@ -231,30 +235,30 @@ impl Db {
     /// matching), in the data's order, so the calculator picks the model it would pick
     /// from the whole data. `None` when nothing could match or that part does not decode.
     fn calculator(&self, provider: &'static str, name: &str) -> Option<Arc<Calculator>> {
-        let key = (provider, name.to_string());
+        let p = self.providers.iter().find(|p| p.id == provider)?;
+        let folded = name.to_lowercase();
+        let dashed = dash_compact_dates(&folded);
+        let candidates: Vec<usize> = (0..p.models.len())
+            .filter(|&i| {
+                may_match(&p.models[i].rule, &folded) || may_match(&p.models[i].rule, &dashed)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        // Names with the same candidates (an id and its dated form) share a calculator.
+        let key = (provider, candidates);
         if let Some(c) = self.calculators.lock().ok()?.get(&key) {
             return c.clone();
         }
-        let made = self.make_calculator(provider, name);
+        let made = self.make_calculator(p, &key.1, name);
         if let Ok(mut map) = self.calculators.lock() {
             map.insert(key, made.clone());
         }
         made
     }
 
-    fn make_calculator(&self, provider: &'static str, name: &str) -> Option<Arc<Calculator>> {
-        let p = self.providers.iter().find(|p| p.id == provider)?;
-        let folded = name.to_lowercase();
-        let dashed = dash_compact_dates(&folded);
-        let candidates: Vec<&str> = p
-            .models
-            .iter()
-            .filter(|m| may_match(&m.rule, &folded) || may_match(&m.rule, &dashed))
-            .map(|m| m.raw.get())
-            .collect();
-        if candidates.is_empty() {
-            return None;
-        }
+    fn make_calculator(&self, p: &Provider, candidates: &[usize], name: &str) -> Made {
         let mut json = String::from("[{");
         for (k, v) in &p.fields {
             json.push_str(&serde_json::to_string(k).ok()?);
@@ -263,7 +267,12 @@ impl Db {
             json.push(',');
         }
         json.push_str("\"models\":[");
-        json.push_str(&candidates.join(","));
+        for (n, &i) in candidates.iter().enumerate() {
+            if n > 0 {
+                json.push(',');
+            }
+            json.push_str(p.models[i].raw.get());
+        }
         json.push_str("]}]");
         let bytes = json.into_bytes();
         match Calculator::from_json(bytes) {

@@ -186,7 +186,7 @@ impl Call {
     /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
     pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
         // The price data decodes on another thread while the request is in flight.
-        self.settings.pricing.warm();
+        self.settings.pricing.warm(&self.settings.targets);
         self.client()?.send(&self.settings.targets, req, sink).await
     }
 

@@ -472,3 +472,26 @@ fn models_update_reports_unreachable_and_failing_servers() {
     assert_eq!(server.hits(), 3);
     assert!(!data_file(dir.path()).exists());
 }
+
+#[test]
+fn config_prices_win_over_the_database_even_for_the_reported_dated_id() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "[prices.\"claude-opus-5-5\"]\ninput = 1.0\noutput = 2.0\n",
+    )
+    .unwrap();
+    // The reply names the dated id, which the database prices at 4 / 20; the config
+    // file's 1 / 2 for the requested model wins.
+    let mock = Mock::start(vec![anthropic_usage(
+        "claude-opus-5-5-20261101",
+        1_000,
+        0,
+        0,
+        100,
+    )]);
+    let r = run(anthropic(dir.path(), &mock).args(["complete", "--json", "-m", "opus", "x"]))
+        .expect(0)
+        .json();
+    close(&r["cost_usd"], (1_000.0 * 1.0 + 100.0 * 2.0) / 1e6);
+}
