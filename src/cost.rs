@@ -1,7 +1,8 @@
 //! What a request will cost, before it is sent: `estimate-cost` and the `--max-cost` guard.
 //!
 //! Input tokens come from [`crate::tokens`] over the neutral [`Request`] (exact tiktoken
-//! counts plus the cookbook's chat overhead for OpenAI, `chars / 3.5` for Anthropic, or the
+//! counts plus the cookbook's chat overhead for OpenAI, characters over the Claude tokenizer
+//! generation's ratio for Anthropic (`models::ClaudeTokenizer`), or the
 //! provider's own count), output tokens are what the caller says (`--max-tokens` at most).
 //! Prices come from the genai-prices database or the config file. The `cost_usd` of a result
 //! is not computed here: it always comes from the usage the provider reports ([`Price::cost`]).
@@ -179,7 +180,7 @@ impl Estimate {
 /// The `--max-cost` guard: refuses (exit 7) before anything is sent when the estimated cost
 /// of `req` (its input tokens plus all of `--max-tokens` as output) is above the budget, for
 /// the model or any `--fallback` that could be reached. Offline: Anthropic input is the
-/// `chars / 3.5` estimate, and images are not counted (a warning says so).
+/// characters-per-token estimate, and images are not counted (a warning says so).
 pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -> Result<()> {
     let Some(budget) = max_cost else {
         return Ok(());
