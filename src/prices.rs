@@ -60,12 +60,34 @@ pub struct Db {
     calculators: Mutex<HashMap<(&'static str, Vec<usize>), Made>>,
 }
 
-/// One provider of the data, as raw JSON text.
+/// One provider of the data, as raw JSON text; its models are split up on first use.
 struct Provider {
     id: String,
     /// Its members but `models` and `extractors` (which pricing does not read).
     fields: Vec<(String, &'static RawValue)>,
-    models: Vec<RawModel>,
+    raw_models: &'static RawValue,
+    models: OnceLock<Vec<RawModel>>,
+}
+
+impl Provider {
+    /// Its models, each as raw text with its parsed match rule (a model that does not
+    /// parse is left out: `models update` refuses such data, so only a damaged file has one).
+    fn models(&self) -> &[RawModel] {
+        self.models.get_or_init(|| {
+            let raws: Vec<&'static RawValue> =
+                serde_json::from_str(self.raw_models.get()).unwrap_or_default();
+            raws.into_iter()
+                .filter_map(|raw| {
+                    let head: ModelHead = serde_json::from_str(raw.get()).ok()?;
+                    Some(RawModel {
+                        id: head.id,
+                        rule: head.rule,
+                        raw,
+                    })
+                })
+                .collect()
+        })
+    }
 }
 
 struct RawModel {
@@ -192,29 +214,28 @@ fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
         if !PROVIDERS.contains(&id.as_str()) {
             continue;
         }
-        let models: Vec<&'static RawValue> = match p.remove("models") {
-            Some(m) => serde_json::from_str(m.get()).map_err(|e| format!("{id} models: {e}"))?,
-            None => Vec::new(),
+        let Some(raw_models) = p.remove("models") else {
+            continue;
         };
-        let models = models
-            .into_iter()
-            .map(|raw| {
-                let head: ModelHead =
-                    serde_json::from_str(raw.get()).map_err(|e| format!("{id} model: {e}"))?;
-                Ok(RawModel {
-                    id: head.id,
-                    rule: head.rule,
-                    raw,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        p.remove("extractors");
+        // Pricing always names the provider by its id: the rules that find a provider
+        // (and the extractors) are not needed, and their regexes need not be compiled.
+        for k in ["extractors", "model_match", "provider_match", "api_pattern"] {
+            p.remove(k);
+        }
         let mut fields: Vec<(String, &'static RawValue)> = p.into_iter().collect();
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        providers.push(Provider { id, fields, models });
+        providers.push(Provider {
+            id,
+            fields,
+            raw_models,
+            models: OnceLock::new(),
+        });
     }
     for id in PROVIDERS {
-        if !providers.iter().any(|p| p.id == id && !p.models.is_empty()) {
+        let listed = providers.iter().any(|p| {
+            p.id == id && p.raw_models.get().starts_with('[') && p.raw_models.get() != "[]"
+        });
+        if !listed {
             return Err(format!("it has no {id} models"));
         }
     }
@@ -238,10 +259,9 @@ impl Db {
         let p = self.providers.iter().find(|p| p.id == provider)?;
         let folded = name.to_lowercase();
         let dashed = dash_compact_dates(&folded);
-        let candidates: Vec<usize> = (0..p.models.len())
-            .filter(|&i| {
-                may_match(&p.models[i].rule, &folded) || may_match(&p.models[i].rule, &dashed)
-            })
+        let models = p.models();
+        let candidates: Vec<usize> = (0..models.len())
+            .filter(|&i| may_match(&models[i].rule, &folded) || may_match(&models[i].rule, &dashed))
             .collect();
         if candidates.is_empty() {
             return None;
@@ -259,7 +279,8 @@ impl Db {
     }
 
     fn make_calculator(&self, p: &Provider, candidates: &[usize], name: &str) -> Made {
-        let mut json = String::from("[{");
+        // `api_pattern` is required; a request that names its provider never matches it.
+        let mut json = String::from("[{\"api_pattern\":\"^$\",");
         for (k, v) in &p.fields {
             json.push_str(&serde_json::to_string(k).ok()?);
             json.push(':');
@@ -271,7 +292,7 @@ impl Db {
             if n > 0 {
                 json.push(',');
             }
-            json.push_str(p.models[i].raw.get());
+            json.push_str(p.models()[i].raw.get());
         }
         json.push_str("]}]");
         let bytes = json.into_bytes();
@@ -485,7 +506,7 @@ pub fn models(db: &Db, provider: &str) -> Vec<String> {
     db.providers
         .iter()
         .filter(|p| p.id == provider)
-        .flat_map(|p| p.models.iter().map(|m| m.id.clone()))
+        .flat_map(|p| p.models().iter().map(|m| m.id.clone()))
         .collect()
 }
 

@@ -48,6 +48,10 @@ impl Call {
             env,
         )?;
         let settings = Settings::resolve(&args.options(), ctx, prompt.as_ref().map(|p| &p.meta))?;
+        if !args.dry_run {
+            // The price data is read on another thread while the request is built and sent.
+            settings.pricing.warm(&settings.targets);
+        }
         let vars = crate::prompts::parse_vars(&args.prompt_file.vars)?;
         let images = args
             .images
@@ -185,8 +189,6 @@ impl Call {
 
     /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
     pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
-        // The price data decodes on another thread while the request is in flight.
-        self.settings.pricing.warm(&self.settings.targets);
         self.client()?.send(&self.settings.targets, req, sink).await
     }
 
