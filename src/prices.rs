@@ -81,7 +81,7 @@ impl Provider {
                     let head: ModelHead = serde_json::from_str(raw.get()).ok()?;
                     Some(RawModel {
                         id: head.id,
-                        rule: head.rule,
+                        rule: Rule::parse(head.rule),
                         raw,
                     })
                 })
@@ -92,7 +92,7 @@ impl Provider {
 
 struct RawModel {
     id: String,
-    rule: serde_json::Value,
+    rule: Rule,
     raw: &'static RawValue,
 }
 
@@ -100,8 +100,70 @@ struct RawModel {
 struct ModelHead {
     #[serde(default)]
     id: String,
-    #[serde(rename = "match", default)]
-    rule: serde_json::Value,
+    #[serde(rename = "match", borrow)]
+    rule: Option<&'static RawValue>,
+}
+
+/// A model's match rule as the data writes it (`{"or": [{"equals": "…"}, …]}`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RuleData {
+    Or(Vec<RuleData>),
+    And(Vec<RuleData>),
+    Equals(String),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    Regex(String),
+}
+
+/// A match rule, lowercased, for [`Rule::may_match`]: a regex is kept as its literal prefix.
+#[derive(Debug, PartialEq)]
+enum Rule {
+    Or(Vec<Rule>),
+    And(Vec<Rule>),
+    Equals(String),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    /// Anything that could not be read: counts as matching.
+    Any,
+}
+
+impl Rule {
+    fn parse(raw: Option<&RawValue>) -> Rule {
+        raw.and_then(|r| serde_json::from_str::<RuleData>(r.get()).ok())
+            .map_or(Rule::Any, Rule::from)
+    }
+
+    /// Whether the rule could match `folded` (the lowercased name): literal rules are
+    /// evaluated as the calculator does; a regex counts when `folded` starts with the
+    /// pattern's literal prefix after `^` (or when it has none).
+    fn may_match(&self, folded: &str) -> bool {
+        match self {
+            Rule::Or(rules) => rules.iter().any(|r| r.may_match(folded)),
+            Rule::And(rules) => rules.iter().all(|r| r.may_match(folded)),
+            Rule::Equals(v) => folded == v,
+            Rule::StartsWith(v) => folded.starts_with(v.as_str()),
+            Rule::EndsWith(v) => folded.ends_with(v.as_str()),
+            Rule::Contains(v) => folded.contains(v.as_str()),
+            Rule::Any => true,
+        }
+    }
+}
+
+impl From<RuleData> for Rule {
+    fn from(d: RuleData) -> Rule {
+        match d {
+            RuleData::Or(r) => Rule::Or(r.into_iter().map(Rule::from).collect()),
+            RuleData::And(r) => Rule::And(r.into_iter().map(Rule::from).collect()),
+            RuleData::Equals(v) => Rule::Equals(v.to_lowercase()),
+            RuleData::StartsWith(v) => Rule::StartsWith(v.to_lowercase()),
+            RuleData::EndsWith(v) => Rule::EndsWith(v.to_lowercase()),
+            RuleData::Contains(v) => Rule::Contains(v.to_lowercase()),
+            RuleData::Regex(p) => regex_prefix(&p).map_or(Rule::Any, Rule::StartsWith),
+        }
+    }
 }
 
 /// A calculator made for one set of candidate models (`None`: it does not decode).
@@ -261,7 +323,7 @@ impl Db {
         let dashed = dash_compact_dates(&folded);
         let models = p.models();
         let candidates: Vec<usize> = (0..models.len())
-            .filter(|&i| may_match(&models[i].rule, &folded) || may_match(&models[i].rule, &dashed))
+            .filter(|&i| models[i].rule.may_match(&folded) || models[i].rule.may_match(&dashed))
             .collect();
         if candidates.is_empty() {
             return None;
@@ -309,62 +371,32 @@ impl Db {
     }
 }
 
-/// Whether a match rule could match `folded` (the lowercased name): literal rules are
-/// evaluated as the calculator does; a regex counts when `folded` starts with the
-/// pattern's literal prefix after `^` (or when it has none).
-fn may_match(rule: &serde_json::Value, folded: &str) -> bool {
-    let Some(o) = rule.as_object() else {
-        return true;
-    };
-    let lit = |k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_lowercase);
-    let all = |k: &str| o.get(k).and_then(|v| v.as_array());
-    if let Some(rules) = all("or") {
-        return rules.iter().any(|r| may_match(r, folded));
+/// The lowercased literal text a regex's matches must start with (after `^`); `None` when
+/// it has no anchor or an alternation (anything could match).
+fn regex_prefix(pattern: &str) -> Option<String> {
+    let rest = pattern.strip_prefix('^')?;
+    if rest.contains('|') {
+        return None;
     }
-    if let Some(rules) = all("and") {
-        return rules.iter().all(|r| may_match(r, folded));
-    }
-    if let Some(v) = lit("equals") {
-        return folded == v;
-    }
-    if let Some(v) = lit("starts_with") {
-        return folded.starts_with(&v);
-    }
-    if let Some(v) = lit("ends_with") {
-        return folded.ends_with(&v);
-    }
-    if let Some(v) = lit("contains") {
-        return folded.contains(&v);
-    }
-    if let Some(pattern) = o.get("regex").and_then(|v| v.as_str()) {
-        let Some(rest) = pattern.strip_prefix('^') else {
-            return true;
+    let mut prefix = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        let literal = match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => e,
+                _ => break,
+            },
+            '.' | '[' | ']' | '(' | ')' | '*' | '+' | '?' | '{' | '$' | '^' => break,
+            c => c,
         };
-        // An alternation may start anywhere: no prefix to check.
-        if rest.contains('|') {
-            return true;
+        // A literal that may be absent (or repeated) ends the fixed prefix.
+        if matches!(chars.peek(), Some('*' | '?' | '{' | '+')) {
+            break;
         }
-        // Regexes match the name as given: compared lowercased, this stays a superset.
-        let mut prefix = String::new();
-        let mut chars = rest.chars().peekable();
-        while let Some(c) = chars.next() {
-            let literal = match c {
-                '\\' => match chars.next() {
-                    Some(e) if e.is_ascii_punctuation() => e,
-                    _ => break,
-                },
-                '.' | '[' | ']' | '(' | ')' | '*' | '+' | '?' | '{' | '$' | '^' => break,
-                c => c,
-            };
-            // A literal that may be absent (or repeated) ends the fixed prefix.
-            if matches!(chars.peek(), Some('*' | '?' | '{' | '+')) {
-                break;
-            }
-            prefix.push(literal);
-        }
-        return folded.starts_with(&prefix.to_lowercase());
+        prefix.push(literal);
     }
-    true
+    // Regexes match the name as given: compared lowercased, this stays a superset.
+    Some(prefix.to_lowercase())
 }
 
 /// `-20251211` written `-2025-12-11`, as the calculator retries a name that does not match.
@@ -603,7 +635,11 @@ mod tests {
 
     #[test]
     fn regex_rules_are_matched_by_their_literal_prefix() {
-        let rule = |p: &str| serde_json::json!({ "regex": p });
+        let rule = |p: &str| {
+            let raw = serde_json::to_string(&serde_json::json!({ "regex": p })).unwrap();
+            Rule::parse(Some(&RawValue::from_string(raw).unwrap()))
+        };
+        let may_match = |r: &Rule, name: &str| r.may_match(name);
         assert!(may_match(
             &rule("^claude-fable-5-\\d{8}$"),
             "claude-fable-5-20261001"
@@ -624,6 +660,12 @@ mod tests {
         assert!(may_match(&rule("^ab?c"), "ac"));
         assert!(may_match(&rule("^a|b"), "b"));
         assert!(may_match(&rule("x"), "anything"));
+        let parsed = |j: &str| Rule::parse(Some(&RawValue::from_string(j.into()).unwrap()));
+        assert!(
+            parsed(r#"{"or": [{"equals": "GPT-X"}, {"starts_with": "y"}]}"#).may_match("gpt-x")
+        );
+        assert!(!parsed(r#"{"and": [{"contains": "a"}, {"ends_with": "z"}]}"#).may_match("ab"));
+        assert_eq!(parsed(r#"{"something_new": 1}"#), Rule::Any);
         assert_eq!(
             dash_compact_dates("claude-x-20250514"),
             "claude-x-2025-05-14"
