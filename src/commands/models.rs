@@ -58,13 +58,14 @@ fn price_fields(price: Option<&Price>, origin: &prices::Origin) -> Value {
     };
     let r = price.rates(1);
     let (write, write_1h) = price.cache_write_rates(1);
-    let batch = |output: u64| {
+    // Batch rates below any long-context threshold: 1,000 tokens of input, then of output.
+    let batch = |input: u64, output: u64| {
         let u = crate::chat::Usage {
-            input_tokens: 1_000_000 - output,
+            input_tokens: input,
             output_tokens: output,
             ..Default::default()
         };
-        price.parts(&u, true).map(|(i, o)| i + o)
+        price.parts(&u, true)
     };
     let from_db = !price.is_config();
     json!({
@@ -80,12 +81,8 @@ fn price_fields(price: Option<&Price>, origin: &prices::Origin) -> Value {
             "cached_input_per_million": t.cached_input,
             "output_per_million": t.output,
         })),
-        // Probed below any long-context threshold: 1M tokens of input, then of output.
-        "batch_input_per_million": if from_db { batch(0).map(|c| (c * 1e9).round() / 1e9) } else { None },
-        "batch_output_per_million": if from_db {
-            price.parts(&crate::chat::Usage { input_tokens: 1, output_tokens: 1_000_000, ..Default::default() }, true)
-                .map(|(_, o)| (o * 1e9).round() / 1e9)
-        } else { None },
+        "batch_input_per_million": if from_db { batch(1_000, 0).map(|(i, _)| (i * 1e12).round() / 1e9) } else { None },
+        "batch_output_per_million": if from_db { batch(1, 1_000).map(|(_, o)| (o * 1e12).round() / 1e9) } else { None },
         "price_source": if from_db { format!("genai-prices, {}", origin.describe()) } else { "config file".into() },
         "prices_as_of": if from_db { Some(origin.as_of()) } else { None },
     })

@@ -259,6 +259,9 @@ fn models_lists_the_lineup_its_prices_and_what_each_alias_means() {
     let haiku = row("claude-haiku-5-5");
     assert_eq!(haiku["long_context"]["above_input_tokens"], 100_000);
     assert_eq!(haiku["long_context"]["input_per_million"], 0.5);
+    // Batch rates below the tier: input_mtok 0.05, output_mtok 0.25 in the batch variant.
+    assert_eq!(haiku["batch_input_per_million"], 0.05);
+    assert_eq!(haiku["batch_output_per_million"], 0.25);
     for r in rows.as_array().unwrap() {
         assert_eq!(r["priced"], true, "{r}");
     }
