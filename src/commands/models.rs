@@ -242,8 +242,7 @@ async fn update(args: &ModelsUpdateArgs, json_out: bool, ctx: &Context) -> Resul
         client.get(source, "price data").await?
     } else {
         let file = source.strip_prefix("file://").unwrap_or(source);
-        std::fs::read(file)
-            .map_err(|e| Error::usage(format!("cannot read the price data file {file}: {e}")))?
+        read_bounded(file)?
     };
     let compact = prices::compact(&bytes).map_err(|e| {
         let kind = if remote {
@@ -297,6 +296,28 @@ async fn update(args: &ModelsUpdateArgs, json_out: bool, ctx: &Context) -> Resul
         ));
     }
     Ok(())
+}
+
+/// A local data file, read up to the size an API reply may have (a device or a huge file
+/// is refused, not read into memory).
+fn read_bounded(file: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = crate::provider::client::MAX_RESPONSE_BYTES;
+    let unreadable =
+        |e: std::io::Error| Error::usage(format!("cannot read the price data file {file}: {e}"));
+    let mut data = Vec::new();
+    std::fs::File::open(file)
+        .map_err(unreadable)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(unreadable)?;
+    if data.len() > limit {
+        return Err(Error::usage(format!(
+            "the price data file {file} is larger than {} MiB: not a genai-prices data file",
+            limit >> 20
+        )));
+    }
+    Ok(data)
 }
 
 /// Writes `data` to `path` through a temporary file in the same directory and a rename, so

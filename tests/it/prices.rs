@@ -415,8 +415,10 @@ fn broken_data_is_refused_and_a_broken_file_falls_back_to_the_bundled_data() {
     // Valid JSON without the providers: refused too.
     let server = Mock::start(vec![mock::full(200, &[], "[]")]);
     run(base(dir.path()).args(["models", "update", "--from", &server.url])).expect(5);
-    // A missing local file is a usage error.
+    // A missing local file is a usage error, and so is a device that never ends.
     run(base(dir.path()).args(["models", "update", "--from", "no-such-file.json"])).expect(2);
+    let out = run(base(dir.path()).args(["models", "update", "--from", "/dev/zero"])).expect(2);
+    assert!(out.stderr.contains("larger than"), "{}", out.stderr);
 
     // A downloaded file that broke later: a warning, and the bundled prices
     // (claude-opus-5-5: input_mtok 4, output_mtok 20).
