@@ -241,7 +241,7 @@ impl Price {
     /// if the database cannot price the usage.
     pub fn parts(&self, usage: &crate::chat::Usage, batch: bool) -> Option<(f64, f64)> {
         match self {
-            Price::Database(p) => prices::calculate(p, &prices::usage(usage), batch),
+            Price::Database(p) => prices::calculate(p, usage, batch),
             Price::Config(f) => {
                 let cached = usage.cached_input_tokens.min(usage.input_tokens);
                 let written = usage

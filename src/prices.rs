@@ -1,14 +1,21 @@
 //! Every price llmpipe reports comes from the genai-prices database (Pydantic's maintained
 //! price data: dated prices, cache-write and cache-read rates, long-context tiers, batch
-//! variants) through its own calculator, so costs match the database exactly.
+//! variants), so costs match the database exactly.
 //!
 //! Only the OpenAI and Anthropic part of the data is kept ([`compact`]): the crate's whole
-//! file takes tens of milliseconds to decode, these two providers a fraction of that. The
-//! copy bundled in the binary (`data/genai-prices.json`, made from the crate's bundled file
-//! by [`compact`]) always works offline; `llmpipe models update` puts a newer one in the data
-//! directory ([`data_file`]), which is used from then on. It is decoded on first use only
-//! ([`db`]), and a request command starts that on another thread while its request is in
-//! flight ([`warm`]), so start-up does not pay for it.
+//! file takes tens of milliseconds to decode. The copy bundled in the binary
+//! (`data/genai-prices.json`, made from the crate's bundled file by [`compact`]) always works
+//! offline; `llmpipe models update` puts a newer one in the data directory ([`data_file`]),
+//! checked by the crate's calculator, which is used from then on.
+//!
+//! Pricing a call reads only the model's own entry: the model is picked as the calculator
+//! picks it (the first whose match rule matches), and [`fast_cost`] applies the database's
+//! rules to the token kinds llmpipe reports (unit tests check every bundled model, live and
+//! batch, at several dates and usages, against the crate's calculator on its whole file).
+//! Data it does not read (a kind of constraint or price it does not know) is priced by the
+//! calculator itself ([`Db::calculator`]). The data is read on first use ([`db`]), and a
+//! request command starts that on another thread while it builds and sends its request
+//! ([`warm`]), so start-up does not pay for it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,7 +133,12 @@ enum Rule {
     StartsWith(String),
     EndsWith(String),
     Contains(String),
-    /// Anything that could not be read: counts as matching.
+    /// A regex, with the lowercased literal prefix its matches start with (if any).
+    Regex {
+        prefix: Option<String>,
+        pattern: String,
+    },
+    /// Anything that could not be read: counts as matching, never matches exactly.
     Any,
 }
 
@@ -147,8 +159,46 @@ impl Rule {
             Rule::StartsWith(v) => folded.starts_with(v.as_str()),
             Rule::EndsWith(v) => folded.ends_with(v.as_str()),
             Rule::Contains(v) => folded.contains(v.as_str()),
+            Rule::Regex { prefix, .. } => prefix
+                .as_ref()
+                .is_none_or(|p| folded.starts_with(p.as_str())),
             Rule::Any => true,
         }
+    }
+
+    /// Whether the rule matches `raw` (as given) and `folded` (lowercased) exactly as the
+    /// calculator decides: literals compared with the lowercased name, a regex run on the
+    /// name as given. `None` when a regex does not compile or run.
+    fn matches(&self, raw: &str, folded: &str) -> Option<bool> {
+        Some(match self {
+            Rule::Or(rules) => {
+                for r in rules {
+                    if r.matches(raw, folded)? {
+                        return Some(true);
+                    }
+                }
+                false
+            }
+            Rule::And(rules) => {
+                for r in rules {
+                    if !r.matches(raw, folded)? {
+                        return Some(false);
+                    }
+                }
+                true
+            }
+            Rule::Regex { prefix, pattern } => {
+                if prefix
+                    .as_ref()
+                    .is_some_and(|p| !folded.starts_with(p.as_str()))
+                {
+                    return Some(false);
+                }
+                fancy_regex::Regex::new(pattern).ok()?.is_match(raw).ok()?
+            }
+            Rule::Any => return None,
+            literal => literal.may_match(folded),
+        })
     }
 }
 
@@ -161,7 +211,10 @@ impl From<RuleData> for Rule {
             RuleData::StartsWith(v) => Rule::StartsWith(v.to_lowercase()),
             RuleData::EndsWith(v) => Rule::EndsWith(v.to_lowercase()),
             RuleData::Contains(v) => Rule::Contains(v.to_lowercase()),
-            RuleData::Regex(p) => regex_prefix(&p).map_or(Rule::Any, Rule::StartsWith),
+            RuleData::Regex(p) => Rule::Regex {
+                prefix: regex_prefix(&p),
+                pattern: p,
+            },
         }
     }
 }
@@ -208,7 +261,7 @@ pub fn db(file: Option<&Path>) -> &'static Db {
     DB.get_or_init(|| load(file))
 }
 
-/// Starts reading the data on another thread, and making the calculators of `names`
+/// Starts reading the data on another thread, and finding the prices of `names`
 /// (provider, model): a request command calls this before it sends, so the price is ready
 /// when the answer is.
 pub fn warm(file: Option<PathBuf>, names: Vec<(&'static str, String)>) {
@@ -221,7 +274,7 @@ pub fn warm(file: Option<PathBuf>, names: Vec<(&'static str, String)>) {
         .spawn(move || {
             let db = db(file.as_deref());
             for (provider, name) in names {
-                db.calculator(provider, &name);
+                find(db, provider, &name);
             }
         });
 }
@@ -399,6 +452,21 @@ fn regex_prefix(pattern: &str) -> Option<String> {
     Some(prefix.to_lowercase())
 }
 
+/// Whether eight digits `YYYYMMDD` are a date of the calendar.
+fn real_date(d: &str) -> bool {
+    let n = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+    let (y, m, day) = (n(0..4), n(4..6), n(6..8));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1..=days).contains(&day)
+}
+
 /// `-20251211` written `-2025-12-11`, as the calculator retries a name that does not match.
 fn dash_compact_dates(name: &str) -> String {
     let b = name.as_bytes();
@@ -406,7 +474,7 @@ fn dash_compact_dates(name: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let run = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if b[i] == b'-' && run == 8 {
+        if b[i] == b'-' && run == 8 && real_date(&name[i + 1..i + 9]) {
             let d = &name[i + 1..i + 9];
             out.push_str(&format!("-{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
             i += 9;
@@ -468,7 +536,9 @@ pub struct DbPrice {
     pub model_id: String,
     /// When the call was made (the rates in effect then); `None` is now.
     pub at: Option<SystemTime>,
-    calc: Arc<Calculator>,
+    /// The model's data, priced by [`fast_cost`]; else the calculator prices the name.
+    raw: Option<&'static RawValue>,
+    calc: Option<Arc<Calculator>>,
 }
 
 impl PartialEq for DbPrice {
@@ -478,18 +548,74 @@ impl PartialEq for DbPrice {
     }
 }
 
-/// The database's price of `name` at `provider`, if it has one with token rates.
+const PROBE: chat::Usage = chat::Usage {
+    input_tokens: 1_000_000,
+    output_tokens: 1_000_000,
+    cached_input_tokens: 0,
+    cache_write_input_tokens: 0,
+    cache_write_1h_input_tokens: 0,
+    reasoning_tokens: None,
+};
+
+/// The database's price of `name` at `provider`, if it has one with token rates. The model
+/// is the first of the provider's whose rule matches the lowercased name (then the name
+/// with compact dates written out), as the calculator picks it; data this does not read
+/// is left to the calculator.
 pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+    let p = db.providers.iter().find(|p| p.id == provider)?;
+    let folded = name.to_lowercase();
+    let pick = |subject: &str| -> Option<Option<&RawModel>> {
+        for m in p.models() {
+            if m.rule.matches(subject, subject)? {
+                return Some(Some(m));
+            }
+        }
+        Some(None)
+    };
+    let picked = match pick(&folded) {
+        Some(None) => {
+            let dashed = dash_compact_dates(&folded);
+            if dashed == folded {
+                Some(None)
+            } else {
+                pick(&dashed)
+            }
+        }
+        other => other,
+    };
+    let date = date_of(None);
+    let price = match picked {
+        Some(Some(m)) => match fast_cost(m.raw.get(), &PROBE, &date, false) {
+            Some((i, o)) => {
+                // A model the database lists without token prices (an audio or image
+                // model) has no price llmpipe could use: never a guess.
+                if i + o <= 0.0 {
+                    return None;
+                }
+                DbPrice {
+                    provider,
+                    name: name.to_string(),
+                    model_id: m.id.clone(),
+                    at: None,
+                    raw: Some(m.raw),
+                    calc: None,
+                }
+            }
+            None => slow_find(db, provider, name)?,
+        },
+        Some(None) => return None,
+        None => slow_find(db, provider, name)?,
+    };
+    Some(price)
+}
+
+/// [`find`] through the calculator, for data [`fast_cost`] does not read.
+fn slow_find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let calc = db.calculator(provider, name)?;
-    let probe = Usage::from([
-        (UsageKey::INPUT_TOKENS, 1_000_000.0),
-        (UsageKey::OUTPUT_TOKENS, 1_000_000.0),
-    ]);
+    let probe = usage(&PROBE);
     let found = calc
         .calculate(&PriceRequest::new(name, &probe).with_provider_id(provider))
         .ok()?;
-    // A model the database lists without token prices (an audio or image model) has no
-    // price llmpipe could use: never a guess.
     if found.total_price <= 0.0 || found.provider_id != provider {
         return None;
     }
@@ -498,8 +624,165 @@ pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
         name: name.to_string(),
         model_id: found.model_id,
         at: None,
-        calc,
+        raw: None,
+        calc: Some(calc),
     })
+}
+
+/// A model's prices as the data writes them (what [`fast_cost`] reads).
+#[derive(serde::Deserialize)]
+struct ModelPrices {
+    prices: PricesData,
+    #[serde(default)]
+    price_variants: Vec<VariantData>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PricesData {
+    Conditional(Vec<ConditionalData>),
+    Direct(HashMap<String, RateData>),
+}
+
+#[derive(serde::Deserialize)]
+struct ConditionalData {
+    #[serde(default)]
+    constraint: Option<HashMap<String, serde_json::Value>>,
+    prices: HashMap<String, RateData>,
+}
+
+#[derive(serde::Deserialize)]
+struct VariantData {
+    when: HashMap<String, String>,
+    prices: HashMap<String, RateData>,
+    #[serde(default)]
+    constraint: Option<HashMap<String, serde_json::Value>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RateData {
+    Flat(f64),
+    Tiered { base: f64, tiers: Vec<TierData> },
+}
+
+#[derive(serde::Deserialize)]
+struct TierData {
+    start: f64,
+    price: f64,
+}
+
+/// Whether a constraint is in effect on `date` (`YYYY-MM-DD`, UTC); `None` for a kind this
+/// does not read (the calculator then prices the model).
+fn in_effect(c: Option<&HashMap<String, serde_json::Value>>, date: &str) -> Option<bool> {
+    let Some(c) = c else {
+        return Some(true);
+    };
+    if c.keys().any(|k| k != "start_date" && k != "type") {
+        return None;
+    }
+    let start = c.get("start_date")?.as_str()?;
+    let ok = start.len() == 10 && start.as_bytes()[4] == b'-' && start.as_bytes()[7] == b'-';
+    ok.then(|| date >= start)
+}
+
+/// Input and output cost of one request from a model's raw data, by the database's rules
+/// (the rates in effect on `date`, the batch variant's rates where it has them, the tier
+/// the whole prompt falls in, each part of the prompt at its own rate). `None` for data
+/// this does not read; the calculator then prices it ([`calculate`]).
+fn fast_cost(raw: &str, u: &chat::Usage, date: &str, batch: bool) -> Option<(f64, f64)> {
+    let m: ModelPrices = serde_json::from_str(raw).ok()?;
+    let standard = match &m.prices {
+        PricesData::Direct(p) => p,
+        PricesData::Conditional(list) => {
+            let mut chosen = None;
+            for c in list.iter().rev() {
+                if in_effect(c.constraint.as_ref(), date)? {
+                    chosen = Some(&c.prices);
+                    break;
+                }
+            }
+            chosen.or(list.first().map(|c| &c.prices))?
+        }
+    };
+    let mut rates: HashMap<&str, &RateData> =
+        standard.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    if batch {
+        let mut overridden: Vec<&str> = Vec::new();
+        for v in &m.price_variants {
+            if !in_effect(v.constraint.as_ref(), date)? {
+                continue;
+            }
+            if !v
+                .when
+                .iter()
+                .all(|(k, val)| k == "processing" && val == "batch")
+            {
+                continue;
+            }
+            for (k, r) in &v.prices {
+                if !overridden.contains(&k.as_str()) {
+                    rates.insert(k.as_str(), r);
+                    overridden.push(k.as_str());
+                }
+            }
+        }
+    }
+    if rates
+        .keys()
+        .any(|k| k.starts_with("requests") || *k == "cache_write_5m_mtok")
+    {
+        return None;
+    }
+    let input = u.input_tokens;
+    let read = u.cached_input_tokens.min(input);
+    let written = u.cache_write_input_tokens.min(input - read);
+    let written_1h = u.cache_write_1h_input_tokens.min(written);
+    let has = |k: &str| rates.contains_key(k);
+    let leaf_1h = if has("cache_write_1h_mtok") {
+        written_1h
+    } else {
+        0
+    };
+    let leaf_write = if has("cache_write_mtok") {
+        written - leaf_1h
+    } else {
+        0
+    };
+    let leaf_read = if has("cache_read_mtok") { read } else { 0 };
+    let leaf_input = input - leaf_read - leaf_1h - leaf_write;
+    let total_input = input as f64;
+    let cost = |k: &str, count: u64| -> f64 {
+        let count = count as f64;
+        let rate = match rates.get(k) {
+            None => return 0.0,
+            Some(RateData::Flat(r)) => *r,
+            Some(RateData::Tiered { base, tiers }) if count > 0.0 => {
+                let mut sorted: Vec<&TierData> = tiers.iter().collect();
+                sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+                sorted
+                    .iter()
+                    .rev()
+                    .find(|t| total_input > t.start)
+                    .map_or(*base, |t| t.price)
+            }
+            Some(RateData::Tiered { base, .. }) => *base,
+        };
+        rate * count / 1e6
+    };
+    // Summed in price-key order, as the calculator sums.
+    let mut input_cost = 0.0;
+    input_cost += cost("cache_read_mtok", leaf_read);
+    input_cost += cost("cache_write_1h_mtok", leaf_1h);
+    input_cost += cost("cache_write_mtok", leaf_write);
+    input_cost += cost("input_mtok", leaf_input);
+    let output_cost = cost("output_mtok", u.output_tokens);
+    Some((input_cost, output_cost))
+}
+
+/// The date (`YYYY-MM-DD`, UTC) whose rates apply to a call made at `at` (now if `None`).
+fn date_of(at: Option<SystemTime>) -> String {
+    crate::store::rfc3339(at.unwrap_or_else(SystemTime::now))[..10].to_string()
 }
 
 /// One request's usage in the database's terms: `input_tokens` is the whole prompt, of
@@ -521,15 +804,20 @@ pub fn usage(u: &chat::Usage) -> Usage {
 }
 
 /// Input and output cost in USD of `usage` at `price`, live or through the Batch API.
-pub fn calculate(price: &DbPrice, usage: &Usage, batch: bool) -> Option<(f64, f64)> {
-    let mut req = PriceRequest::new(&price.name, usage).with_provider_id(price.provider);
+pub fn calculate(price: &DbPrice, u: &chat::Usage, batch: bool) -> Option<(f64, f64)> {
+    if let Some(raw) = price.raw {
+        return fast_cost(raw.get(), u, &date_of(price.at), batch);
+    }
+    let calc = price.calc.as_ref()?;
+    let usage = usage(u);
+    let mut req = PriceRequest::new(&price.name, &usage).with_provider_id(price.provider);
     if let Some(at) = price.at {
         req = req.with_timestamp(at);
     }
     if batch {
         req = req.with_price_context("processing", "batch");
     }
-    let c = price.calc.calculate(&req).ok()?;
+    let c = calc.calculate(&req).ok()?;
     Some((c.input_price, c.output_price))
 }
 
@@ -575,6 +863,14 @@ mod tests {
                 output_tokens: 10,
                 ..Default::default()
             },
+            chat::Usage {
+                input_tokens: 250_000,
+                output_tokens: 0,
+                cached_input_tokens: 100_000,
+                cache_write_input_tokens: 50_000,
+                cache_write_1h_input_tokens: 50_000,
+                reasoning_tokens: None,
+            },
         ];
         let probe = Usage::from([
             (UsageKey::INPUT_TOKENS, 1_000_000.0),
@@ -605,6 +901,7 @@ mod tests {
                         continue;
                     };
                     assert_eq!(theirs_now.unwrap().model_id, ours.model_id, "{name}");
+                    assert!(ours.raw.is_some(), "{name} is left to the calculator");
                     for at in times {
                         let ours = ours.clone();
                         let ours = DbPrice {
@@ -613,8 +910,8 @@ mod tests {
                         };
                         for u in &usages {
                             for batch in [false, true] {
-                                let u = usage(u);
-                                let mut r = PriceRequest::new(&name, &u)
+                                let g = usage(u);
+                                let mut r = PriceRequest::new(&name, &g)
                                     .with_provider_id(provider)
                                     .with_timestamp(at);
                                 if batch {
@@ -622,7 +919,13 @@ mod tests {
                                 }
                                 let theirs =
                                     full.calculate(&r).map(|c| (c.input_price, c.output_price));
-                                assert_eq!(calculate(&ours, &u, batch), theirs.ok(), "{name}");
+                                match (calculate(&ours, u, batch), theirs) {
+                                    (Some(a), Ok(b)) => assert!(
+                                        (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12,
+                                        "{name} at {at:?} batch {batch}: {a:?} vs {b:?}"
+                                    ),
+                                    (a, b) => panic!("{name}: {a:?} vs {b:?}"),
+                                }
                             }
                         }
                     }
@@ -671,6 +974,42 @@ mod tests {
             "claude-x-2025-05-14"
         );
         assert_eq!(dash_compact_dates("a-123-b"), "a-123-b");
+    }
+
+    #[test]
+    fn data_the_fast_path_does_not_read_is_priced_by_the_calculator() {
+        // A time-of-day price (3 / 4 between 06:00 and 18:00 UTC, else 1 / 2).
+        let data = r#"[
+          {"id": "openai", "name": "OpenAI", "api_pattern": "x", "models": [
+            {"id": "m1", "match": {"equals": "m1"}, "prices": [
+              {"prices": {"input_mtok": 1, "output_mtok": 2}},
+              {"constraint": {"start_time": "06:00:00Z", "end_time": "18:00:00Z"},
+               "prices": {"input_mtok": 3, "output_mtok": 4}}]}]},
+          {"id": "anthropic", "name": "Anthropic", "api_pattern": "y", "models": [
+            {"id": "c1", "match": {"starts_with": "c1"}, "prices": {"input_mtok": 5, "output_mtok": 6}}]}
+        ]"#;
+        let db = Db::new(
+            parse(Box::leak(data.as_bytes().to_vec().into_boxed_slice())).unwrap(),
+            Origin::Bundled,
+        );
+        let p = find(&db, "openai", "m1").unwrap();
+        assert!(p.raw.is_none() && p.calc.is_some());
+        let noon = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_804_800); // 2027-01-01T12:00Z
+        let night = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_772_400); // 03:00Z
+        let u = chat::Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            ..Default::default()
+        };
+        let at = |t| DbPrice {
+            at: Some(t),
+            ..p.clone()
+        };
+        assert_eq!(calculate(&at(noon), &u, false), Some((3.0, 4.0)));
+        assert_eq!(calculate(&at(night), &u, false), Some((1.0, 2.0)));
+        let c = find(&db, "anthropic", "c1-20270101").unwrap();
+        assert!(c.raw.is_some());
+        assert_eq!(calculate(&c, &u, true), Some((5.0, 6.0)));
     }
 
     #[test]
