@@ -70,6 +70,9 @@ _llmpipe() {
             llmpipe__subcmd__logs,cost)
                 cmd="llmpipe__subcmd__logs__subcmd__cost"
                 ;;
+            llmpipe__subcmd__models,update)
+                cmd="llmpipe__subcmd__models__subcmd__update"
+                ;;
             llmpipe__subcmd__prompts,list)
                 cmd="llmpipe__subcmd__prompts__subcmd__list"
                 ;;
@@ -1182,12 +1185,38 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__models)
-            opts="-h -V --json --help --version"
+            opts="-h -V --json --help --version update"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llmpipe__subcmd__models__subcmd__update)
+            opts="-h -V --from --timeout --retries --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -262,9 +262,16 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l json -
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s v -l verbose -d 'Diagnostics on stderr'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -s V -l version -d 'Print version'
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -l json -d 'Machine-readable output: an array of objects'
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s h -l help -d 'Print help'
-complete -c llmpipe -n "__fish_llmpipe_using_subcommand models" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and not __fish_seen_subcommand_from update" -l json -d 'Machine-readable output: an array of objects'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and not __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and not __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and not __fish_seen_subcommand_from update" -f -a "update" -d 'Download the genai-prices database\'s current data file into llmpipe\'s data directory (used from then on instead of the bundled copy)'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -l from -d 'Where to get the data: an http(s) URL (a mirror) or a local file [default: the database\'s published feed]' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -l timeout -d 'Seconds per attempt' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -l retries -d 'Retries after the first attempt for retryable failures' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -l json -d 'Machine-readable output: an array of objects'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand models; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -l json -d 'Machine-readable output'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s h -l help -d 'Print help'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand prompts; and not __fish_seen_subcommand_from list show render" -s V -l version -d 'Print version'

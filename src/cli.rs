@@ -351,6 +351,32 @@ pub struct EstimateArgs {
 pub struct ModelsArgs {
     #[command(flatten)]
     pub json: JsonArg,
+
+    #[command(subcommand)]
+    pub action: Option<ModelsAction>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ModelsAction {
+    /// Download the genai-prices database's current data file into llmpipe's data
+    /// directory (used from then on instead of the bundled copy)
+    Update(ModelsUpdateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelsUpdateArgs {
+    /// Where to get the data: an http(s) URL (a mirror) or a local file [default: the
+    /// database's published feed]
+    #[arg(long, value_name = "URL|FILE")]
+    pub from: Option<String>,
+
+    /// Seconds per attempt
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+
+    /// Retries after the first attempt for retryable failures
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::cache::Cache;
 
 use crate::error::{Error, Result};
-use crate::models::{self, Price};
+use crate::models::{self, Flat, Price};
 use crate::prompts::FrontMatter;
 use crate::provider::{MaxTokensField, ProviderKind, Secret, Target, retry};
 
@@ -321,27 +321,53 @@ pub fn key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// Prices: config overrides first, then the built-in table.
+/// Prices: config overrides first, then the genai-prices database (the downloaded copy in
+/// the data directory when there is one, else the bundled one; decoded on first use).
 #[derive(Debug, Default)]
 pub struct Pricing {
     overrides: HashMap<String, PriceOverride>,
+    /// The data `llmpipe models update` downloaded (used when it exists).
+    data_file: Option<PathBuf>,
 }
 
 impl Pricing {
-    /// The price of the first name that has one (the reported id, then the requested one).
+    /// The price of the first name that has one (the reported id, then the requested one):
+    /// the config file's prices of any of the names win over the database's.
     pub fn lookup(&self, names: &[&str]) -> Option<Price> {
+        let configured = names.iter().find_map(|n| self.overrides.get(*n));
+        if let Some(o) = configured {
+            return Some(Price::Config(Flat {
+                input: o.input,
+                cached_input: o.cached_input.unwrap_or(o.input),
+                cache_write: o.cache_write.unwrap_or(o.input),
+                output: o.output,
+            }));
+        }
         names.iter().find_map(|n| {
-            if let Some(o) = self.overrides.get(*n) {
-                return Some(Price {
-                    input: o.input,
-                    cached_input: o.cached_input.unwrap_or(o.input),
-                    cache_write: o.cache_write.unwrap_or(o.input),
-                    output: o.output,
-                    long_context: None,
-                });
-            }
-            models::find(n).map(|m| m.price)
+            let provider = crate::prices::provider_id(models::infer_provider(n));
+            crate::prices::find(self.db(), provider, n).map(Price::Database)
         })
+    }
+
+    /// The price data in use (decoded on first use).
+    pub fn db(&self) -> &'static crate::prices::Db {
+        crate::prices::db(self.data_file.as_deref())
+    }
+
+    /// Starts reading the price data on another thread, with the calculators of the
+    /// `targets`' models that the config file does not price (see [`crate::prices::warm`]).
+    pub fn warm(&self, targets: &[Target]) {
+        let names = targets
+            .iter()
+            .filter(|t| !self.overrides.contains_key(&t.model))
+            .map(|t| {
+                let provider = models::infer_provider(&t.model);
+                (crate::prices::provider_id(provider), t.model.clone())
+            })
+            .collect::<Vec<_>>();
+        if !names.is_empty() {
+            crate::prices::warm(self.data_file.clone(), names);
+        }
     }
 
     /// Whether the config file sets `name`'s price (so the table's date and source do not
@@ -390,6 +416,7 @@ impl Context {
     pub fn pricing(&self) -> Result<Pricing> {
         Ok(Pricing {
             overrides: self.file()?.prices.clone(),
+            data_file: crate::prices::data_file(&self.env),
         })
     }
 
@@ -599,6 +626,7 @@ impl Settings {
             policy,
             pricing: Pricing {
                 overrides: file.prices.clone(),
+                data_file: crate::prices::data_file(env),
             },
             effort: opts.effort,
             cache_prompt: opts.cache_prompt.or(prompt.cache_prompt),

@@ -1,17 +1,18 @@
 //! What a request will cost, before it is sent: `estimate-cost` and the `--max-cost` guard.
 //!
 //! Input tokens come from [`crate::tokens`] over the neutral [`Request`] (exact tiktoken
-//! counts plus the cookbook's chat overhead for OpenAI, `chars / 3.5` for Anthropic, or the
+//! counts plus the cookbook's chat overhead for OpenAI, characters over the Claude tokenizer
+//! generation's ratio for Anthropic (`models::ClaudeTokenizer`), or the
 //! provider's own count), output tokens are what the caller says (`--max-tokens` at most).
-//! Prices come from the model table or the config file. The `cost_usd` of a result is not
-//! computed here: it always comes from the usage the provider reports ([`Price::cost`]).
+//! Prices come from the genai-prices database or the config file. The `cost_usd` of a result
+//! is not computed here: it always comes from the usage the provider reports ([`Price::cost`]).
 
 use serde_json::{Value, json};
 
 use crate::chat::Request;
 use crate::config::{Pricing, Settings};
 use crate::error::{Error, Kind, Result};
-use crate::models::{self, Price, Rates};
+use crate::models::{Price, Rates};
 use crate::output;
 use crate::provider::ProviderKind;
 use crate::tokens::{Counter, Encoding};
@@ -72,11 +73,12 @@ pub struct Estimate {
     pub total_cost: f64,
     /// The input cost if every input token were a cache hit.
     pub cached_input_cost: f64,
-    /// Both providers' Batch APIs bill half (PROTOCOLS.md E); `None` for models priced only
-    /// by the config file (an OpenAI-compatible server may have no batch API).
+    /// At the database's batch rates; `None` for models priced only by the config file (an
+    /// OpenAI-compatible server may have no batch API).
     pub batch_total_cost: Option<f64>,
-    /// The table row's check date; `None` when the config file sets the price.
-    pub prices_as_of: Option<&'static str>,
+    /// The date of the price data (see [`crate::prices::Db::as_of`]); `None` when the config
+    /// file sets the price.
+    pub prices_as_of: Option<String>,
     pub price_source: String,
 }
 
@@ -104,29 +106,49 @@ pub fn estimate(
 ) -> Result<Estimate> {
     let price = price_of(pricing, model)?;
     let rates = price.rates(input.tokens);
-    let input_cost = round_usd(input.tokens as f64 * rates.input / 1e6);
-    let output_cost = round_usd(output_tokens as f64 * rates.output / 1e6);
-    let total_cost = round_usd(input_cost + output_cost);
-    let row = models::find(model);
-    let from_config = pricing.overrides(model);
+    let usage = crate::chat::Usage {
+        input_tokens: input.tokens,
+        output_tokens,
+        ..Default::default()
+    };
+    let (i, o) = price
+        .parts(&usage, false)
+        .ok_or_else(|| unpriceable(model))?;
+    let all_cached = crate::chat::Usage {
+        cached_input_tokens: input.tokens,
+        output_tokens: 0,
+        ..usage
+    };
+    let cached = price
+        .parts(&all_cached, false)
+        .ok_or_else(|| unpriceable(model))?;
+    let from_db = !price.is_config();
+    let origin = &pricing.db().origin;
     Ok(Estimate {
         model: model.to_string(),
         provider,
         output_tokens,
         rates,
-        input_cost,
-        output_cost,
-        total_cost,
-        cached_input_cost: round_usd(input.tokens as f64 * rates.cached_input / 1e6),
-        batch_total_cost: row.map(|_| round_usd(total_cost * 0.5)),
-        prices_as_of: row.filter(|_| !from_config).map(|m| m.checked),
-        price_source: match row {
-            _ if from_config => "config file".to_string(),
-            Some(m) => m.source.to_string(),
-            None => "config file".to_string(),
+        input_cost: round_usd(i),
+        output_cost: round_usd(o),
+        total_cost: round_usd(i + o),
+        cached_input_cost: round_usd(cached.0),
+        batch_total_cost: from_db.then(|| price.batch_cost(&usage)),
+        prices_as_of: from_db.then(|| origin.as_of().to_string()),
+        price_source: if from_db {
+            format!("genai-prices, {}", origin.describe())
+        } else {
+            "config file".to_string()
         },
         input,
     })
+}
+
+/// The database has the model but cannot price this usage (not seen with its data).
+fn unpriceable(model: &str) -> Error {
+    Error::usage(format!(
+        "the price database cannot price this request for {model}"
+    ))
 }
 
 impl Estimate {
@@ -158,7 +180,7 @@ impl Estimate {
 /// The `--max-cost` guard: refuses (exit 7) before anything is sent when the estimated cost
 /// of `req` (its input tokens plus all of `--max-tokens` as output) is above the budget, for
 /// the model or any `--fallback` that could be reached. Offline: Anthropic input is the
-/// `chars / 3.5` estimate, and images are not counted (a warning says so).
+/// characters-per-token estimate, and images are not counted (a warning says so).
 pub fn check_budget(settings: &Settings, req: &Request, max_cost: Option<f64>) -> Result<()> {
     let Some(budget) = max_cost else {
         return Ok(());
@@ -280,12 +302,16 @@ pub fn worst_case(
     if images > 0 {
         output::warn("images are not included in the --max-cost estimate");
     }
-    let rates = price.rates(input.tokens);
-    // The cap actually sent: `--effort` may raise it for a thinking budget.
-    let max_tokens = crate::effort::max_tokens(kind, model, req);
-    let cost =
-        round_usd((input.tokens as f64 * rates.input + max_tokens as f64 * rates.output) / 1e6);
-    Ok((cost, input))
+    let usage = crate::chat::Usage {
+        input_tokens: input.tokens,
+        // The cap actually sent: `--effort` may raise it for a thinking budget.
+        output_tokens: crate::effort::max_tokens(kind, model, req),
+        ..Default::default()
+    };
+    let (i, o) = price
+        .parts(&usage, false)
+        .ok_or_else(|| unpriceable(model))?;
+    Ok((round_usd(i + o), input))
 }
 
 #[cfg(test)]
@@ -310,7 +336,10 @@ mod tests {
         assert_eq!(e.total_cost, 0.0075);
         assert_eq!(e.cached_input_cost, 0.00125);
         assert_eq!(e.batch_total_cost, Some(0.00375));
-        assert_eq!(e.prices_as_of, Some(models::PRICES_AS_OF));
+        assert_eq!(
+            e.prices_as_of.as_deref(),
+            Some(crate::prices::BUNDLED_AS_OF)
+        );
         // claude-haiku-4-5: 1.00 in, 0.10 cache read, 5.00 out; 12,345 in, 1,024 out.
         let e = estimate(
             "claude-haiku-4-5",
@@ -347,7 +376,7 @@ mod tests {
     #[test]
     fn estimates_agree_with_the_billing_path() {
         // The same tokens through Price::cost (what results use) give the same total.
-        for m in models::MODELS {
+        for m in crate::models::MODELS {
             for (i, o) in [(0, 0), (1234, 567), (300_000, 4096)] {
                 let e = estimate(m.id, m.provider, &Pricing::default(), count(i), o).unwrap();
                 let u = crate::chat::Usage {
@@ -355,7 +384,8 @@ mod tests {
                     output_tokens: o,
                     ..Default::default()
                 };
-                assert!((e.total_cost - m.price.cost(&u)).abs() < 1e-9, "{}", m.id);
+                let price = Pricing::default().lookup(&[m.id]).unwrap();
+                assert!((e.total_cost - price.cost(&u)).abs() < 1e-9, "{}", m.id);
             }
         }
     }

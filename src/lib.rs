@@ -19,6 +19,7 @@ pub mod input;
 pub mod jsonx;
 pub mod models;
 pub mod output;
+pub mod prices;
 pub mod prompts;
 pub mod provider;
 pub mod result;

@@ -88,7 +88,9 @@ impl CallResult {
             }
             attempts += call.attempts;
             let price = pricing.lookup(&[reported_model(call), &call.target.model]);
-            cost = cost.zip(price.map(|p| p.cost(u))).map(|(a, b)| a + b);
+            cost = cost
+                .zip(price.and_then(|p| p.try_cost(u)))
+                .map(|(a, b)| a + b);
         }
         let model = reported_model(last).to_string();
         let cost_usd = cost.map(crate::cost::round_usd);

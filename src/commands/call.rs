@@ -62,6 +62,11 @@ impl Call {
             env,
         )?;
         let settings = Settings::resolve(&args.options(), ctx, prompt.as_ref().map(|p| &p.meta))?;
+        if !args.dry_run && !args.each_line {
+            // The price data is read on another thread while the request is built and sent
+            // (an --each-line run reads it with its first answer, off its first request's way).
+            settings.pricing.warm(&settings.targets);
+        }
         let vars = crate::prompts::parse_vars(&args.prompt_file.vars)?;
         let images = args
             .images

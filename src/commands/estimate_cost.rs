@@ -166,7 +166,7 @@ fn print_table(rows: &[Estimate]) {
             usd(e.total_cost),
             usd(e.cached_input_cost),
             e.batch_total_cost.map_or("-".into(), usd),
-            e.prices_as_of.unwrap_or("config").to_string(),
+            e.prices_as_of.clone().unwrap_or_else(|| "config".into()),
         ]);
     }
     // The first and last columns are text; the numbers between are right-aligned.

@@ -54,7 +54,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Logs(args) => logs::run(args, &ctx),
         Command::CountTokens(args) => count_tokens::run(args, &ctx).await,
         Command::EstimateCost(args) => estimate_cost::run(args, &ctx).await,
-        Command::Models(args) => models::run(args, &ctx),
+        Command::Models(args) => models::run(args, &ctx).await,
         Command::Completions { shell } => {
             output::out(&completion_script(*shell));
             Ok(())

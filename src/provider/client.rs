@@ -310,6 +310,84 @@ impl Client {
             .await
     }
 
+    /// A plain GET of a public file (the price data `models update` fetches), in the same
+    /// retry loop, with the same timeout, bounded body and status rules as an API call; no
+    /// key is sent and redirects are not followed. `what` names the file in errors.
+    pub async fn get(&self, url: &str, what: &str) -> Result<Vec<u8>> {
+        let shown = crate::secrets::redact_url(url);
+        self.attempts()
+            .run(async || {
+                let started = Instant::now();
+                output::debug(&format!("> GET {shown} ({what})"));
+                let work = async {
+                    let resp = self.http.get(url).send().await.map_err(|e| {
+                        let how = if e.is_connect() {
+                            format!("cannot connect to {shown}")
+                        } else {
+                            format!("connection to {shown} failed")
+                        };
+                        Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(&e)))
+                            .with_hint("check the address and the network, or give a local copy with --from FILE")
+                            .retryable(true)
+                    })?;
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let mut resp = resp;
+                    let mut body = Vec::new();
+                    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+                        Error::new(
+                            Kind::Unavailable,
+                            format!("{what}: download from {shown} broke off: {}", chain(&e)),
+                        )
+                        .retryable(true)
+                    })? {
+                        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                            return Err(Error::new(
+                                Kind::Unavailable,
+                                format!(
+                                    "{what}: {shown} sent more than {} MiB (not retried)",
+                                    MAX_RESPONSE_BYTES >> 20
+                                ),
+                            ));
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                    Ok::<_, Error>((status, headers, body))
+                };
+                let (status, headers, body) =
+                    timeout(self.timeout, work).await.map_err(|_| {
+                        Error::new(
+                            Kind::Timeout,
+                            format!(
+                                "{what}: {shown} timed out after {} s",
+                                self.timeout.as_secs_f64()
+                            ),
+                        )
+                        .with_hint("raise --timeout")
+                        .retryable(true)
+                    })??;
+                log_status(status, &headers, started);
+                if (300..400).contains(&status) {
+                    return Err(Error::config(format!(
+                        "{what}: {shown} answered {status} redirect, which llmpipe does not follow"
+                    ))
+                    .with_hint("give the final address with --from"));
+                }
+                if !(200..300).contains(&status) {
+                    let mut err = retry::classify_status(
+                        status,
+                        false,
+                        format!("{what}: {shown} answered {status}"),
+                    );
+                    err.status = Some(status);
+                    retry::apply_server_hints(&mut err, &headers);
+                    return Err(err);
+                }
+                Ok(body)
+            })
+            .await
+    }
+
     /// The attempts of one call, sharing this client's retry policy and rate-limit gate.
     fn attempts(&self) -> Attempts<'_> {
         Attempts {

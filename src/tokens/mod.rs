@@ -247,12 +247,10 @@ pub fn tiktoken_encoding_for_model(model: &str) -> ModelEncoding {
 pub enum Counter {
     /// Exact, offline.
     Tiktoken(Encoding),
-    /// Anthropic: no public tokenizer, so `ceil(chars / 3.5)` (Anthropic's rule of thumb).
-    Chars,
+    /// Anthropic: no public tokenizer, so `ceil(chars / ratio)` at the ratio of the model's
+    /// tokenizer generation ([`crate::models::ClaudeTokenizer`]).
+    Chars(&'static crate::models::ClaudeTokenizer),
 }
-
-/// Anthropic's glossary: about 3.5 English characters per token.
-pub const CHARS_METHOD: &str = "chars/3.5";
 
 /// The cookbook's `num_tokens_from_messages` constants (gpt-3.5-turbo-0125, gpt-4, gpt-4o):
 /// every message costs 3 tokens plus its fields, and the reply is primed with 3 more.
@@ -271,7 +269,7 @@ impl Counter {
             return Ok(Counter::Tiktoken(e));
         }
         if provider == ProviderKind::Anthropic {
-            return Ok(Counter::Chars);
+            return Ok(Counter::Chars(crate::models::claude_tokenizer(model)));
         }
         if let Some(e) = crate::models::find(model).and_then(|m| m.encoding) {
             return Ok(Counter::Tiktoken(e));
@@ -296,7 +294,7 @@ impl Counter {
     pub fn encoding(self) -> Option<Encoding> {
         match self {
             Counter::Tiktoken(e) => Some(e),
-            Counter::Chars => None,
+            Counter::Chars(_) => None,
         }
     }
 
@@ -305,7 +303,7 @@ impl Counter {
     pub fn units(self, text: &str, threads: usize) -> u64 {
         match self {
             Counter::Tiktoken(e) => parallel::count_str(e, text, threads),
-            Counter::Chars => text.chars().count() as u64,
+            Counter::Chars(_) => text.chars().count() as u64,
         }
     }
 
@@ -313,14 +311,14 @@ impl Counter {
     pub fn chunk_units(self, chunk: &[u8]) -> u64 {
         match self {
             Counter::Tiktoken(e) => e.count_bytes(chunk),
-            Counter::Chars => chunk.iter().filter(|&&b| b & 0xc0 != 0x80).count() as u64,
+            Counter::Chars(_) => chunk.iter().filter(|&&b| b & 0xc0 != 0x80).count() as u64,
         }
     }
 
     pub fn tokens(self, units: u64) -> u64 {
         match self {
             Counter::Tiktoken(_) => units,
-            Counter::Chars => (units * 2).div_ceil(7),
+            Counter::Chars(t) => (units * 10).div_ceil(t.chars_per_token_x10),
         }
     }
 
@@ -382,7 +380,7 @@ impl Counter {
         match (self, chat) {
             (Counter::Tiktoken(_), false) => "tiktoken",
             (Counter::Tiktoken(_), true) => "tiktoken+chat_overhead",
-            (Counter::Chars, _) => CHARS_METHOD,
+            (Counter::Chars(t), _) => t.method,
         }
     }
 }

@@ -478,7 +478,7 @@ fn chat_overhead_is_the_cookbooks() {
     assert_eq!(c.images, 0);
     // The estimate: every character of every text, rounded up once.
     let chars = "You are terse.".len() + "Hello there".len();
-    let est = Counter::Chars;
+    let est = Counter::Chars(&crate::models::CLAUDE_3_TOKENIZER);
     assert_eq!(
         est.tokens(est.request_units(&req, 1).units),
         (chars as u64 * 2).div_ceil(7)
@@ -486,6 +486,12 @@ fn chat_overhead_is_the_cookbooks() {
     assert_eq!(est.tokens(7), 2);
     assert_eq!(est.tokens(8), 3);
     assert_eq!(est.tokens(0), 0);
+    // The Claude Opus 4.7 generation: 2.6 characters per token.
+    let new = Counter::Chars(&crate::models::CLAUDE_4_7_TOKENIZER);
+    assert_eq!(new.tokens(26), 10);
+    assert_eq!(new.tokens(27), 11);
+    assert_eq!(new.method(true), "chars/2.6 (claude-4.7 tokenizer)");
+    assert_eq!(est.method(false), "chars/3.5 (claude-3 tokenizer)");
 }
 
 #[test]

@@ -105,8 +105,14 @@ fn complete_json_result_object_for_each_provider() {
     assert!(r["prompt"].is_null());
 
     let mock = Mock::start(vec![mock::anthropic_message("ok")]);
-    let out = run(anthropic(dir.path(), &mock).args(["complete", "--json", "-m", "sonnet", "x"]))
-        .expect(0);
+    let out = run(anthropic(dir.path(), &mock).args([
+        "complete",
+        "--json",
+        "-m",
+        "claude-sonnet-4-5",
+        "x",
+    ]))
+    .expect(0);
     let r = out.json();
     assert_eq!(r["provider"], "anthropic");
     assert_eq!(r["model"], mock::ANTHROPIC_MODEL_REPORTED);
