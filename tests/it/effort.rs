@@ -675,6 +675,12 @@ fn one_hour_cache_writes_are_reported_apart() {
     let result = out.lines().last().cloned().unwrap();
     assert_eq!(result["usage"]["cache_write_1h_input_tokens"], 1500);
     assert_eq!(result["usage"]["input_tokens"], 1501);
+    // Priced at the database's claude-opus-4-6 rates since 2026-03-13: input $5, 1-hour cache
+    // write $10 (not the 5-minute $6.25), output $25 per million.
+    let out_tokens = result["usage"]["output_tokens"].as_f64().unwrap();
+    let expect = (1.0 * 5.0 + 1500.0 * 10.0 + out_tokens * 25.0) / 1e6;
+    let cost = result["cost_usd"].as_f64().unwrap();
+    assert!((cost - expect).abs() < 1e-9, "{cost} != {expect}");
 }
 
 #[test]
