@@ -538,10 +538,20 @@ pub enum ItemResult {
 /// index its `custom_id` encodes and what became of it. `None` for a line that names no
 /// item of ours.
 pub fn result_line(kind: ProviderKind, line: &[u8]) -> Result<Option<(usize, ItemResult)>> {
+    result_line_of(kind, line, None)
+}
+
+/// [`result_line`], taking only the lines whose `custom_id` carries the job's `tag`.
+pub fn result_line_of(
+    kind: ProviderKind,
+    line: &[u8],
+    tag: Option<&str>,
+) -> Result<Option<(usize, ItemResult)>> {
     let v: Value = parse(kind, line)?;
     let Some(index) = v
         .get("custom_id")
         .and_then(Value::as_str)
+        .filter(|c| tag.is_none_or(|t| c.split_once('-').is_some_and(|(_, rest)| rest == t)))
         .and_then(index_of)
     else {
         return Ok(None);

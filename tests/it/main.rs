@@ -17,6 +17,7 @@ mod input;
 mod memory;
 mod money;
 mod probe;
+mod probe_batch;
 mod request_loop;
 mod resilience;
 mod secrets;
