@@ -1134,6 +1134,13 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         ));
     }
 
+    // What an item no result line named became.
+    let missing_kind = match overall(states) {
+        "canceled" => Kind::Canceled,
+        "expired" => Kind::Expired,
+        _ => Kind::Unavailable,
+    };
+
     // Exact counts, now that every result was read.
     {
         let mut st = conn
@@ -1165,17 +1172,29 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                 _ => c.errored += n,
             }
         }
-        for (s, c) in states.iter().zip(&exact) {
+        for (part, (s, c)) in states.iter().zip(exact.iter_mut()).enumerate() {
+            // An item sent in this batch that no line named is an error line too.
+            if let Some(j) = local {
+                let sent: i64 = conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM batch_items WHERE job = ?1 AND part = ?2",
+                        params![j.id, part as i64],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                let missing = (sent as u64).saturating_sub(c.total);
+                c.total += missing;
+                match missing_kind {
+                    Kind::Canceled => c.canceled += missing,
+                    Kind::Expired => c.expired += missing,
+                    _ => c.errored += missing,
+                }
+            }
             jobs.set_exact_counts(&s.id, c)?;
         }
     }
 
     // The lines, in input order.
-    let missing_kind = match overall(states) {
-        "canceled" => Kind::Canceled,
-        "expired" => Kind::Expired,
-        _ => Kind::Unavailable,
-    };
     let query = match local {
         Some(_) => {
             "SELECT i.idx, i.input, i.line, r.rest, r.code, r.message, r.in_tok, r.out_tok, r.cached_tok, r.cost, r.part

@@ -306,3 +306,39 @@ fn ctrl_c_between_the_upload_and_the_create_leaves_no_empty_job_and_names_the_fi
         "a job with no provider batch is left behind"
     );
 }
+
+#[test]
+fn an_item_the_results_leave_out_is_counted_once_they_are_read() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let job = submit(dir.path(), &fake, false, items(4));
+    let id = job["id"].as_str().unwrap().to_string();
+    let pid = job["provider_batch_ids"][0].as_str().unwrap().to_string();
+    let tag = tag_of(&fake);
+    let file = lines_of(
+        &(0..3)
+            .map(|i| openai_ok_line(&format!("i{i}-{tag}"), "ok"))
+            .collect::<Vec<_>>(),
+    );
+    let served = openai_ended(pid, move |_| {
+        mock::full(
+            200,
+            &[("content-type", "application/octet-stream")],
+            file.clone(),
+        )
+    });
+    let out = job_results(dir.path(), &served, &id).expect(5);
+    assert_eq!(
+        out.lines()[3]["error"]["type"],
+        "unavailable",
+        "{}",
+        out.stdout
+    );
+    let st = run(openai(dir.path(), &served).args(["batch", "status", "--json", &id])).expect(0);
+    let c = &st.json()["counts"];
+    assert_eq!(
+        (&c["total"], &c["succeeded"], &c["errored"]),
+        (&json!(4), &json!(3), &json!(1)),
+        "{c}"
+    );
+}
