@@ -1325,6 +1325,10 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         }
     }
     log_spend(subject, states, &spend, &options, api, jobs)?;
+    if output::stdout_closed() {
+        // Nobody reads on (`| head`): no summary, exit 0, as --each-line.
+        return Ok(());
+    }
     let items = tally.ok + tally.copied + tally.failed;
     output::err_line(&format!(
         "llmpipe: {items} item(s): {} done, {} failed{} · {} in / {} out tokens · {} at batch prices",

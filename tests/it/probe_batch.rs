@@ -131,7 +131,12 @@ fn result_lines_of_another_job_or_past_the_job_are_not_taken_for_its_items() {
 fn results_read_through_a_closed_stdout_do_not_log_a_part_of_the_spend() {
     let dir = tmp();
     let fake = BatchApi::start(Config::default());
-    let id = submit(dir.path(), &fake, false, items(10))["id"]
+    let id = submit(
+        dir.path(),
+        &fake,
+        false,
+        format!("FAIL400 first\n{}", items(9)),
+    )["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -151,12 +156,14 @@ fn results_read_through_a_closed_stdout_do_not_log_a_part_of_the_spend() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    child.wait().unwrap();
-    run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(0);
+    // `| head` ends the run quietly with exit 0 (SPEC, exit codes)
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(4);
     let cost = run(openai(dir.path(), &fake.mock).args(["logs", "cost", "--json"])).expect(0);
     let v = cost.json();
-    assert_eq!(v["total"]["input_tokens"], 190, "{v}\n{stderr}");
-    assert_eq!(v["total"]["output_tokens"], 100, "{v}");
+    assert_eq!(v["total"]["input_tokens"], 171, "{v}");
+    assert_eq!(v["total"]["output_tokens"], 90, "{v}");
 }
 
 #[test]
@@ -341,4 +348,45 @@ fn an_item_the_results_leave_out_is_counted_once_they_are_read() {
         (&json!(4), &json!(3), &json!(1)),
         "{c}"
     );
+}
+
+/// Every file under `dir` (the databases, the spool's directory), as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_key_is_in_any_file_a_batch_job_leaves() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    for a in [false, true] {
+        let job = submit(dir.path(), &fake, a, "FAIL400 x\nitem\nEXPIRE\n".into());
+        let id = job["id"].as_str().unwrap().to_string();
+        let mut c = if a {
+            anthropic(dir.path(), &fake.mock)
+        } else {
+            openai(dir.path(), &fake.mock)
+        };
+        run(c.args(["batch", "results", "--json", &id])).expect(4);
+    }
+    let files = files_under(dir.path());
+    assert!(files.iter().any(|(p, _)| p.ends_with("log.db")));
+    for (p, b) in files {
+        for key in [crate::OPENAI_KEY, crate::ANTHROPIC_KEY] {
+            assert!(
+                !b.windows(key.len()).any(|w| w == key.as_bytes()),
+                "{key} in {}",
+                p.display()
+            );
+        }
+    }
 }
