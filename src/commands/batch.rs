@@ -597,7 +597,7 @@ fn resolve(jobs: &Jobs, id: Option<&str>) -> Result<Subject> {
                 id: id.to_string(),
             })
         }
-        _ => Err(Error::usage(format!("no batch job `{id}`"))
+        _ => Err(Error::usage(format!("no batch job `{}`", id.escape_debug()))
             .with_hint("give a local job id (`llmpipe batch list`), or a provider batch id (batch_…, msgbatch_…)")),
     }
 }

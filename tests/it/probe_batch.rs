@@ -390,3 +390,16 @@ fn no_key_is_in_any_file_a_batch_job_leaves() {
         }
     }
 }
+
+#[test]
+fn a_garbage_job_id_is_a_usage_error_that_echoes_no_control_characters() {
+    let dir = tmp();
+    for id in ["../../etc/passwd", "batch_../../x", "x\u{1b}[2Jy\nz"] {
+        for action in ["status", "results", "cancel"] {
+            let out = run(crate::base(dir.path()).args(["batch", action, "--json", id])).expect(2);
+            assert_eq!(out.json()["error"]["type"], "usage", "{}", out.stdout);
+            assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+            assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+        }
+    }
+}
