@@ -1069,7 +1069,14 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             .map_err(sql)?;
         for dl in &state.downloads {
             let call = wire::download(&api.target, dl);
+            // A retried download starts the file again: its skipped lines count once.
+            let (foreign_before, unreadable_before) = (foreign.get(), unreadable.get());
             let mut on_line = |line: &[u8]| -> Result<()> {
+                if line.is_empty() {
+                    foreign.set(foreign_before);
+                    unreadable.set(unreadable_before);
+                    return Ok(());
+                }
                 let (index, item) = match wire::result_line_of(kind, line, job_tag) {
                     // A line of another job, or for an item the job does not have.
                     Ok(Some((index, _))) if local.is_some_and(|j| index as u64 >= j.items) => {
