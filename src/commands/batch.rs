@@ -525,7 +525,14 @@ async fn create_batch(
             let create = wire::create_openai(target, &file, job);
             let body = client
                 .api(target, &create, "for the batch to be created", None)
-                .await?;
+                .await
+                .map_err(|mut e| {
+                    e.message = format!(
+                        "{} (the uploaded requests file {file} has no batch: OpenAI deletes it after 30 days, or delete it now with DELETE /v1/files/{file})",
+                        e.message
+                    );
+                    e
+                })?;
             *waiting.borrow_mut() = before;
             wire::state(target.kind, &body)
         }

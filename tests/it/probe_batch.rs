@@ -412,3 +412,39 @@ fn a_garbage_job_id_is_a_usage_error_that_echoes_no_control_characters() {
         }
     }
 }
+
+#[test]
+fn a_create_refused_after_the_upload_names_the_uploaded_file_and_leaves_no_job() {
+    let dir = tmp();
+    let fake = Mock::start(vec![mock::dynamic(|req, _| {
+        let reply = if req.path == "/v1/files" {
+            mock::full(
+                200,
+                &[("content-type", "application/json")],
+                json!({"id": "file-upl0002", "object": "file", "bytes": 10, "created_at": 1714508499,
+                       "filename": "x.jsonl", "purpose": "batch", "status": "processed",
+                       "expires_at": 1717100499, "status_details": null})
+                .to_string(),
+            )
+        } else {
+            mock::full(
+                400,
+                &[("content-type", "application/json")],
+                r#"{"error":{"message":"Cannot find file file-upl0002, or project does not have access to it.","type":"invalid_request_error","param":"file_id","code":null}}"#,
+            )
+        };
+        (reply, Duration::ZERO)
+    })]);
+    let out = run(openai(dir.path(), &fake)
+        .args(["batch", "submit", "--json", "-m", "gpt-4o-mini"])
+        .write_stdin(items(2)))
+    .expect(4);
+    assert_eq!(out.json()["error"]["exit_code"], 4);
+    assert!(
+        out.stderr.contains("file-upl0002 has no batch"),
+        "{}",
+        out.stderr
+    );
+    let list = run(openai(dir.path(), &fake).args(["batch", "list", "--json"])).expect(0);
+    assert_eq!(list.json(), json!([]));
+}
