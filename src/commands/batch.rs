@@ -75,6 +75,15 @@ pub async fn run(args: &BatchArgs, ctx: &Arc<Context>) -> Result<()> {
                     Some(id) => (id, true),
                     None => (id.as_str(), false),
                 };
+                // `submitting JOB [FILE]`: FILE was uploaded and has no batch yet.
+                let (id, file) = match id.split_once(' ') {
+                    Some((id, file)) => (id, Some(file)),
+                    None => (id, None),
+                };
+                if submitting && let Some(message) = forget_unsubmitted(ctx, id, file, what) {
+                    e.message = message;
+                    return Err(e);
+                }
                 e.message = if submitting {
                     format!("{what} while submitting: the provider batches of job {id} submitted so far keep running; the other items were not submitted")
                 } else {
@@ -85,6 +94,29 @@ pub async fn run(args: &BatchArgs, ctx: &Arc<Context>) -> Result<()> {
             Err(e)
         }
     }
+}
+
+/// Ctrl-C while the first provider batch of job `id` was being created: no batch is
+/// recorded, so the job is removed (else it would stand as the latest job, with no batch
+/// and no results). The message says what may exist at the provider. `None` when some
+/// batch was recorded.
+fn forget_unsubmitted(ctx: &Context, id: &str, file: Option<&str>, what: &str) -> Option<String> {
+    let jobs = jobs(ctx).ok()?;
+    let job = jobs.find(id).ok()??;
+    if !job.batches.is_empty() {
+        return None;
+    }
+    jobs.delete(id).ok()?;
+    let mut m = format!(
+        "{what} while submitting: no provider batch of job {id} was recorded, so the job is removed; a batch created from the request in flight would show in `llmpipe batch list -p {}`",
+        job.provider
+    );
+    if let Some(file) = file {
+        m.push_str(&format!(
+            "; the uploaded requests file {file} has no batch (OpenAI deletes it after 30 days, or delete it now with DELETE /v1/files/{file})"
+        ));
+    }
+    Some(m)
 }
 
 /// The local database, where jobs are recorded.
@@ -361,6 +393,7 @@ async fn submit(
     let jobs = jobs.expect("recorded unless a dry run");
     jobs.set_batches(&id, &[], items as u64)?;
     jobs.commit()?;
+    *waiting.borrow_mut() = Some(format!("submitting {id}"));
     let mut spool = spool.expect("a spool unless a dry run");
     spool
         .flush()
@@ -396,7 +429,7 @@ async fn submit(
         if full {
             let part = batches.len();
             let sending = std::mem::replace(&mut upload, new_upload(part + 1));
-            let sent = create_batch(client, &target, sending, &id).await;
+            let sent = create_batch(client, &target, sending, &id, waiting).await;
             let state = match sent {
                 Ok(s) => s,
                 Err(mut e) => {
@@ -478,6 +511,7 @@ async fn create_batch(
     target: &Target,
     upload: wire::Upload,
     job: &str,
+    waiting: &RefCell<Option<String>>,
 ) -> Result<State> {
     let call = upload.finish(target);
     match target.kind {
@@ -487,10 +521,19 @@ async fn create_batch(
                 .await?;
             drop(call);
             let file = wire::file_id(&body)?;
+            let before = waiting.replace(Some(format!("submitting {job} {file}")));
             let create = wire::create_openai(target, &file, job);
             let body = client
                 .api(target, &create, "for the batch to be created", None)
-                .await?;
+                .await
+                .map_err(|mut e| {
+                    e.message = format!(
+                        "{} (the uploaded requests file {file} has no batch: OpenAI deletes it after 30 days, or delete it now with DELETE /v1/files/{file})",
+                        e.message
+                    );
+                    e
+                })?;
+            *waiting.borrow_mut() = before;
             wire::state(target.kind, &body)
         }
         ProviderKind::Anthropic => {
@@ -561,7 +604,7 @@ fn resolve(jobs: &Jobs, id: Option<&str>) -> Result<Subject> {
                 id: id.to_string(),
             })
         }
-        _ => Err(Error::usage(format!("no batch job `{id}`"))
+        _ => Err(Error::usage(format!("no batch job `{}`", id.escape_debug()))
             .with_hint("give a local job id (`llmpipe batch list`), or a provider batch id (batch_…, msgbatch_…)")),
     }
 }
@@ -1016,6 +1059,10 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let pricing = &api.settings.pricing;
     let prompt = options.prompt.clone();
 
+    // A local job's lines carry its tag; a bare provider batch id's, any.
+    let job_tag = local
+        .map(|j| j.options.tag.as_str())
+        .filter(|t| !t.is_empty());
     // Lines whose custom_id llmpipe did not write, and lines that are not the API's JSON.
     let (foreign, unreadable) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
     for (part, state) in states.iter().enumerate() {
@@ -1029,8 +1076,20 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             .map_err(sql)?;
         for dl in &state.downloads {
             let call = wire::download(&api.target, dl);
+            // A retried download starts the file again: its skipped lines count once.
+            let (foreign_before, unreadable_before) = (foreign.get(), unreadable.get());
             let mut on_line = |line: &[u8]| -> Result<()> {
-                let (index, item) = match wire::result_line(kind, line) {
+                if line.is_empty() {
+                    foreign.set(foreign_before);
+                    unreadable.set(unreadable_before);
+                    return Ok(());
+                }
+                let (index, item) = match wire::result_line_of(kind, line, job_tag) {
+                    // A line of another job, or for an item the job does not have.
+                    Ok(Some((index, _))) if local.is_some_and(|j| index as u64 >= j.items) => {
+                        foreign.set(foreign.get() + 1);
+                        return Ok(());
+                    }
                     Ok(Some(found)) => found,
                     Ok(None) => {
                         foreign.set(foreign.get() + 1);
@@ -1078,7 +1137,7 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     }
     if foreign.get() > 0 {
         output::warn(&format!(
-            "{} result line(s) name no llmpipe item (their custom_id is not i<index>-…): skipped",
+            "{} result line(s) name no item of this job (their custom_id is not i<index>-<this job's tag>): skipped",
             foreign.get()
         ));
     }
@@ -1088,6 +1147,13 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             unreadable.get()
         ));
     }
+
+    // What an item no result line named became.
+    let missing_kind = match overall(states) {
+        "canceled" => Kind::Canceled,
+        "expired" => Kind::Expired,
+        _ => Kind::Unavailable,
+    };
 
     // Exact counts, now that every result was read.
     {
@@ -1120,17 +1186,29 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                 _ => c.errored += n,
             }
         }
-        for (s, c) in states.iter().zip(&exact) {
+        for (part, (s, c)) in states.iter().zip(exact.iter_mut()).enumerate() {
+            // An item sent in this batch that no line named is an error line too.
+            if let Some(j) = local {
+                let sent: i64 = conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM batch_items WHERE job = ?1 AND part = ?2",
+                        params![j.id, part as i64],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                let missing = (sent as u64).saturating_sub(c.total);
+                c.total += missing;
+                match missing_kind {
+                    Kind::Canceled => c.canceled += missing,
+                    Kind::Expired => c.expired += missing,
+                    _ => c.errored += missing,
+                }
+            }
             jobs.set_exact_counts(&s.id, c)?;
         }
     }
 
     // The lines, in input order.
-    let missing_kind = match overall(states) {
-        "canceled" => Kind::Canceled,
-        "expired" => Kind::Expired,
-        _ => Kind::Unavailable,
-    };
     let query = match local {
         Some(_) => {
             "SELECT i.idx, i.input, i.line, r.rest, r.code, r.message, r.in_tok, r.out_tok, r.cached_tok, r.cost, r.part
@@ -1145,7 +1223,6 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let mut st = conn.prepare(query).map_err(sql)?;
     let mut rows = st.query([subject.id()]).map_err(sql)?;
     let mut tally = Tally::default();
-    let mut spend: HashMap<usize, (Usage, f64, u64)> = HashMap::new();
     while let Some(r) = rows.next().map_err(sql)? {
         if output::stdout_closed() {
             break;
@@ -1220,7 +1297,6 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             ..Usage::default()
         };
         let cost: Option<f64> = r.get(9).map_err(sql)?;
-        let part = r.get::<_, i64>(10).map_err(sql)? as usize;
         if code == 0 {
             tally.ok += 1;
         } else {
@@ -1228,12 +1304,6 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             tally.failed(index, code, message.as_deref().unwrap_or(""));
         }
         tally.add(&usage, cost);
-        let s = spend.entry(part).or_default();
-        s.0.input_tokens += usage.input_tokens;
-        s.0.output_tokens += usage.output_tokens;
-        s.0.cached_input_tokens += usage.cached_input_tokens;
-        s.1 += cost.unwrap_or(0.0);
-        s.2 += u64::from(usage.input_tokens + usage.output_tokens > 0);
         let line = match local {
             Some(_) => format!("{{\"index\":{index},\"input\":{input},{}", &rest[1..]),
             None => format!("{{\"index\":{index},{}", &rest[1..]),
@@ -1242,7 +1312,37 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     }
     drop(rows);
     drop(st);
+    // The spend of every result read, not only of the lines written (a reader that went
+    // away after the first line must not leave the rest of the batch out of the log).
+    let mut spend: HashMap<usize, (Usage, f64, u64)> = HashMap::new();
+    {
+        let mut st = conn
+            .prepare(
+                "SELECT part, SUM(in_tok), SUM(out_tok), SUM(cached_tok), TOTAL(cost),
+                        SUM(in_tok + out_tok > 0)
+                 FROM temp.batch_results GROUP BY part",
+            )
+            .map_err(sql)?;
+        let mut rows = st.query([]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+            let usage = Usage {
+                input_tokens: n(1).map_err(sql)?,
+                output_tokens: n(2).map_err(sql)?,
+                cached_input_tokens: n(3).map_err(sql)?,
+                ..Usage::default()
+            };
+            spend.insert(
+                n(0).map_err(sql)? as usize,
+                (usage, r.get::<_, f64>(4).map_err(sql)?, n(5).map_err(sql)?),
+            );
+        }
+    }
     log_spend(subject, states, &spend, &options, api, jobs)?;
+    if output::stdout_closed() {
+        // Nobody reads on (`| head`): no summary, exit 0, as --each-line.
+        return Ok(());
+    }
     let items = tally.ok + tally.copied + tally.failed;
     output::err_line(&format!(
         "llmpipe: {items} item(s): {} done, {} failed{} · {} in / {} out tokens · {} at batch prices",

@@ -66,7 +66,8 @@ pub fn index_of(custom_id: &str) -> Option<usize> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    // Within i64: the index is stored in SQLite.
+    digits.parse::<i64>().ok().map(|i| i as usize)
 }
 
 /// One item's entry, as one JSON line: OpenAI's input-file line or one element of
@@ -538,10 +539,20 @@ pub enum ItemResult {
 /// index its `custom_id` encodes and what became of it. `None` for a line that names no
 /// item of ours.
 pub fn result_line(kind: ProviderKind, line: &[u8]) -> Result<Option<(usize, ItemResult)>> {
+    result_line_of(kind, line, None)
+}
+
+/// [`result_line`], taking only the lines whose `custom_id` carries the job's `tag`.
+pub fn result_line_of(
+    kind: ProviderKind,
+    line: &[u8],
+    tag: Option<&str>,
+) -> Result<Option<(usize, ItemResult)>> {
     let v: Value = parse(kind, line)?;
     let Some(index) = v
         .get("custom_id")
         .and_then(Value::as_str)
+        .filter(|c| tag.is_none_or(|t| c.split_once('-').is_some_and(|(_, rest)| rest == t)))
         .and_then(index_of)
     else {
         return Ok(None);
@@ -673,6 +684,8 @@ mod tests {
         assert_eq!(index_of(&custom_id(12345, "ab12cd34")), Some(12345));
         assert_eq!(index_of("request-2"), None);
         assert_eq!(index_of("i-3"), None);
+        assert_eq!(index_of("i18446744073709551615-x"), None);
+        assert_eq!(index_of("i9223372036854775807-x"), Some(i64::MAX as usize));
         assert_eq!(
             rfc3339_unix("2024-09-24T18:37:24.100435Z"),
             Some(1_727_203_044)

@@ -796,7 +796,8 @@ impl Client {
     /// Streams a result file line by line into `on_line`, in the one retry loop: the
     /// timeout bounds the wait for the answer and each silence, not the whole file (which
     /// may be gigabytes). A failed attempt starts the file again from its first line, so
-    /// `on_line` must take a line twice without harm.
+    /// `on_line` must take a line twice without harm; it is given an empty line when an
+    /// attempt's file begins (no line of a file is empty).
     pub async fn download(
         &self,
         target: &Target,
@@ -826,6 +827,7 @@ impl Client {
                             created,
                         ));
                     }
+                    on_line(&[])?;
                     let mut stream = resp.bytes_stream();
                     let mut pending: Vec<u8> = Vec::new();
                     loop {

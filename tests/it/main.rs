@@ -18,6 +18,7 @@ mod memory;
 mod money;
 mod prices;
 mod probe;
+mod probe_batch;
 mod request_loop;
 mod resilience;
 mod secrets;
