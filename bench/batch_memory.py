@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -118,25 +117,25 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
 
+# Spawns the command from a fresh, small interpreter and reports wait4's rusage of that one
+# process: a child forked from this process would count this process's memory (the mock holds
+# every result of the job) in its peak, since ru_maxrss keeps the high-water mark across exec.
+MEASURE = r"""
+import json, os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, ru = os.wait4(p.pid, 0)
+sys.stderr.write(json.dumps([os.waitstatus_to_exitcode(status), ru.ru_maxrss / 1024,
+                             err.decode(errors="replace")[-2000:]]))
+"""
+
+
 def run_measured(cmd, env, stdin=None, stdout=None):
-    """Runs cmd; returns (exit code, peak RSS of that child in MiB, seconds)."""
-    # ru_maxrss of RUSAGE_CHILDREN is the largest of all children so far: fork a measuring
-    # child per command so each figure is its own.
-    r, w = os.pipe()
+    """Runs cmd; returns (exit code, peak RSS of that process in MiB, seconds)."""
     started = time.time()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        p = subprocess.run(cmd, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        os.write(w, json.dumps([p.returncode, peak, p.stderr.decode(errors="replace")[-2000:]]).encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    code, peak, err = json.loads(data)
+    p = subprocess.run([sys.executable, "-c", MEASURE, *cmd], env=env, stdin=stdin,
+                       stdout=stdout, stderr=subprocess.PIPE)
+    code, peak, err = json.loads(p.stderr.decode())
     if code != 0:
         print(err, file=sys.stderr)
     return code, peak, time.time() - started
