@@ -580,6 +580,34 @@ fn a_prompt_file_may_ask_for_prompt_caching() {
     ]))
     .expect(2);
     assert!(out.stderr.contains("v1.md:2:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"5m\", \"1h\", true or false"),
+        "{}",
+        out.stderr
+    );
+    // A plain switch: true is the default lifetime, false is off.
+    for (value, marked) in [("true", 1), ("false", 0)] {
+        write_prompt(dir.path(), "switch", &format!("cache_prompt = {value}\n"));
+        let out = run(anthropic(dir.path(), &mock).args([
+            "complete",
+            "-m",
+            "claude-sonnet-4-5",
+            "-s",
+            "Be brief.",
+            "--prompt",
+            "switch",
+            "--dry-run",
+            "pear",
+        ]))
+        .expect(0);
+        let found = markers(&out.json()["body"]);
+        assert!(found.len() >= marked, "{value}: {found:?}");
+        if marked == 0 {
+            assert!(found.is_empty(), "{value}: {found:?}");
+        } else {
+            assert!(found.iter().all(|m| *m == json!({"type": "ephemeral"})));
+        }
+    }
 }
 
 #[test]
