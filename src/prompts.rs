@@ -550,6 +550,27 @@ impl PromptFile {
     }
 }
 
+/// `cache_prompt` in front matter: a lifetime, or a plain switch (`true` is the default 5m).
+fn cache_prompt_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<crate::effort::CacheTtl>, D::Error> {
+    use crate::effort::CacheTtl;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Switch(bool),
+        Ttl(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Switch(on) => Ok(on.then_some(CacheTtl::FiveMinutes)),
+        Raw::Ttl(t) if t == "5m" => Ok(Some(CacheTtl::FiveMinutes)),
+        Raw::Ttl(t) if t == "1h" => Ok(Some(CacheTtl::OneHour)),
+        Raw::Ttl(t) => Err(serde::de::Error::custom(format!(
+            "cache_prompt must be \"5m\", \"1h\", true or false, not {t:?}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,26 +737,5 @@ mod tests {
         assert!(!p.uses_input());
         let m = p.render("text", &HashMap::new()).unwrap();
         assert_eq!(m[0], Message::user_text("Summarise this:\n\ntext"));
-    }
-}
-
-/// `cache_prompt` in front matter: a lifetime, or a plain switch (`true` is the default 5m).
-fn cache_prompt_value<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<crate::effort::CacheTtl>, D::Error> {
-    use crate::effort::CacheTtl;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Switch(bool),
-        Ttl(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Switch(on) => Ok(on.then_some(CacheTtl::FiveMinutes)),
-        Raw::Ttl(t) if t == "5m" => Ok(Some(CacheTtl::FiveMinutes)),
-        Raw::Ttl(t) if t == "1h" => Ok(Some(CacheTtl::OneHour)),
-        Raw::Ttl(t) => Err(serde::de::Error::custom(format!(
-            "cache_prompt must be \"5m\", \"1h\", true or false, not {t:?}"
-        ))),
     }
 }
