@@ -1047,4 +1047,103 @@ mod tests {
         let p = find(bundled(), "anthropic", "claude-sonnet-5-5-20261001").unwrap();
         assert_eq!(p.model_id, "claude-sonnet-5-5");
     }
+
+    #[test]
+    fn probe_fast_cost_agrees_with_the_crate_on_hostile_usages_names_and_dates() {
+        // Every bundled model at every date its data names (the day itself and the day
+        // before), for zero, over-reported (cached > input, 1h > writes), tier-boundary and
+        // huge usages, live and batch: llmpipe's figure is the crate's on its whole file.
+        let full = Calculator::bundled();
+        let day = |d: &str| {
+            let n = |r: std::ops::Range<usize>| d[r].parse::<i64>().unwrap();
+            let (y, m, dd) = (n(0..4), n(5..7), n(8..10));
+            let y = if m <= 2 { y - 1 } else { y };
+            let era = y.div_euclid(400);
+            let yoe = y - era * 400;
+            let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + dd - 1;
+            let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(days as u64 * 86_400)
+        };
+        let text = std::str::from_utf8(BUNDLED).unwrap();
+        let mut dates: Vec<&str> = text
+            .match_indices("\"start_date\":\"")
+            .map(|(i, m)| &text[i + m.len()..i + m.len() + 10])
+            .collect();
+        dates.extend(["2023-01-01", "2030-06-30"]);
+        dates.sort_unstable();
+        dates.dedup();
+        let mut times = Vec::new();
+        for d in &dates {
+            let t = day(d);
+            times.push(t);
+            times.push(t - std::time::Duration::from_secs(1));
+        }
+        let u = |input, cached, written, w1h, output| chat::Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cached,
+            cache_write_input_tokens: written,
+            cache_write_1h_input_tokens: w1h,
+            reasoning_tokens: None,
+        };
+        let usages = [
+            u(0, 0, 0, 0, 0),
+            u(10, 50, 0, 0, 1),
+            u(100, 60, 70, 80, 5),
+            u(1_000, 0, 500, 500, 0),
+            u(1_000, 0, 500, 900, 0),
+            u(100_000, 1, 0, 0, 7),
+            u(100_001, 1, 1, 1, 7),
+            u(200_000, 0, 0, 0, 1),
+            u(200_001, 0, 0, 0, 1),
+            u(272_000, 1_000, 0, 0, 1),
+            u(272_001, 1_000, 0, 0, 1),
+            u(u64::MAX / 4, u64::MAX / 8, u64::MAX / 16, 3, u64::MAX / 4),
+            u(1 << 53, (1 << 52) + 1, 12_345, 678, (1 << 53) + 1),
+        ];
+        let mut checked = 0;
+        for provider in PROVIDERS {
+            for id in models(bundled(), provider) {
+                for name in [id.clone(), format!("{}-20250929", id.to_uppercase())] {
+                    let Some(ours) = find(bundled(), provider, &name) else {
+                        continue;
+                    };
+                    for &at in &times {
+                        let ours = DbPrice {
+                            at: Some(at),
+                            ..ours.clone()
+                        };
+                        for us in &usages {
+                            for batch in [false, true] {
+                                let g = usage(us);
+                                let mut r = PriceRequest::new(&name, &g)
+                                    .with_provider_id(provider)
+                                    .with_timestamp(at);
+                                if batch {
+                                    r = r.with_price_context("processing", "batch");
+                                }
+                                let theirs =
+                                    full.calculate(&r).map(|c| (c.input_price, c.output_price));
+                                let mine = calculate(&ours, us, batch);
+                                match (mine, theirs) {
+                                    (Some(a), Ok(b)) => {
+                                        let near = |x: f64, y: f64| {
+                                            (x - y).abs() <= 1e-12_f64.max(y.abs() * 1e-12)
+                                        };
+                                        assert!(
+                                            near(a.0, b.0) && near(a.1, b.1),
+                                            "{name} at {at:?} batch {batch} {us:?}: {a:?} vs {b:?}"
+                                        );
+                                    }
+                                    (a, b) => panic!("{name} at {at:?} {us:?}: {a:?} vs {b:?}"),
+                                }
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
 }
