@@ -357,6 +357,14 @@ fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
     Ok(providers)
 }
 
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Db {
     fn new(providers: Vec<Provider>, origin: Origin) -> Db {
         Db {
@@ -539,6 +547,9 @@ pub struct DbPrice {
     /// The model's data, priced by [`fast_cost`]; else the calculator prices the name.
     raw: Option<&'static RawValue>,
     calc: Option<Arc<Calculator>>,
+    /// The data it was found in: the calculator prices what [`fast_cost`] does not read at
+    /// the call's date or for its batch variant.
+    db: &'static Db,
 }
 
 impl PartialEq for DbPrice {
@@ -561,7 +572,7 @@ const PROBE: chat::Usage = chat::Usage {
 /// is the first of the provider's whose rule matches the lowercased name (then the name
 /// with compact dates written out), as the calculator picks it; data this does not read
 /// is left to the calculator.
-pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let p = db.providers.iter().find(|p| p.id == provider)?;
     let folded = name.to_lowercase();
     let pick = |subject: &str| -> Option<Option<&RawModel>> {
@@ -599,6 +610,7 @@ pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
                     at: None,
                     raw: Some(m.raw),
                     calc: None,
+                    db,
                 }
             }
             None => slow_find(db, provider, name)?,
@@ -610,7 +622,7 @@ pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
 }
 
 /// [`find`] through the calculator, for data [`fast_cost`] does not read.
-fn slow_find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+fn slow_find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let calc = db.calculator(provider, name)?;
     let probe = usage(&PROBE);
     let found = calc
@@ -626,6 +638,7 @@ fn slow_find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
         at: None,
         raw: None,
         calc: Some(calc),
+        db,
     })
 }
 
@@ -805,10 +818,19 @@ pub fn usage(u: &chat::Usage) -> Usage {
 
 /// Input and output cost in USD of `usage` at `price`, live or through the Batch API.
 pub fn calculate(price: &DbPrice, u: &chat::Usage, batch: bool) -> Option<(f64, f64)> {
-    if let Some(raw) = price.raw {
-        return fast_cost(raw.get(), u, &date_of(price.at), batch);
-    }
-    let calc = price.calc.as_ref()?;
+    let made;
+    let calc = match (price.raw, &price.calc) {
+        (_, Some(calc)) => calc,
+        (Some(raw), None) => {
+            if let Some(c) = fast_cost(raw.get(), u, &date_of(price.at), batch) {
+                return Some(c);
+            }
+            // Data the fast path does not read at this date or for this variant.
+            made = price.db.calculator(price.provider, &price.name)?;
+            &made
+        }
+        (None, None) => return None,
+    };
     let usage = usage(u);
     let mut req = PriceRequest::new(&price.name, &usage).with_provider_id(price.provider);
     if let Some(at) = price.at {
@@ -988,11 +1010,11 @@ mod tests {
           {"id": "anthropic", "name": "Anthropic", "api_pattern": "y", "models": [
             {"id": "c1", "match": {"starts_with": "c1"}, "prices": {"input_mtok": 5, "output_mtok": 6}}]}
         ]"#;
-        let db = Db::new(
+        let db: &'static Db = Box::leak(Box::new(Db::new(
             parse(Box::leak(data.as_bytes().to_vec().into_boxed_slice())).unwrap(),
             Origin::Bundled,
-        );
-        let p = find(&db, "openai", "m1").unwrap();
+        )));
+        let p = find(db, "openai", "m1").unwrap();
         assert!(p.raw.is_none() && p.calc.is_some());
         let noon = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_804_800); // 2027-01-01T12:00Z
         let night = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_772_400); // 03:00Z
@@ -1007,7 +1029,7 @@ mod tests {
         };
         assert_eq!(calculate(&at(noon), &u, false), Some((3.0, 4.0)));
         assert_eq!(calculate(&at(night), &u, false), Some((1.0, 2.0)));
-        let c = find(&db, "anthropic", "c1-20270101").unwrap();
+        let c = find(db, "anthropic", "c1-20270101").unwrap();
         assert!(c.raw.is_some());
         assert_eq!(calculate(&c, &u, true), Some((5.0, 6.0)));
     }
@@ -1145,5 +1167,40 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "{checked}");
+    }
+
+    #[test]
+    fn probe_a_batch_variant_the_fast_path_does_not_read_is_priced_by_the_calculator() {
+        // The live price is plain (the fast path prices it), but the batch variant has a
+        // time-of-day constraint, which only the calculator reads: the batch cost must come
+        // from the calculator, not be unknown.
+        let data = r#"[
+          {"id": "openai", "name": "OpenAI", "api_pattern": "x", "models": [
+            {"id": "m1", "match": {"equals": "m1"}, "prices": {"input_mtok": 2, "output_mtok": 4},
+             "price_variants": [{"when": {"processing": "batch"},
+               "constraint": {"start_time": "00:00:00Z", "end_time": "12:00:00Z"},
+               "prices": {"input_mtok": 1, "output_mtok": 2}}]}]},
+          {"id": "anthropic", "name": "Anthropic", "api_pattern": "y", "models": [
+            {"id": "c1", "match": {"starts_with": "c1"}, "prices": {"input_mtok": 5, "output_mtok": 6}}]}
+        ]"#;
+        let db: &'static Db = Box::leak(Box::new(Db::new(
+            parse(Box::leak(data.as_bytes().to_vec().into_boxed_slice())).unwrap(),
+            Origin::Bundled,
+        )));
+        let p = find(db, "openai", "m1").unwrap();
+        let morning = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_772_400); // 2027-01-01T03:00Z
+        let evening = morning + std::time::Duration::from_secs(15 * 3600);
+        let u = chat::Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            ..Default::default()
+        };
+        let at = |t| DbPrice {
+            at: Some(t),
+            ..p.clone()
+        };
+        assert_eq!(calculate(&at(morning), &u, false), Some((2.0, 4.0)));
+        assert_eq!(calculate(&at(morning), &u, true), Some((1.0, 2.0)));
+        assert_eq!(calculate(&at(evening), &u, true), Some((2.0, 4.0)));
     }
 }
