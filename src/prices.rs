@@ -65,6 +65,9 @@ pub struct Db {
     providers: Vec<Provider>,
     pub origin: Origin,
     calculators: Mutex<HashMap<(&'static str, Vec<usize>), Made>>,
+    /// Some part of the data did not decode (a downloaded file damaged after `models
+    /// update` checked it): a name it leaves unpriced is looked up in the bundled data.
+    damaged: AtomicBool,
 }
 
 /// One provider of the data, as raw JSON text; its models are split up on first use.
@@ -74,6 +77,8 @@ struct Provider {
     fields: Vec<(String, &'static RawValue)>,
     raw_models: &'static RawValue,
     models: OnceLock<Vec<RawModel>>,
+    /// Some of its models did not parse (see [`Db::damaged`]).
+    damaged: AtomicBool,
 }
 
 impl Provider {
@@ -81,11 +86,17 @@ impl Provider {
     /// parse is left out: `models update` refuses such data, so only a damaged file has one).
     fn models(&self) -> &[RawModel] {
         self.models.get_or_init(|| {
-            let raws: Vec<&'static RawValue> =
-                serde_json::from_str(self.raw_models.get()).unwrap_or_default();
+            let raws: Vec<&'static RawValue> = serde_json::from_str(self.raw_models.get())
+                .unwrap_or_else(|_| {
+                    self.damaged.store(true, Ordering::Relaxed);
+                    Vec::new()
+                });
             raws.into_iter()
                 .filter_map(|raw| {
-                    let head: ModelHead = serde_json::from_str(raw.get()).ok()?;
+                    let Ok(head) = serde_json::from_str::<ModelHead>(raw.get()) else {
+                        self.damaged.store(true, Ordering::Relaxed);
+                        return None;
+                    };
                     Some(RawModel {
                         id: head.id,
                         rule: Rule::parse(head.rule),
@@ -344,6 +355,7 @@ fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
             fields,
             raw_models,
             models: OnceLock::new(),
+            damaged: AtomicBool::new(false),
         });
     }
     for id in PROVIDERS {
@@ -371,6 +383,7 @@ impl Db {
             providers,
             origin,
             calculators: Mutex::new(HashMap::new()),
+            damaged: AtomicBool::new(false),
         }
     }
 
@@ -422,6 +435,7 @@ impl Db {
         match Calculator::from_json(bytes) {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
+                self.damaged.store(true, Ordering::Relaxed);
                 crate::output::warn(&format!(
                     "the price data ({}) cannot price {name}: {e}",
                     self.origin.describe()
@@ -573,6 +587,32 @@ const PROBE: chat::Usage = chat::Usage {
 /// with compact dates written out), as the calculator picks it; data this does not read
 /// is left to the calculator.
 pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+    let found = find_in(db, provider, name);
+    if found.is_none()
+        && db.origin != Origin::Bundled
+        && (db.damaged.load(Ordering::Relaxed)
+            || db
+                .providers
+                .iter()
+                .any(|p| p.damaged.load(Ordering::Relaxed)))
+    {
+        crate::output::warn(&format!(
+            "the downloaded price data ({}) is damaged: {name} is priced from the bundled data ({BUNDLED_VERSION}); run `llmpipe models update` again",
+            db.origin.describe()
+        ));
+        static BUNDLED_DB: OnceLock<Db> = OnceLock::new();
+        let bundled = BUNDLED_DB.get_or_init(|| {
+            Db::new(
+                parse(BUNDLED).expect("the bundled price data is sound"),
+                Origin::Bundled,
+            )
+        });
+        return find_in(bundled, provider, name);
+    }
+    found
+}
+
+fn find_in(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let p = db.providers.iter().find(|p| p.id == provider)?;
     let folded = name.to_lowercase();
     let pick = |subject: &str| -> Option<Option<&RawModel>> {

@@ -75,3 +75,55 @@ fn a_config_price_covers_the_dated_ids_of_its_model() {
     .json();
     assert_eq!(r["cost_usd"], 0.0, "{r}");
 }
+
+#[test]
+fn a_downloaded_file_damaged_inside_falls_back_to_the_bundled_prices() {
+    // Valid JSON with both providers (so it loads), but its models are damaged after
+    // `models update` checked them: every price comes from the bundled data with a
+    // warning, never "no price known".
+    let dir = tmp();
+    let file = dir.path().join(".local/share/llmpipe/prices.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let mut data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read("data/genai-prices.json").unwrap()).unwrap();
+    for p in data.as_array_mut().unwrap() {
+        for m in p["models"].as_array_mut().unwrap() {
+            m["prices"] = serde_json::json!({"input_mtok": "bad"});
+        }
+    }
+    std::fs::write(&file, data.to_string()).unwrap();
+    // gpt-4o in the bundled data: 2.5 / 10 per million.
+    let e = run(base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-4o",
+        "--max-tokens",
+        "1000",
+        "x",
+    ]))
+    .expect(0);
+    assert_eq!(e.json()["output_cost_usd"], 0.01, "{}", e.stdout);
+    assert!(e.stderr.contains("bundled"), "{}", e.stderr);
+    // Models that do not parse at all.
+    std::fs::write(
+        &file,
+        r#"[{"id":"openai","models":[1]},{"id":"anthropic","models":[{"id":"y"}]}]"#,
+    )
+    .unwrap();
+    for model in ["gpt-4o", "claude-opus-5-5"] {
+        let e = run(base(dir.path()).args(["estimate-cost", "--json", "-m", model, "x"])).expect(0);
+        assert!(e.json()["total_cost_usd"].as_f64().unwrap() > 0.0);
+        assert!(e.stderr.contains("bundled"), "{}", e.stderr);
+    }
+    let out = run(base(dir.path()).args(["models", "--json"])).expect(0);
+    assert!(
+        out.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["priced"] == true),
+        "{}",
+        out.stdout
+    );
+}
