@@ -334,7 +334,16 @@ impl Pricing {
     /// The price of the first name that has one (the reported id, then the requested one):
     /// the config file's prices of any of the names win over the database's.
     pub fn lookup(&self, names: &[&str]) -> Option<Price> {
-        let configured = names.iter().find_map(|n| self.overrides.get(*n));
+        // A dated or `-latest` form of a configured id is that model too (the config file
+        // names `gpt-4o`, the call asks for or reports `gpt-4o-2024-08-06`).
+        let configured = names
+            .iter()
+            .find_map(|n| self.overrides.get(*n))
+            .or_else(|| {
+                names
+                    .iter()
+                    .find_map(|n| self.overrides.get(models::undated(n)?))
+            });
         if let Some(o) = configured {
             return Some(Price::Config(Flat {
                 input: o.input,

@@ -142,6 +142,11 @@ pub fn find(name: &str) -> Option<&'static Model> {
     exact(name).or_else(|| exact(strip_version_suffix(name)?))
 }
 
+/// `name` without its date or `-latest` suffix, if it has one.
+pub fn undated(name: &str) -> Option<&str> {
+    strip_version_suffix(name)
+}
+
 fn strip_version_suffix(name: &str) -> Option<&str> {
     if let Some(base) = name.strip_suffix("-latest") {
         return Some(base);

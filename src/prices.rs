@@ -65,6 +65,9 @@ pub struct Db {
     providers: Vec<Provider>,
     pub origin: Origin,
     calculators: Mutex<HashMap<(&'static str, Vec<usize>), Made>>,
+    /// Some part of the data did not decode (a downloaded file damaged after `models
+    /// update` checked it): a name it leaves unpriced is looked up in the bundled data.
+    damaged: AtomicBool,
 }
 
 /// One provider of the data, as raw JSON text; its models are split up on first use.
@@ -74,6 +77,8 @@ struct Provider {
     fields: Vec<(String, &'static RawValue)>,
     raw_models: &'static RawValue,
     models: OnceLock<Vec<RawModel>>,
+    /// Some of its models did not parse (see [`Db::damaged`]).
+    damaged: AtomicBool,
 }
 
 impl Provider {
@@ -81,11 +86,17 @@ impl Provider {
     /// parse is left out: `models update` refuses such data, so only a damaged file has one).
     fn models(&self) -> &[RawModel] {
         self.models.get_or_init(|| {
-            let raws: Vec<&'static RawValue> =
-                serde_json::from_str(self.raw_models.get()).unwrap_or_default();
+            let raws: Vec<&'static RawValue> = serde_json::from_str(self.raw_models.get())
+                .unwrap_or_else(|_| {
+                    self.damaged.store(true, Ordering::Relaxed);
+                    Vec::new()
+                });
             raws.into_iter()
                 .filter_map(|raw| {
-                    let head: ModelHead = serde_json::from_str(raw.get()).ok()?;
+                    let Ok(head) = serde_json::from_str::<ModelHead>(raw.get()) else {
+                        self.damaged.store(true, Ordering::Relaxed);
+                        return None;
+                    };
                     Some(RawModel {
                         id: head.id,
                         rule: Rule::parse(head.rule),
@@ -344,6 +355,7 @@ fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
             fields,
             raw_models,
             models: OnceLock::new(),
+            damaged: AtomicBool::new(false),
         });
     }
     for id in PROVIDERS {
@@ -357,12 +369,21 @@ fn parse(data: &'static [u8]) -> Result<Vec<Provider>, String> {
     Ok(providers)
 }
 
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Db {
     fn new(providers: Vec<Provider>, origin: Origin) -> Db {
         Db {
             providers,
             origin,
             calculators: Mutex::new(HashMap::new()),
+            damaged: AtomicBool::new(false),
         }
     }
 
@@ -414,6 +435,7 @@ impl Db {
         match Calculator::from_json(bytes) {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
+                self.damaged.store(true, Ordering::Relaxed);
                 crate::output::warn(&format!(
                     "the price data ({}) cannot price {name}: {e}",
                     self.origin.describe()
@@ -539,6 +561,9 @@ pub struct DbPrice {
     /// The model's data, priced by [`fast_cost`]; else the calculator prices the name.
     raw: Option<&'static RawValue>,
     calc: Option<Arc<Calculator>>,
+    /// The data it was found in: the calculator prices what [`fast_cost`] does not read at
+    /// the call's date or for its batch variant.
+    db: &'static Db,
 }
 
 impl PartialEq for DbPrice {
@@ -561,7 +586,33 @@ const PROBE: chat::Usage = chat::Usage {
 /// is the first of the provider's whose rule matches the lowercased name (then the name
 /// with compact dates written out), as the calculator picks it; data this does not read
 /// is left to the calculator.
-pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+    let found = find_in(db, provider, name);
+    if found.is_none()
+        && db.origin != Origin::Bundled
+        && (db.damaged.load(Ordering::Relaxed)
+            || db
+                .providers
+                .iter()
+                .any(|p| p.damaged.load(Ordering::Relaxed)))
+    {
+        crate::output::warn(&format!(
+            "the downloaded price data ({}) is damaged: {name} is priced from the bundled data ({BUNDLED_VERSION}); run `llmpipe models update` again",
+            db.origin.describe()
+        ));
+        static BUNDLED_DB: OnceLock<Db> = OnceLock::new();
+        let bundled = BUNDLED_DB.get_or_init(|| {
+            Db::new(
+                parse(BUNDLED).expect("the bundled price data is sound"),
+                Origin::Bundled,
+            )
+        });
+        return find_in(bundled, provider, name);
+    }
+    found
+}
+
+fn find_in(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let p = db.providers.iter().find(|p| p.id == provider)?;
     let folded = name.to_lowercase();
     let pick = |subject: &str| -> Option<Option<&RawModel>> {
@@ -599,6 +650,7 @@ pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
                     at: None,
                     raw: Some(m.raw),
                     calc: None,
+                    db,
                 }
             }
             None => slow_find(db, provider, name)?,
@@ -610,7 +662,7 @@ pub fn find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
 }
 
 /// [`find`] through the calculator, for data [`fast_cost`] does not read.
-fn slow_find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
+fn slow_find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPrice> {
     let calc = db.calculator(provider, name)?;
     let probe = usage(&PROBE);
     let found = calc
@@ -626,6 +678,7 @@ fn slow_find(db: &Db, provider: &'static str, name: &str) -> Option<DbPrice> {
         at: None,
         raw: None,
         calc: Some(calc),
+        db,
     })
 }
 
@@ -805,10 +858,19 @@ pub fn usage(u: &chat::Usage) -> Usage {
 
 /// Input and output cost in USD of `usage` at `price`, live or through the Batch API.
 pub fn calculate(price: &DbPrice, u: &chat::Usage, batch: bool) -> Option<(f64, f64)> {
-    if let Some(raw) = price.raw {
-        return fast_cost(raw.get(), u, &date_of(price.at), batch);
-    }
-    let calc = price.calc.as_ref()?;
+    let made;
+    let calc = match (price.raw, &price.calc) {
+        (_, Some(calc)) => calc,
+        (Some(raw), None) => {
+            if let Some(c) = fast_cost(raw.get(), u, &date_of(price.at), batch) {
+                return Some(c);
+            }
+            // Data the fast path does not read at this date or for this variant.
+            made = price.db.calculator(price.provider, &price.name)?;
+            &made
+        }
+        (None, None) => return None,
+    };
     let usage = usage(u);
     let mut req = PriceRequest::new(&price.name, &usage).with_provider_id(price.provider);
     if let Some(at) = price.at {
@@ -988,11 +1050,11 @@ mod tests {
           {"id": "anthropic", "name": "Anthropic", "api_pattern": "y", "models": [
             {"id": "c1", "match": {"starts_with": "c1"}, "prices": {"input_mtok": 5, "output_mtok": 6}}]}
         ]"#;
-        let db = Db::new(
+        let db: &'static Db = Box::leak(Box::new(Db::new(
             parse(Box::leak(data.as_bytes().to_vec().into_boxed_slice())).unwrap(),
             Origin::Bundled,
-        );
-        let p = find(&db, "openai", "m1").unwrap();
+        )));
+        let p = find(db, "openai", "m1").unwrap();
         assert!(p.raw.is_none() && p.calc.is_some());
         let noon = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_804_800); // 2027-01-01T12:00Z
         let night = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_772_400); // 03:00Z
@@ -1007,7 +1069,7 @@ mod tests {
         };
         assert_eq!(calculate(&at(noon), &u, false), Some((3.0, 4.0)));
         assert_eq!(calculate(&at(night), &u, false), Some((1.0, 2.0)));
-        let c = find(&db, "anthropic", "c1-20270101").unwrap();
+        let c = find(db, "anthropic", "c1-20270101").unwrap();
         assert!(c.raw.is_some());
         assert_eq!(calculate(&c, &u, true), Some((5.0, 6.0)));
     }
@@ -1046,5 +1108,139 @@ mod tests {
         assert!(find(bundled(), "openai", "whisper-1").is_none());
         let p = find(bundled(), "anthropic", "claude-sonnet-5-5-20261001").unwrap();
         assert_eq!(p.model_id, "claude-sonnet-5-5");
+    }
+
+    #[test]
+    fn probe_fast_cost_agrees_with_the_crate_on_hostile_usages_names_and_dates() {
+        // Every bundled model at every date its data names (the day itself and the day
+        // before), for zero, over-reported (cached > input, 1h > writes), tier-boundary and
+        // huge usages, live and batch: llmpipe's figure is the crate's on its whole file.
+        let full = Calculator::bundled();
+        let day = |d: &str| {
+            let n = |r: std::ops::Range<usize>| d[r].parse::<i64>().unwrap();
+            let (y, m, dd) = (n(0..4), n(5..7), n(8..10));
+            let y = if m <= 2 { y - 1 } else { y };
+            let era = y.div_euclid(400);
+            let yoe = y - era * 400;
+            let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + dd - 1;
+            let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(days as u64 * 86_400)
+        };
+        let text = std::str::from_utf8(BUNDLED).unwrap();
+        let mut dates: Vec<&str> = text
+            .match_indices("\"start_date\":\"")
+            .map(|(i, m)| &text[i + m.len()..i + m.len() + 10])
+            .collect();
+        dates.extend(["2023-01-01", "2030-06-30"]);
+        dates.sort_unstable();
+        dates.dedup();
+        let mut times = Vec::new();
+        for d in &dates {
+            let t = day(d);
+            times.push(t);
+            times.push(t - std::time::Duration::from_secs(1));
+        }
+        let u = |input, cached, written, w1h, output| chat::Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cached,
+            cache_write_input_tokens: written,
+            cache_write_1h_input_tokens: w1h,
+            reasoning_tokens: None,
+        };
+        let usages = [
+            u(0, 0, 0, 0, 0),
+            u(10, 50, 0, 0, 1),
+            u(100, 60, 70, 80, 5),
+            u(1_000, 0, 500, 500, 0),
+            u(1_000, 0, 500, 900, 0),
+            u(100_000, 1, 0, 0, 7),
+            u(100_001, 1, 1, 1, 7),
+            u(200_000, 0, 0, 0, 1),
+            u(200_001, 0, 0, 0, 1),
+            u(272_000, 1_000, 0, 0, 1),
+            u(272_001, 1_000, 0, 0, 1),
+            u(u64::MAX / 4, u64::MAX / 8, u64::MAX / 16, 3, u64::MAX / 4),
+            u(1 << 53, (1 << 52) + 1, 12_345, 678, (1 << 53) + 1),
+        ];
+        let mut checked = 0;
+        for provider in PROVIDERS {
+            for id in models(bundled(), provider) {
+                for name in [id.clone(), format!("{}-20250929", id.to_uppercase())] {
+                    let Some(ours) = find(bundled(), provider, &name) else {
+                        continue;
+                    };
+                    for &at in &times {
+                        let ours = DbPrice {
+                            at: Some(at),
+                            ..ours.clone()
+                        };
+                        for us in &usages {
+                            for batch in [false, true] {
+                                let g = usage(us);
+                                let mut r = PriceRequest::new(&name, &g)
+                                    .with_provider_id(provider)
+                                    .with_timestamp(at);
+                                if batch {
+                                    r = r.with_price_context("processing", "batch");
+                                }
+                                let theirs =
+                                    full.calculate(&r).map(|c| (c.input_price, c.output_price));
+                                let mine = calculate(&ours, us, batch);
+                                match (mine, theirs) {
+                                    (Some(a), Ok(b)) => {
+                                        let near = |x: f64, y: f64| {
+                                            (x - y).abs() <= 1e-12_f64.max(y.abs() * 1e-12)
+                                        };
+                                        assert!(
+                                            near(a.0, b.0) && near(a.1, b.1),
+                                            "{name} at {at:?} batch {batch} {us:?}: {a:?} vs {b:?}"
+                                        );
+                                    }
+                                    (a, b) => panic!("{name} at {at:?} {us:?}: {a:?} vs {b:?}"),
+                                }
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
+
+    #[test]
+    fn probe_a_batch_variant_the_fast_path_does_not_read_is_priced_by_the_calculator() {
+        // The live price is plain (the fast path prices it), but the batch variant has a
+        // time-of-day constraint, which only the calculator reads: the batch cost must come
+        // from the calculator, not be unknown.
+        let data = r#"[
+          {"id": "openai", "name": "OpenAI", "api_pattern": "x", "models": [
+            {"id": "m1", "match": {"equals": "m1"}, "prices": {"input_mtok": 2, "output_mtok": 4},
+             "price_variants": [{"when": {"processing": "batch"},
+               "constraint": {"start_time": "00:00:00Z", "end_time": "12:00:00Z"},
+               "prices": {"input_mtok": 1, "output_mtok": 2}}]}]},
+          {"id": "anthropic", "name": "Anthropic", "api_pattern": "y", "models": [
+            {"id": "c1", "match": {"starts_with": "c1"}, "prices": {"input_mtok": 5, "output_mtok": 6}}]}
+        ]"#;
+        let db: &'static Db = Box::leak(Box::new(Db::new(
+            parse(Box::leak(data.as_bytes().to_vec().into_boxed_slice())).unwrap(),
+            Origin::Bundled,
+        )));
+        let p = find(db, "openai", "m1").unwrap();
+        let morning = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_772_400); // 2027-01-01T03:00Z
+        let evening = morning + std::time::Duration::from_secs(15 * 3600);
+        let u = chat::Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            ..Default::default()
+        };
+        let at = |t| DbPrice {
+            at: Some(t),
+            ..p.clone()
+        };
+        assert_eq!(calculate(&at(morning), &u, false), Some((2.0, 4.0)));
+        assert_eq!(calculate(&at(morning), &u, true), Some((1.0, 2.0)));
+        assert_eq!(calculate(&at(evening), &u, true), Some((2.0, 4.0)));
     }
 }

@@ -305,6 +305,17 @@ fn read_bounded(file: &str) -> Result<Vec<u8>> {
     let limit = crate::provider::client::MAX_RESPONSE_BYTES;
     let unreadable =
         |e: std::io::Error| Error::usage(format!("cannot read the price data file {file}: {e}"));
+    // A FIFO or a socket would block the open (for ever, with no writer): refused.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = std::fs::metadata(file).map_err(unreadable)?.file_type();
+        if kind.is_fifo() || kind.is_socket() {
+            return Err(Error::usage(format!(
+                "cannot read the price data file {file}: a pipe or socket, not a regular file"
+            )));
+        }
+    }
     let mut data = Vec::new();
     std::fs::File::open(file)
         .map_err(unreadable)?

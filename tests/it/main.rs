@@ -19,6 +19,7 @@ mod money;
 mod prices;
 mod probe;
 mod probe_batch;
+mod probe_prices;
 mod request_loop;
 mod resilience;
 mod secrets;
