@@ -496,7 +496,13 @@ fn dash_compact_dates(name: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let run = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if b[i] == b'-' && run == 8 && real_date(&name[i + 1..i + 9]) {
+        // As the crate's pattern: `-20YYMMDD` followed by `-`, `:` or the end.
+        if b[i] == b'-'
+            && run == 8
+            && b[i + 1..].starts_with(b"20")
+            && matches!(b.get(i + 9), None | Some(b'-' | b':'))
+            && real_date(&name[i + 1..i + 9])
+        {
             let d = &name[i + 1..i + 9];
             out.push_str(&format!("-{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
             i += 9;
@@ -1242,5 +1248,43 @@ mod tests {
         assert_eq!(calculate(&at(morning), &u, false), Some((2.0, 4.0)));
         assert_eq!(calculate(&at(morning), &u, true), Some((1.0, 2.0)));
         assert_eq!(calculate(&at(evening), &u, true), Some((2.0, 4.0)));
+    }
+
+    #[test]
+    fn probe_odd_names_pick_the_crates_model() {
+        // Names the compact-date retry treats differently if it is not the crate's rule
+        // (a year outside 20xx, a date followed by something other than `-`, `:` or the
+        // end), provider prefixes and case: llmpipe prices them as the crate does.
+        let full = Calculator::bundled();
+        let probe = Usage::from([
+            (UsageKey::INPUT_TOKENS, 1_000_000.0),
+            (UsageKey::OUTPUT_TOKENS, 1_000_000.0),
+        ]);
+        for provider in PROVIDERS {
+            for id in models(bundled(), provider) {
+                let names = [
+                    format!("{id}-20240806x"),
+                    format!("{id}-19991231"),
+                    format!("{id}-20240806.5"),
+                    format!("{id}-20240806:ft-x"),
+                    format!("{id}-20241306"),
+                    format!("{provider}/{id}"),
+                    format!("{id}-2024-08-06"),
+                    format!(" {id}"),
+                ];
+                for name in names {
+                    let theirs = full
+                        .calculate(&PriceRequest::new(&name, &probe).with_provider_id(provider))
+                        .ok()
+                        .filter(|c| c.total_price > 0.0 && c.provider_id == provider)
+                        .map(|c| (c.model_id, c.input_price, c.output_price));
+                    let ours = find(bundled(), provider, &name).map(|p| {
+                        let (i, o) = calculate(&p, &PROBE, false).unwrap();
+                        (p.model_id, i, o)
+                    });
+                    assert_eq!(ours, theirs, "{name}");
+                }
+            }
+        }
     }
 }
