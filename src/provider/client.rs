@@ -304,7 +304,10 @@ impl Client {
         check_key(target)?;
         self.attempts()
             .run(async || {
-                let reply = self.exchange(target, &http, "for the token count").await?;
+                let request = self.request(target, &http);
+                let reply = self
+                    .exchange(target.kind, &http.url, request, "for the token count")
+                    .await?;
                 parse_count_tokens(target.kind, &reply.body)
             })
             .await
@@ -399,21 +402,7 @@ impl Client {
     }
 
     fn request(&self, target: &Target, http: &HttpRequest) -> reqwest::RequestBuilder {
-        let mut rb = self.http.post(&http.url);
-        for (name, value) in &http.headers {
-            rb = match value {
-                HeaderValue::Plain(v) => rb.header(*name, v),
-                HeaderValue::Secret { prefix, key } => {
-                    let mut v = reqwest::header::HeaderValue::from_str(&format!(
-                        "{prefix}{}",
-                        key.expose()
-                    ))
-                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
-                    v.set_sensitive(true);
-                    rb.header(*name, v)
-                }
-            };
-        }
+        let rb = with_headers(self.http.post(&http.url), &http.headers);
         let body = http.body.to_string();
         if output::verbose() {
             output::debug(&format!(
@@ -439,21 +428,17 @@ impl Client {
     /// errors; a 3xx is a configuration error, as redirects are never followed.
     async fn exchange(
         &self,
-        target: &Target,
-        http: &HttpRequest,
+        kind: ProviderKind,
+        url: &str,
+        request: reqwest::RequestBuilder,
         waiting_for: &str,
     ) -> Result<Reply> {
-        let kind = target.kind;
         let started = Instant::now();
         let work = async {
-            let resp = self
-                .request(target, http)
-                .send()
-                .await
-                .map_err(|e| transport(kind, &http.url, e))?;
+            let resp = request.send().await.map_err(|e| transport(kind, url, e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = read_body(kind, &http.url, resp, status).await?;
+            let body = read_body(kind, url, resp, status).await?;
             Ok::<_, Error>((status, headers, body))
         };
         let (status, headers, body) = timeout(self.timeout, work)
@@ -467,7 +452,10 @@ impl Client {
     }
 
     async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
-        let reply = self.exchange(target, http, "for the response").await?;
+        let request = self.request(target, http);
+        let reply = self
+            .exchange(target.kind, &http.url, request, "for the response")
+            .await?;
         let rid = request_id(&reply.headers);
         let mut response = parse_response(target.kind, &reply.body).map_err(|mut e| {
             e.request_id = rid.clone();
@@ -754,30 +742,12 @@ impl Client {
         loop {
             let sent = attempts
                 .run(async || {
-                    let kind = target.kind;
-                    let started = Instant::now();
-                    let work = async {
-                        let resp = self
-                            .api_request(target, call)
-                            .send()
-                            .await
-                            .map_err(|e| transport(kind, &call.url, e))?;
-                        let status = resp.status().as_u16();
-                        let headers = resp.headers().clone();
-                        let body = read_body(kind, &call.url, resp, status).await?;
-                        Ok::<_, Error>((status, headers, body))
-                    };
-                    let (status, headers, body) = timeout(self.timeout, work)
+                    let request = self.api_request(target, call);
+                    self.exchange(target.kind, &call.url, request, waiting_for)
                         .await
-                        .map_err(|_| timed_out(kind, self.timeout, waiting_for))??;
-                    log_status(status, &headers, started);
-                    if !(200..300).contains(&status) {
-                        return Err(fresh_404(
-                            parse_error(kind, status, &headers, &body),
-                            created,
-                        ));
-                    }
-                    Ok(body)
+                        .map(|reply| reply.body)
+                        // Only a 404 status is affected: a fresh batch may not be visible yet.
+                        .map_err(|e| fresh_404(e, created))
                 })
                 .await;
             match sent {
@@ -873,21 +843,10 @@ impl Client {
         target: &Target,
         call: &super::batch::ApiCall,
     ) -> reqwest::RequestBuilder {
-        let mut rb = self.http.request(call.method.clone(), &call.url);
-        for (name, value) in &call.headers {
-            rb = match value {
-                HeaderValue::Plain(v) => rb.header(*name, v),
-                HeaderValue::Secret { prefix, key } => {
-                    let mut v = reqwest::header::HeaderValue::from_str(&format!(
-                        "{prefix}{}",
-                        key.expose()
-                    ))
-                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
-                    v.set_sensitive(true);
-                    rb.header(*name, v)
-                }
-            };
-        }
+        let rb = with_headers(
+            self.http.request(call.method.clone(), &call.url),
+            &call.headers,
+        );
         if output::verbose() {
             output::debug(&format!(
                 "> {} {} ({} batch API, {} byte body)",
@@ -930,6 +889,26 @@ fn fresh_404(mut err: Error, created: Option<i64>) -> Error {
         );
     }
     err
+}
+
+/// The request's headers, a credential marked sensitive (so no debug output shows it).
+fn with_headers(
+    mut rb: reqwest::RequestBuilder,
+    headers: &[(&'static str, HeaderValue)],
+) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        rb = match value {
+            HeaderValue::Plain(v) => rb.header(*name, v),
+            HeaderValue::Secret { prefix, key } => {
+                let mut v =
+                    reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", key.expose()))
+                        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                v.set_sensitive(true);
+                rb.header(*name, v)
+            }
+        };
+    }
+    rb
 }
 
 /// `now + d`, or about 30 years from now for an absurd `--timeout` (`now + d` would panic).
