@@ -429,7 +429,14 @@ async fn submit(
         if full {
             let part = batches.len();
             let sending = std::mem::replace(&mut upload, new_upload(part + 1));
-            let sent = create_batch(client, &target, sending, &id, waiting).await;
+            let sent = wire::create(client, &target, sending, &id, &mut |uploaded| {
+                // Ctrl-C between the upload and the create names the file left behind.
+                *waiting.borrow_mut() = Some(match uploaded {
+                    Some(file) => format!("submitting {id} {file}"),
+                    None => format!("submitting {id}"),
+                });
+            })
+            .await;
             let state = match sent {
                 Ok(s) => s,
                 Err(mut e) => {
@@ -503,46 +510,6 @@ async fn submit(
         return results(&job_args, ctx, true, a.poll_interval, waiting).await;
     }
     Ok(())
-}
-
-/// Creates one provider batch from its requests.
-async fn create_batch(
-    client: &Client,
-    target: &Target,
-    upload: wire::Upload,
-    job: &str,
-    waiting: &RefCell<Option<String>>,
-) -> Result<State> {
-    let call = upload.finish(target);
-    match target.kind {
-        ProviderKind::OpenAi => {
-            let body = client
-                .api(target, &call, "for the upload of the requests", None)
-                .await?;
-            drop(call);
-            let file = wire::file_id(&body)?;
-            let before = waiting.replace(Some(format!("submitting {job} {file}")));
-            let create = wire::create_openai(target, &file, job);
-            let body = client
-                .api(target, &create, "for the batch to be created", None)
-                .await
-                .map_err(|mut e| {
-                    e.message = format!(
-                        "{} (the uploaded requests file {file} has no batch: OpenAI deletes it after 30 days, or delete it now with DELETE /v1/files/{file})",
-                        e.message
-                    );
-                    e
-                })?;
-            *waiting.borrow_mut() = before;
-            wire::state(target.kind, &body)
-        }
-        ProviderKind::Anthropic => {
-            let body = client
-                .api(target, &call, "for the batch to be created", None)
-                .await?;
-            wire::state(target.kind, &body)
-        }
-    }
 }
 
 // ---- the job a command is about ----
@@ -621,10 +588,7 @@ fn api(ctx: &Context, subject: &Subject, a: &BatchJobArgs) -> Result<Api> {
     ctx.env.check()?;
     let model = match subject {
         Subject::Local(j) => j.model.clone(),
-        Subject::Bare { kind, .. } => match kind {
-            ProviderKind::OpenAi => "gpt-4o-mini".into(),
-            ProviderKind::Anthropic => "claude-haiku-4-5".into(),
-        },
+        Subject::Bare { kind, .. } => wire::bare_id_model(*kind).into(),
     };
     let opts = RequestOptions {
         model: Some(model),

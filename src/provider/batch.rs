@@ -234,7 +234,7 @@ pub fn file_id(body: &[u8]) -> Result<String> {
 }
 
 /// OpenAI `POST /batches` for an uploaded file.
-pub fn create_openai(target: &Target, file_id: &str, job: &str) -> ApiCall {
+fn create_openai(target: &Target, file_id: &str, job: &str) -> ApiCall {
     call(
         target,
         reqwest::Method::POST,
@@ -246,6 +246,57 @@ pub fn create_openai(target: &Target, file_id: &str, job: &str) -> ApiCall {
             "metadata": {"llmpipe_job": job},
         })),
     )
+}
+
+/// Creates one provider batch from its requests: OpenAI uploads the requests file, then
+/// creates the batch for it (`uploaded` hears of the file in between, and of its end);
+/// Anthropic takes the requests in the create call itself.
+pub async fn create(
+    client: &super::client::Client,
+    target: &Target,
+    upload: Upload,
+    job: &str,
+    uploaded: &mut dyn FnMut(Option<&str>),
+) -> Result<State> {
+    let call = upload.finish(target);
+    match target.kind {
+        ProviderKind::OpenAi => {
+            let body = client
+                .api(target, &call, "for the upload of the requests", None)
+                .await?;
+            drop(call);
+            let file = file_id(&body)?;
+            uploaded(Some(&file));
+            let create = create_openai(target, &file, job);
+            let body = client
+                .api(target, &create, "for the batch to be created", None)
+                .await
+                .map_err(|mut e| {
+                    e.message = format!(
+                        "{} (the uploaded requests file {file} has no batch: OpenAI deletes it after 30 days, or delete it now with DELETE /v1/files/{file})",
+                        e.message
+                    );
+                    e
+                })?;
+            uploaded(None);
+            state(target.kind, &body)
+        }
+        ProviderKind::Anthropic => {
+            let body = client
+                .api(target, &call, "for the batch to be created", None)
+                .await?;
+            state(target.kind, &body)
+        }
+    }
+}
+
+/// A model to resolve settings with for a provider batch id this machine has no record of
+/// (status, results and cancel send no model; results are priced by the model they report).
+pub fn bare_id_model(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "gpt-4o-mini",
+        ProviderKind::Anthropic => "claude-haiku-4-5",
+    }
 }
 
 fn batches_path(kind: ProviderKind) -> &'static str {
