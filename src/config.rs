@@ -656,16 +656,9 @@ fn effort_temperature(
     let Some(level) = opts.effort else {
         return Ok(temperature);
     };
-    let thinking = targets.iter().find(|target| {
-        target.kind == ProviderKind::Anthropic
-            && crate::effort::anthropic_thinks(
-                &target.model,
-                &crate::chat::Request {
-                    effort: Some(level),
-                    ..Default::default()
-                },
-            )
-    });
+    let thinking = targets
+        .iter()
+        .find(|target| crate::effort::fixes_temperature(target.kind, &target.model, level));
     let Some(target) = thinking else {
         return Ok(temperature);
     };

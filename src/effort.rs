@@ -283,6 +283,19 @@ pub fn anthropic_thinks(model: &str, req: &Request) -> bool {
     asked || thinks_by_default(model)
 }
 
+/// Whether `level` makes this model think in a way that takes only the default temperature
+/// (Claude thinking: PROTOCOLS.md H.2).
+pub fn fixes_temperature(kind: ProviderKind, model: &str, level: Level) -> bool {
+    kind == ProviderKind::Anthropic
+        && anthropic_thinks(
+            model,
+            &Request {
+                effort: Some(level),
+                ..Default::default()
+            },
+        )
+}
+
 /// Claude models that think when `thinking` is not sent.
 pub fn thinks_by_default(model: &str) -> bool {
     let model = model.trim().to_ascii_lowercase();
