@@ -11,6 +11,7 @@ use crate::cli::RequestArgs;
 use crate::config::Context;
 use crate::error::Result;
 use crate::output;
+use crate::provider::Deltas;
 
 pub async fn run(args: &RequestArgs, ctx: &Context, stream: bool) -> Result<()> {
     let call = Call::new(args, ctx, if stream { "stream" } else { "complete" })?;
@@ -44,10 +45,16 @@ pub async fn run(args: &RequestArgs, ctx: &Context, stream: bool) -> Result<()> 
             out.push_str(delta);
         }
     };
-    let mut sink = |deltas: &[String]| {
-        let mut out = String::new();
-        for delta in deltas {
-            shown(&masker.push(delta), &mut out);
+    // Plain text is masked and written as one piece; `--json` has a line per delta.
+    let mut out = String::new();
+    let mut sink = |deltas: &Deltas| {
+        out.clear();
+        if json {
+            for delta in deltas.iter() {
+                shown(&masker.push(delta), &mut out);
+            }
+        } else {
+            out.push_str(&masker.push(deltas.text()));
         }
         if !out.is_empty() {
             output::out(&out);
@@ -118,10 +125,15 @@ async fn stream_with_tools(
             out.push_str(delta);
         }
     };
-    let mut sink = |deltas: &[String]| {
-        let mut out = String::new();
-        for delta in deltas {
-            shown(&masker.borrow_mut().push(delta), &mut out);
+    let mut out = String::new();
+    let mut sink = |deltas: &Deltas| {
+        out.clear();
+        if json {
+            for delta in deltas.iter() {
+                shown(&masker.borrow_mut().push(delta), &mut out);
+            }
+        } else {
+            out.push_str(&masker.borrow_mut().push(deltas.text()));
         }
         if !out.is_empty() {
             output::out(&out);

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::scan::Scanner;
 use super::{
     HeaderValue, HttpRequest, ProviderKind, Target, bad_body, join_url, secret_header, sse,
     stream_cut, strict_compatible,
@@ -558,13 +559,56 @@ struct TextDelta<'a> {
     text: Option<String>,
 }
 
-impl StreamState {
-    pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
-        if self.done {
-            return Ok(String::new());
+/// A text delta (`{"type":"content_block_delta","index":…,"delta":{"type":"text_delta",
+/// "text":…}}`, most of every stream) read by the scanner, with nothing built. `None` for
+/// anything else, which serde_json reads.
+fn fast_text_delta(data: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let mut s = Scanner::new(data);
+    let (mut ty, mut text) = (None, None);
+    s.object(|s, key| {
+        match key {
+            "type" if ty.is_none() => ty = Some(s.string()?),
+            "delta" if text.is_none() => text = Some(fast_text(s)?),
+            "type" | "delta" => return None, // given twice: serde_json refuses it
+            _ => s.skip()?,
         }
-        // Hot path: a text delta, most of every stream, read straight into a small struct.
-        // Anything else (or anything unusual about it) takes the general path below.
+        Some(())
+    })?;
+    s.end()?;
+    (ty? == "content_block_delta").then_some(())?;
+    text
+}
+
+/// The `delta` of a text delta: its `text`, if its type is `text_delta`.
+fn fast_text<'a>(s: &mut Scanner<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    let (mut ty, mut text) = (None, None);
+    s.object(|s, key| {
+        match key {
+            "type" if ty.is_none() => ty = Some(s.string()?),
+            "text" if text.is_none() => text = Some(s.string()?),
+            "type" | "text" => return None,
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    (ty? == "text_delta").then_some(())?;
+    text
+}
+
+impl StreamState {
+    /// Handles one event; its text is appended to `out`.
+    pub fn on_event(&mut self, ev: &sse::Event<'_>, out: &mut String) -> Result<()> {
+        if self.done {
+            return Ok(());
+        }
+        // Hot path: a text delta, most of every stream, read by the scanner, or else by
+        // serde_json straight into a small struct. Anything else (or anything unusual
+        // about it) takes the general path below.
+        if let Some(text) = fast_text_delta(ev.data) {
+            self.text.push_str(&text);
+            out.push_str(&text);
+            return Ok(());
+        }
         if let Ok(TextDeltaEvent {
             ty,
             delta:
@@ -572,19 +616,20 @@ impl StreamState {
                     ty: delta_ty,
                     text: Some(text),
                 },
-        }) = serde_json::from_str::<TextDeltaEvent>(&ev.data)
+        }) = serde_json::from_str::<TextDeltaEvent>(ev.data)
             && ty == "content_block_delta"
             && delta_ty == "text_delta"
         {
             self.text.push_str(&text);
-            return Ok(text);
+            out.push_str(&text);
+            return Ok(());
         }
-        let v: Value = serde_json::from_str(&ev.data).map_err(|e| bad_body(KIND, e))?;
+        let v: Value = serde_json::from_str(ev.data).map_err(|e| bad_body(KIND, e))?;
         // The data's `type` names the event; `event:` is only a fallback.
         let ty = v
             .get("type")
             .and_then(Value::as_str)
-            .or(ev.event.as_deref())
+            .or(ev.event)
             .unwrap_or("");
         let field =
             |path: &[&str]| -> Option<&Value> { path.iter().try_fold(&v, |acc, k| acc.get(*k)) };
@@ -723,7 +768,8 @@ impl StreamState {
             _ => {} // ping, content_block_stop, and events added later
         }
         self.text.push_str(&added);
-        Ok(added)
+        out.push_str(&added);
+        Ok(())
     }
 
     pub fn finish(self) -> Result<Response> {
@@ -770,10 +816,52 @@ mod tests {
     use super::*;
 
     fn feed(s: &mut StreamState, event: &str, data: &str) -> Result<String> {
-        s.on_event(&sse::Event {
-            event: Some(event.into()),
-            data: data.into(),
-        })
+        let mut out = String::new();
+        s.on_event(
+            &sse::Event {
+                event: Some(event),
+                data,
+            },
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    /// The scanner's text delta is the one serde_json reads, whenever the scanner gives one.
+    #[test]
+    fn fast_text_delta_agrees_with_serde_json() {
+        let usual = [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" quick"}}"#,
+            r#"{"delta":{"text":"a\"b\n\u00e9\ud83d\ude00","type":"text_delta"},"type":"content_block_delta","x":[1,{"y":null}]}"#,
+            " {\"type\" : \"content_block_delta\", \"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}\n",
+        ];
+        for u in usual {
+            assert!(fast_text_delta(u).is_some(), "the scanner passed on {u}");
+        }
+        let (mut fast, mut all) = (0, 0);
+        for m in crate::provider::openai::tests::mutations(&usual) {
+            all += 1;
+            if let Some(text) = fast_text_delta(&m) {
+                fast += 1;
+                let want = serde_json::from_str::<TextDeltaEvent>(&m);
+                assert!(
+                    matches!(&want, Ok(w) if w.ty == "content_block_delta"
+                        && w.delta.ty == "text_delta"
+                        && w.delta.text.as_deref() == Some(&*text)),
+                    "{m:?}: scanner {text:?}, serde_json {:?}",
+                    want.map(|w| (w.ty, w.delta.ty, w.delta.text))
+                );
+            }
+        }
+        assert!(fast > all / 20, "{fast} of {all}");
+        // Anything else is not a text delta for the scanner.
+        for other in [
+            r#"{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{"}}"#,
+            r#"{"type":"message_delta","delta":{"type":"text_delta","text":"x"}}"#,
+            r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":null}}"#,
+        ] {
+            assert!(fast_text_delta(other).is_none(), "{other}");
+        }
     }
 
     #[test]

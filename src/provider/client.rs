@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
-    HeaderValue, HttpRequest, ProviderKind, StreamParser, Target, build_count_tokens,
+    Deltas, HeaderValue, HttpRequest, ProviderKind, StreamParser, Target, build_count_tokens,
     build_request, parse_count_tokens, parse_error, parse_response, request_id, retry, sse,
 };
 use crate::cache::{self, Cache};
@@ -112,10 +112,9 @@ pub struct Outcome<'t> {
     pub cached: bool,
 }
 
-/// Receives each text delta of a stream; an error from it aborts the request.
-/// Receives the text deltas of a stream, all those one network read brought at once (so
-/// the caller can write them with one write); an error from it aborts the request.
-pub type Sink<'a> = &'a mut dyn FnMut(&[String]) -> Result<()>;
+/// Receives the text deltas of a stream, all those that arrived together at once (so the
+/// caller can write them with one write); an error from it aborts the request.
+pub type Sink<'a> = &'a mut dyn FnMut(&Deltas) -> Result<()>;
 
 impl Client {
     pub fn new(timeout: Duration, policy: retry::Policy) -> Result<Client> {
@@ -235,7 +234,7 @@ impl Client {
                 && !response.text.is_empty()
             {
                 *printed = true;
-                s(std::slice::from_ref(&response.text))?;
+                s(&Deltas::one(&response.text))?;
             }
             return Ok(Outcome {
                 response,
@@ -282,7 +281,7 @@ impl Client {
         match sink {
             Some(s) => self.stream_once(target, http, &mut **s, printed).await,
             None if collect => {
-                let mut discard = |_: &[String]| Ok(());
+                let mut discard = |_: &Deltas| Ok(());
                 let mut never = false;
                 self.stream_once(target, http, &mut discard, &mut never)
                     .await
@@ -469,7 +468,7 @@ impl Client {
         &self,
         target: &Target,
         http: &HttpRequest,
-        sink: &mut dyn FnMut(&[String]) -> Result<()>,
+        sink: &mut dyn FnMut(&Deltas) -> Result<()>,
         printed: &mut bool,
     ) -> Result<Response> {
         let kind = target.kind;
@@ -507,7 +506,7 @@ impl Client {
             response.request_id = rid;
             if !response.text.is_empty() {
                 *printed = true;
-                sink(std::slice::from_ref(&response.text))?;
+                sink(&Deltas::one(&response.text))?;
             }
             return Ok(response);
         }
@@ -516,16 +515,17 @@ impl Client {
             e
         };
         let mut body = BodyReader::spawn(resp);
-        let mut sse = sse::Parser::new();
-        let mut parser = StreamParser::new(kind);
+        let mut decoder = Decoder::new(kind);
         // The SPEC's stream timeout: to the first *event*, then the longest silence between
         // events. Comments (`: keepalive`) and partial lines do not reset it.
         let mut got_any = false;
         let mut silence_ends = first_deadline;
-        let mut received: usize = 0;
         loop {
             let next = timeout_at(silence_ends, body.chunks.recv()).await;
-            let first = match next {
+            let events_before = decoder.events;
+            let mut ended = false;
+            let mut broken = None;
+            match next {
                 Err(_) => {
                     let what = if got_any {
                         "between stream events"
@@ -534,32 +534,27 @@ impl Client {
                     };
                     return Err(with_rid(timed_out(kind, self.timeout, what)));
                 }
-                Ok(None) => None,
+                Ok(None) => {
+                    decoder.end();
+                    ended = true;
+                }
                 Ok(Some(Err(e))) => return Err(with_rid(broken_stream(kind, e))),
-                Ok(Some(Ok(bytes))) => Some(bytes),
-            };
-            let mut events = Vec::new();
-            let mut ended = first.is_none();
-            let mut broken = None;
-            match first {
-                None => events = sse.finish(),
-                Some(bytes) => {
-                    take_chunk(kind, &bytes, &mut received, &mut sse, &mut events)
-                        .map_err(with_rid)?;
+                Ok(Some(Ok(bytes))) => {
+                    decoder.feed(&bytes).map_err(with_rid)?;
                     // Take what else has already arrived before writing (servers often send
                     // each SSE event as an HTTP chunk of its own): one write per batch.
                     for _ in 0..MAX_CHUNKS_PER_WRITE {
+                        if decoder.stopped() {
+                            break;
+                        }
                         match body.chunks.try_recv() {
                             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                                events.extend(sse.finish());
+                                decoder.end();
                                 ended = true;
                                 break;
                             }
-                            Ok(Ok(more)) => {
-                                take_chunk(kind, &more, &mut received, &mut sse, &mut events)
-                                    .map_err(with_rid)?;
-                            }
+                            Ok(Ok(more)) => decoder.feed(&more).map_err(with_rid)?,
                             Ok(Err(e)) => {
                                 broken = Some(e);
                                 break;
@@ -568,41 +563,28 @@ impl Client {
                     }
                 }
             }
-            if !events.is_empty() {
+            if decoder.events > events_before {
                 got_any = true;
                 silence_ends = deadline(self.timeout);
             }
-            // All the deltas one network read decoded go to the sink at once: one write and
-            // one flush per read, not per delta, and a reader still sees them on arrival.
-            let mut deltas = Vec::new();
-            let mut failed = None;
-            for ev in &events {
-                match parser.on_event(ev) {
-                    Ok(t) if !t.is_empty() => deltas.push(t),
-                    Ok(_) => {}
-                    Err(e) => {
-                        failed = Some(with_rid(e));
-                        break;
-                    }
-                }
-                if parser.is_done() {
-                    break;
-                }
-            }
-            if !deltas.is_empty() {
+            // All the deltas that arrived together go to the sink at once: one write and
+            // one flush per batch, not per delta, and a reader still sees them on arrival.
+            if !decoder.deltas.is_empty() {
                 *printed = true;
-                sink(&deltas)?;
+                sink(&decoder.deltas)?;
+                decoder.deltas.clear();
             }
-            if let Some(e) = failed {
-                return Err(e);
+            if let Some(e) = decoder.failed.take() {
+                return Err(with_rid(e));
             }
             if let Some(e) = broken {
                 return Err(with_rid(broken_stream(kind, e)));
             }
-            if ended || parser.is_done() {
+            if ended || decoder.parser.is_done() {
                 break;
             }
         }
+        let parser = decoder.parser;
         let mut response = parser.finish().map_err(with_rid)?;
         response.request_id = rid;
         Ok(response)
@@ -645,20 +627,87 @@ impl<C> Drop for BodyReader<C> {
 /// still reaches the reader in steady steps.
 const MAX_CHUNKS_PER_WRITE: usize = 256;
 
-/// Adds one chunk of a stream's body to the SSE parser, within [`MAX_RESPONSE_BYTES`].
-fn take_chunk(
+/// A stream's bytes turned into text deltas: SSE events, each handed to the provider's
+/// parser as it completes, their text gathered for the sink. Once the provider's stream
+/// ends (its terminator, or an error event) the rest is ignored.
+struct Decoder {
     kind: ProviderKind,
-    bytes: &[u8],
-    received: &mut usize,
-    sse: &mut sse::Parser,
-    events: &mut Vec<sse::Event>,
-) -> Result<()> {
-    *received = received.saturating_add(bytes.len());
-    if *received > MAX_RESPONSE_BYTES {
-        return Err(too_large(kind));
+    sse: sse::Parser,
+    parser: StreamParser,
+    /// The text of the events decoded since the sink last took it.
+    deltas: Deltas,
+    /// The first event the provider's parser refused: the stream's error.
+    failed: Option<Error>,
+    /// Events seen (they reset the silence timeout).
+    events: u64,
+    /// Body bytes, within [`MAX_RESPONSE_BYTES`].
+    received: usize,
+}
+
+impl Decoder {
+    fn new(kind: ProviderKind) -> Decoder {
+        Decoder {
+            kind,
+            sse: sse::Parser::new(),
+            parser: StreamParser::new(kind),
+            deltas: Deltas::default(),
+            failed: None,
+            events: 0,
+            received: 0,
+        }
     }
-    events.extend(sse.push(bytes));
-    Ok(())
+
+    /// The provider's stream is over: more bytes would change nothing.
+    fn stopped(&self) -> bool {
+        self.failed.is_some() || self.parser.is_done()
+    }
+
+    /// Adds one chunk of the body.
+    fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+        self.received = self.received.saturating_add(bytes.len());
+        if self.received > MAX_RESPONSE_BYTES {
+            return Err(too_large(self.kind));
+        }
+        let Decoder {
+            sse,
+            parser,
+            deltas,
+            failed,
+            events,
+            ..
+        } = self;
+        sse.push(bytes, |ev| handle(parser, deltas, failed, events, ev));
+        Ok(())
+    }
+
+    /// The body ended: a last event without its blank line still counts.
+    fn end(&mut self) {
+        let Decoder {
+            sse,
+            parser,
+            deltas,
+            failed,
+            events,
+            ..
+        } = self;
+        sse.finish(|ev| handle(parser, deltas, failed, events, ev));
+    }
+}
+
+fn handle(
+    parser: &mut StreamParser,
+    deltas: &mut Deltas,
+    failed: &mut Option<Error>,
+    events: &mut u64,
+    ev: sse::Event<'_>,
+) {
+    *events += 1;
+    if failed.is_some() || parser.is_done() {
+        return;
+    }
+    if let Err(e) = parser.on_event(&ev, deltas) {
+        *failed = Some(e);
+    }
 }
 
 /// A 2xx answer to a non-streamed request ([`Client::exchange`]).

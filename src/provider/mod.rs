@@ -14,6 +14,7 @@ pub mod batch;
 pub mod client;
 mod openai;
 pub mod retry;
+pub(crate) mod scan;
 pub mod sse;
 
 use std::fmt;
@@ -425,6 +426,57 @@ fn bad_body(kind: ProviderKind, what: impl fmt::Display) -> Error {
     .retryable(true)
 }
 
+/// The text deltas of a stream that arrived together, in one buffer: a sink writes them
+/// with one write (plain text) or one line each (`--json`), and nothing is allocated per
+/// delta.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    text: String,
+    /// Where each delta ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Deltas {
+    /// One delta.
+    pub fn one(text: &str) -> Deltas {
+        let mut d = Deltas::default();
+        d.text.push_str(text);
+        d.end_delta();
+        d
+    }
+
+    /// Ends the delta being written, if it has any text.
+    fn end_delta(&mut self) {
+        if self.text.len() > self.ends.last().copied().unwrap_or(0) {
+            self.ends.push(self.text.len());
+        }
+    }
+
+    /// All the deltas' text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Each delta, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut from = 0;
+        self.ends.iter().map(move |&end| {
+            let piece = &self.text[from..end];
+            from = end;
+            piece
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+}
+
 /// Incremental parser for one provider's stream: fed SSE events, yields text deltas, and
 /// at the end the whole [`Response`] (or an error if the stream never finished).
 pub enum StreamParser {
@@ -440,12 +492,14 @@ impl StreamParser {
         }
     }
 
-    /// Handles one event; returns the text it adds (possibly empty).
-    pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
-        match self {
-            StreamParser::OpenAi(s) => s.on_event(ev),
-            StreamParser::Anthropic(s) => s.on_event(ev),
-        }
+    /// Handles one event; the text it adds (if any) becomes one delta of `out`.
+    pub fn on_event(&mut self, ev: &sse::Event<'_>, out: &mut Deltas) -> Result<()> {
+        let added = match self {
+            StreamParser::OpenAi(s) => s.on_event(ev, &mut out.text),
+            StreamParser::Anthropic(s) => s.on_event(ev, &mut out.text),
+        };
+        out.end_delta();
+        added
     }
 
     /// True once the provider's terminator (`[DONE]` / `message_stop`) was seen.

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::scan::Scanner;
 use super::{
     HeaderValue, HttpRequest, MaxTokensField, ProviderKind, Target, bad_body, join_url,
     secret_header, sse, stream_cut, strict_compatible,
@@ -247,6 +248,7 @@ fn add_tools(body: &mut Value, req: &Request) {
 }
 
 #[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct WireUsage {
     #[serde(default)]
     prompt_tokens: u64,
@@ -259,12 +261,14 @@ struct WireUsage {
 }
 
 #[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct PromptDetails {
     #[serde(default)]
     cached_tokens: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct CompletionDetails {
     #[serde(default)]
     reasoning_tokens: Option<u64>,
@@ -455,6 +459,7 @@ pub struct StreamState {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Chunk<'a> {
     /// A mid-stream error (`{"error": {…}}`): only whether it is there (and not null).
     #[serde(default)]
@@ -469,6 +474,7 @@ struct Chunk<'a> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ChunkChoice<'a> {
     #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
@@ -477,6 +483,7 @@ struct ChunkChoice<'a> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Delta<'a> {
     #[serde(default, borrow)]
     content: Option<std::borrow::Cow<'a, str>>,
@@ -486,33 +493,142 @@ struct Delta<'a> {
     tool_calls: Option<Value>,
 }
 
+/// The common chunk (text, role, finish reason) read by the scanner, with no parse tree
+/// and nothing allocated but the choices' list. `None` for anything else: usage, errors,
+/// tool calls, refusals, escaped keys, anything malformed. serde_json reads those.
+fn fast_chunk(data: &str) -> Option<Chunk<'_>> {
+    let mut s = Scanner::new(data);
+    let mut chunk = Chunk {
+        error: None,
+        model: None,
+        choices: None,
+        usage: None,
+    };
+    // serde_json refuses a known field given twice: so does this, by passing.
+    let mut seen = 0u8;
+    s.object(|s, key| {
+        let bit = match key {
+            "error" => 1,
+            "model" => 2,
+            "choices" => 4,
+            "usage" => 8,
+            _ => return s.skip(),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        if s.null()? {
+            return Some(());
+        }
+        match key {
+            "model" => chunk.model = Some(s.string()?),
+            "choices" => {
+                let mut choices = Vec::with_capacity(1);
+                s.array(|s| {
+                    choices.push(fast_choice(s)?);
+                    Some(())
+                })?;
+                chunk.choices = Some(choices);
+            }
+            _ => return None, // an error or the usage: not the hot path
+        }
+        Some(())
+    })?;
+    s.end()?;
+    Some(chunk)
+}
+
+fn fast_choice<'a>(s: &mut Scanner<'a>) -> Option<ChunkChoice<'a>> {
+    let mut choice = ChunkChoice {
+        delta: None,
+        finish_reason: None,
+    };
+    let mut seen = 0u8;
+    s.object(|s, key| {
+        let bit = match key {
+            "delta" => 1,
+            "finish_reason" => 2,
+            _ => return s.skip(),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        if s.null()? {
+            return Some(());
+        }
+        if bit == 1 {
+            choice.delta = Some(fast_delta(s)?);
+        } else {
+            choice.finish_reason = Some(s.string()?.into_owned());
+        }
+        Some(())
+    })?;
+    Some(choice)
+}
+
+fn fast_delta<'a>(s: &mut Scanner<'a>) -> Option<Delta<'a>> {
+    let mut delta = Delta {
+        content: None,
+        refusal: None,
+        tool_calls: None,
+    };
+    let mut seen = 0u8;
+    s.object(|s, key| {
+        let bit = match key {
+            "content" => 1,
+            "refusal" => 2,
+            "tool_calls" => 4,
+            _ => return s.skip(),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        if s.null()? {
+            return Some(());
+        }
+        if bit != 1 {
+            return None; // a refusal or a tool call: not the hot path
+        }
+        delta.content = Some(s.string()?);
+        Some(())
+    })?;
+    Some(delta)
+}
+
 impl StreamState {
-    pub fn on_event(&mut self, ev: &sse::Event) -> Result<String> {
+    /// Handles one event; its text is appended to `out`.
+    pub fn on_event(&mut self, ev: &sse::Event<'_>, out: &mut String) -> Result<()> {
         if self.done {
-            return Ok(String::new());
+            return Ok(());
         }
         let data = ev.data.trim();
         if data.starts_with("[DONE]") {
             self.done = true;
-            return Ok(String::new());
+            return Ok(());
         }
-        // Straight into the chunk struct: the common case, and the stream's hot path. A
-        // chunk with an `error`, or anything that does not fit the struct, is read as a
-        // `Value`: an error object becomes the stream's error (its type decides the kind),
-        // anything else is a body that is not the API's JSON.
-        let chunk: Chunk = match serde_json::from_str::<Chunk>(data) {
-            Ok(chunk) if chunk.error.is_none() => chunk,
-            Ok(_) => {
-                let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
-                return Err(stream_error(&v));
-            }
-            Err(shape) => {
-                let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
-                if v.get("error").is_some_and(|e| !e.is_null()) {
+        // The scanner reads the common chunk; serde_json reads the rest straight into the
+        // chunk struct. A chunk with an `error`, or anything that does not fit the struct,
+        // is read as a `Value`: an error object becomes the stream's error (its type
+        // decides the kind), anything else is a body that is not the API's JSON.
+        let chunk: Chunk = match fast_chunk(data) {
+            Some(chunk) => chunk,
+            None => match serde_json::from_str::<Chunk>(data) {
+                Ok(chunk) if chunk.error.is_none() => chunk,
+                Ok(_) => {
+                    let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
                     return Err(stream_error(&v));
                 }
-                return Err(bad_body(KIND, shape));
-            }
+                Err(shape) => {
+                    let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
+                    if v.get("error").is_some_and(|e| !e.is_null()) {
+                        return Err(stream_error(&v));
+                    }
+                    return Err(bad_body(KIND, shape));
+                }
+            },
         };
         if let Some(m) = chunk.model.filter(|m| !m.is_empty())
             && self.model.as_deref() != Some(&*m)
@@ -522,11 +638,11 @@ impl StreamState {
         if let Some(u) = chunk.usage {
             self.usage = Some(u.normalise());
         }
-        let mut added = String::new();
+        let from = out.len();
         for choice in chunk.choices.unwrap_or_default() {
             if let Some(d) = choice.delta {
                 if let Some(t) = d.content {
-                    added.push_str(&t);
+                    out.push_str(&t);
                 }
                 if let Some(r) = d.refusal {
                     self.refusal.push_str(&r);
@@ -539,8 +655,8 @@ impl StreamState {
                 self.finish = Some(f);
             }
         }
-        self.text.push_str(&added);
-        Ok(added)
+        self.text.push_str(&out[from..]);
+        Ok(())
     }
 
     fn tool_fragments(&mut self, calls: &[Value]) {
@@ -609,7 +725,7 @@ impl StreamState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -641,32 +757,101 @@ mod tests {
         }
     }
 
+    /// Every variant of `samples` with one byte deleted, replaced or inserted (the bytes
+    /// JSON's grammar turns on), as long as it is still UTF-8.
+    pub(crate) fn mutations(samples: &[&str]) -> Vec<String> {
+        const BYTES: &[u8] = b"\"\\{}[],:0-1.eEn tu\x01/";
+        let mut out = Vec::new();
+        for sample in samples {
+            let b = sample.as_bytes();
+            out.push(sample.to_string());
+            for i in 0..=b.len() {
+                let mut variants = Vec::new();
+                if i < b.len() {
+                    variants.push([&b[..i], &b[i + 1..]].concat());
+                }
+                for &x in BYTES {
+                    variants.push([&b[..i], &[x], &b[i..]].concat());
+                    if i < b.len() {
+                        variants.push([&b[..i], &[x], &b[i + 1..]].concat());
+                    }
+                }
+                out.extend(
+                    variants
+                        .into_iter()
+                        .filter_map(|v| String::from_utf8(v).ok()),
+                );
+            }
+        }
+        out
+    }
+
+    /// The scanner's chunk is serde_json's chunk, whenever the scanner gives one; on the
+    /// API's usual chunks it always does (or the hot path would be dead code).
+    #[test]
+    fn fast_chunk_agrees_with_serde_json() {
+        let usual = [
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" The"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{"content":"a\"b\\c\nd\u00e9\ud83d\ude00/"}}],"model":"m\u0031"}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            r#"{"created":-1.5e+3,"x":[true,false,null,{"y":[0.25,1E2]}],"choices":[]}"#,
+            r#"{"model":null,"choices":null,"error":null,"usage":null}"#,
+            " { \"choices\" :\t[ { \"delta\" : { \"content\" : \"x\" } } ]\r\n} ",
+            r#"{"choices":[{"delta":{"content":"a","tool_calls":null}},{"delta":{"content":"b"}}]}"#,
+        ];
+        for u in usual {
+            assert!(fast_chunk(u).is_some(), "the scanner passed on {u}");
+        }
+        let (mut fast, mut all) = (0, 0);
+        for m in mutations(&usual) {
+            all += 1;
+            if let Some(c) = fast_chunk(&m) {
+                fast += 1;
+                let want = serde_json::from_str::<Chunk>(&m);
+                assert!(
+                    matches!(&want, Ok(w) if *w == c),
+                    "{m:?}: scanner {c:?}, serde_json {want:?}"
+                );
+            }
+        }
+        // Most mutants are broken JSON; enough are not for the check to mean something.
+        assert!(fast > all / 20, "{fast} of {all}");
+    }
+
+    /// One `data:` event through the stream parser; the text it adds.
+    fn feed(s: &mut StreamState, data: &str) -> Result<String> {
+        let mut out = String::new();
+        s.on_event(&sse::Event { event: None, data }, &mut out)?;
+        Ok(out)
+    }
+
     /// Chunks are read straight into the struct; an error event, or a chunk that does not
     /// fit it, goes through `Value`: errors keep their kind, wrong shapes are broken bodies.
     #[test]
     fn stream_fast_path_and_error_events() {
-        let ev = |d: &str| sse::Event {
-            event: None,
-            data: d.into(),
-        };
         let mut s = StreamState::default();
-        let text = s
-            .on_event(&ev(
-                r#"{"choices":[{"delta":{"content":"x"}}],"error":null}"#,
-            ))
-            .unwrap();
+        let text = feed(
+            &mut s,
+            r#"{"choices":[{"delta":{"content":"x"}}],"error":null}"#,
+        )
+        .unwrap();
         assert_eq!(text, "x");
-        let e = s
-            .on_event(&ev(r#"{"error":{"message":"boom","type":"server_error"}}"#))
-            .unwrap_err();
+        let e = feed(
+            &mut s,
+            r#"{"error":{"message":"boom","type":"server_error"}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.kind, Kind::Unavailable);
         assert!(e.message.contains("boom"));
-        let e = s
-            .on_event(&ev(r#"{"choices":"not a list","error":{"message":"quota","type":"insufficient_quota"}}"#))
-            .unwrap_err();
+        let e = feed(
+            &mut s,
+            r#"{"choices":"not a list","error":{"message":"quota","type":"insufficient_quota"}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.kind, Kind::Quota);
         for bad in [r#"{"choices":"not a list"}"#, "{not json"] {
-            let e = s.on_event(&ev(bad)).unwrap_err();
+            let e = feed(&mut s, bad).unwrap_err();
             assert_eq!(e.kind, Kind::Unavailable);
             assert!(e.message.contains("not its API's JSON"));
         }
@@ -684,12 +869,7 @@ mod tests {
         ];
         let mut text = String::new();
         for d in evs {
-            text += &s
-                .on_event(&sse::Event {
-                    event: None,
-                    data: d.into(),
-                })
-                .unwrap();
+            text += &feed(&mut s, d).unwrap();
         }
         assert_eq!(text, "Hello");
         let r = s.finish().unwrap();
@@ -711,11 +891,7 @@ mod tests {
             "[DONE]",
         ];
         for d in evs {
-            s.on_event(&sse::Event {
-                event: None,
-                data: d.into(),
-            })
-            .unwrap();
+            feed(&mut s, d).unwrap();
         }
         let r = s.finish().unwrap();
         assert_eq!(r.finish_reason, FinishReason::ToolCalls);
@@ -733,11 +909,7 @@ mod tests {
     #[test]
     fn stream_without_done_is_an_error() {
         let mut s = StreamState::default();
-        s.on_event(&sse::Event {
-            event: None,
-            data: r#"{"choices":[{"delta":{"content":"x"}}]}"#.into(),
-        })
-        .unwrap();
+        feed(&mut s, r#"{"choices":[{"delta":{"content":"x"}}]}"#).unwrap();
         assert_eq!(s.finish().unwrap_err().kind, Kind::Unavailable);
     }
 }

@@ -3,13 +3,16 @@
 //! Bytes arrive in arbitrary chunks: a line, a CRLF pair or a UTF-8 character may be split
 //! anywhere. Lines are cut on raw bytes (`\n`, `\r\n` or a lone `\r`) and only whole lines
 //! are decoded, so a split character is reassembled before decoding.
+//!
+//! Events are handed to a callback as they complete, borrowed from the parser's own
+//! buffers: a stream of thousands of events allocates nothing per event.
 
 /// One dispatched event. `event` is `None` when the server sent no `event:` line
 /// (OpenAI never does).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Event {
-    pub event: Option<String>,
-    pub data: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub event: Option<&'a str>,
+    pub data: &'a str,
 }
 
 #[derive(Debug, Default)]
@@ -17,7 +20,8 @@ pub struct Parser {
     buf: Vec<u8>,
     /// The previous chunk ended in `\r`: a `\n` starting the next one belongs to it.
     skip_lf: bool,
-    event: Option<String>,
+    event: String,
+    has_event: bool,
     data: String,
     has_data: bool,
 }
@@ -27,9 +31,8 @@ impl Parser {
         Self::default()
     }
 
-    /// Feeds a chunk; returns the events it completes.
-    pub fn push(&mut self, mut chunk: &[u8]) -> Vec<Event> {
-        let mut out = Vec::new();
+    /// Feeds a chunk; `f` gets each event it completes, in order.
+    pub fn push(&mut self, mut chunk: &[u8], mut f: impl FnMut(Event<'_>)) {
         // Only the first byte after the `\r` can complete it (an empty chunk decides nothing).
         if self.skip_lf && !chunk.is_empty() {
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -37,83 +40,99 @@ impl Parser {
             }
             self.skip_lf = false;
         }
+        if self.buf.is_empty() {
+            // Nothing held from before: the chunk's lines are read where they are, and only
+            // its unfinished last line is kept.
+            let start = self.lines(chunk, 0, &mut f);
+            self.buf.extend_from_slice(&chunk[start..]);
+            return;
+        }
         // The buffer is taken out while its lines are handled, so they can be read in place.
         let mut buf = std::mem::take(&mut self.buf);
         // What is kept from before holds no line end: only the new bytes are searched, so
         // a long line arriving in many chunks costs linear time, not quadratic.
-        let mut i = buf.len();
+        let from = buf.len();
         buf.extend_from_slice(chunk);
+        let start = self.lines(&buf, from, &mut f);
+        buf.drain(..start);
+        self.buf = buf;
+    }
+
+    /// Handles every whole line of `bytes` (searching for line ends from `from`); returns
+    /// where the unfinished rest begins.
+    fn lines(&mut self, bytes: &[u8], from: usize, f: &mut impl FnMut(Event<'_>)) -> usize {
+        let mut i = from;
         let mut start = 0;
         // Line ends are found with a vectorised search: most of a stream's bytes are JSON.
-        while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[i..]) {
+        while let Some(at) = memchr::memchr2(b'\n', b'\r', &bytes[i..]) {
             i += at;
-            self.line(&buf[start..i], &mut out);
-            let cr = buf[i] == b'\r';
+            self.line(&bytes[start..i], f);
+            let cr = bytes[i] == b'\r';
             i += 1;
             if cr {
-                if i == buf.len() {
+                if i == bytes.len() {
                     self.skip_lf = true;
-                } else if buf[i] == b'\n' {
+                } else if bytes[i] == b'\n' {
                     i += 1;
                 }
             }
             start = i;
         }
-        buf.drain(..start);
-        self.buf = buf;
-        out
+        start
     }
 
     /// The stream ended: an unterminated last line and a pending event still count, so a
     /// server that omits the final blank line loses nothing. (A cut-off event then fails
     /// to parse as JSON, which the provider reports.)
-    pub fn finish(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
+    pub fn finish(&mut self, mut f: impl FnMut(Event<'_>)) {
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
-            self.line(&line, &mut out);
+            self.line(&line, &mut f);
         }
-        self.line(b"", &mut out);
-        out
+        self.line(b"", &mut f);
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+    fn line(&mut self, line: &[u8], f: &mut impl FnMut(Event<'_>)) {
         if line.is_empty() {
             if self.has_data {
-                // The next event is likely as long: one allocation for it, not a doubling
-                // series.
-                let next = String::with_capacity(self.data.len());
-                out.push(Event {
-                    event: self.event.take(),
-                    data: std::mem::replace(&mut self.data, next),
+                f(Event {
+                    event: self.has_event.then_some(self.event.as_str()),
+                    data: &self.data,
                 });
+                // The buffers are kept for the next event, which is likely as long.
+                self.data.clear();
             }
-            self.event = None;
+            self.event.clear();
+            self.has_event = false;
             self.has_data = false;
             return;
         }
         if line[0] == b':' {
             return; // comment / keep-alive
         }
-        // Valid UTF-8 (the usual case) is checked by the fast validator and borrowed.
-        let line = match std::str::from_utf8(line) {
-            Ok(text) => std::borrow::Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(line),
-        };
-        let (field, value) = match line.find(':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(pos) => {
                 let v = &line[pos + 1..];
-                (&line[..pos], v.strip_prefix(' ').unwrap_or(v))
+                (&line[..pos], v.strip_prefix(b" ").unwrap_or(v))
             }
-            None => (&line[..], ""),
+            None => (line, &b""[..]),
+        };
+        // Valid UTF-8 (the usual case) is checked by the fast validator and borrowed.
+        let text = |v: &[u8], into: &mut String| match std::str::from_utf8(v) {
+            Ok(t) => into.push_str(t),
+            Err(_) => into.push_str(&String::from_utf8_lossy(v)),
         };
         match field {
-            "event" => self.event = Some(value.to_string()),
-            "data" => {
+            b"event" => {
+                self.event.clear();
+                text(value, &mut self.event);
+                self.has_event = true;
+            }
+            b"data" => {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(value);
+                text(value, &mut self.data);
                 self.has_data = true;
             }
             _ => {} // id, retry and unknown fields do not matter here
@@ -125,26 +144,26 @@ impl Parser {
 mod tests {
     use super::*;
 
-    fn all(input: &[u8], split: impl Fn(&[u8]) -> Vec<&[u8]>) -> Vec<Event> {
+    type Owned = (Option<String>, String);
+
+    fn all(input: &[u8], split: impl Fn(&[u8]) -> Vec<&[u8]>) -> Vec<Owned> {
         let mut p = Parser::new();
         let mut out = Vec::new();
+        let mut keep = |e: Event<'_>| out.push((e.event.map(str::to_owned), e.data.to_owned()));
         for c in split(input) {
-            out.extend(p.push(c));
+            p.push(c, &mut keep);
         }
-        out.extend(p.finish());
+        p.finish(&mut keep);
         out
     }
 
-    fn ev(event: Option<&str>, data: &str) -> Event {
-        Event {
-            event: event.map(str::to_owned),
-            data: data.into(),
-        }
+    fn ev(event: Option<&str>, data: &str) -> Owned {
+        (event.map(str::to_owned), data.into())
     }
 
     const SAMPLE: &[u8] = "event: message_start\r\ndata: {\"a\":\"h\u{e9}llo \u{1F600}\"}\r\n\r\n: keep-alive\n\nevent: ping\ndata:{\"type\":\"ping\"}\n\ndata: line1\ndata: line2\n\rdata: [DONE]\r\r".as_bytes();
 
-    fn expected() -> Vec<Event> {
+    fn expected() -> Vec<Owned> {
         vec![
             ev(Some("message_start"), "{\"a\":\"h\u{e9}llo \u{1F600}\"}"),
             ev(Some("ping"), "{\"type\":\"ping\"}"),

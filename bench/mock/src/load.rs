@@ -56,27 +56,39 @@ async fn worker(
         }
         buf.drain(..head_end);
         if head.contains("transfer-encoding: chunked") {
-            // Chunk after chunk until the zero chunk and its blank line.
+            // Chunk after chunk until the zero chunk and its blank line. A cursor walks the
+            // buffer, which is compacted only before a read: a drain per chunk would move
+            // the rest of the buffer once per SSE event and make this floor slower than it is.
+            let mut pos = 0;
             loop {
                 let line_end = loop {
-                    if let Some(p) = find(&buf, b"\r\n") {
-                        break p;
+                    if let Some(p) = find(&buf[pos..], b"\r\n") {
+                        break pos + p;
                     }
+                    buf.drain(..pos);
+                    pos = 0;
                     read_more(&mut s, &mut buf, &mut tmp).await?;
                 };
-                let size_hex = String::from_utf8_lossy(&buf[..line_end]).to_string();
+                let size_hex = std::str::from_utf8(&buf[pos..line_end]).unwrap_or("");
                 let size =
                     usize::from_str_radix(size_hex.split(';').next().unwrap_or("").trim(), 16)
                         .map_err(|_| std::io::Error::other("bad chunk size"))?;
                 let need = line_end + 2 + size + 2;
-                while buf.len() < need {
-                    read_more(&mut s, &mut buf, &mut tmp).await?;
-                }
-                buf.drain(..need);
+                pos = if buf.len() < need {
+                    buf.drain(..pos);
+                    let need = need - pos;
+                    while buf.len() < need {
+                        read_more(&mut s, &mut buf, &mut tmp).await?;
+                    }
+                    need
+                } else {
+                    need
+                };
                 if size == 0 {
                     break;
                 }
             }
+            buf.drain(..pos);
         } else {
             let len: usize = head
                 .lines()
