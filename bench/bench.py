@@ -308,12 +308,17 @@ class Bench:
                 self.measure(key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT),
                              n, 3, port=port)
                 keys.append(key)
-            # The floor: a minimal Rust client reading the same two replies (no parsing).
+            # The floors: a minimal Rust client reading the same two replies (no parsing),
+            # and the HTTP client llmpipe is built on (reqwest, llmpipe's features and
+            # runtime), reading the stream as llmpipe does, frame by frame.
             for mode in ("complete", "stream"):
                 req = self.dry_run_request(provider, port, mode == "stream")
                 self.measure(f"{k}.{mode}.raw", f"raw Rust client, {mode} ({provider})",
                              self.load_cmd(port, req, 1, 1), n, 3, port=port)
                 keys.append(f"{k}.{mode}.raw")
+                self.measure(f"{k}.{mode}.reqwest", f"reqwest alone, {mode} ({provider}): `benchmock fetch`",
+                             self.fetch_cmd(port, req, mode == "stream"), n, 3, port=port)
+                keys.append(f"{k}.{mode}.reqwest")
             if self.ok(k + ".stream.nolog") and self.ok(k + ".complete.nolog"):
                 v = self.rows[k + ".stream.nolog"]["wall"] / self.rows[k + ".complete.nolog"]["wall"]
                 self.ratio(f"`stream` ÷ `complete`, same {REPLY_TOKENS:,}-token reply ({provider})", v, 1.3, False,
@@ -325,6 +330,16 @@ class Bench:
                     ours = self.rows[k + ".stream.nolog"]["wall"] - self.rows[k + ".complete.nolog"]["wall"]
                     added = f"; streaming adds {ours * 1000:.2f} ms to llmpipe, {(raw_s - raw_c) * 1000:.2f} ms to it"
                 self.ratio(f"the same ratio for a raw Rust client ({provider}){added}", raw_s / raw_c, None, False)
+            if self.ok(k + ".stream.reqwest") and self.ok(k + ".complete.reqwest"):
+                rq_s, rq_c = self.rows[k + ".stream.reqwest"]["wall"], self.rows[k + ".complete.reqwest"]["wall"]
+                floor = ""
+                if self.ok(k + ".complete.nolog"):
+                    # llmpipe's complete plus what reading the stream costs reqwest alone: the
+                    # best llmpipe's stream could do on this HTTP stack if parsing were free.
+                    c = self.rows[k + ".complete.nolog"]["wall"]
+                    floor = f"; `complete` + that difference would be {(c + rq_s - rq_c) / c:.2f}× `complete`"
+                self.ratio(f"the same ratio for reqwest alone ({provider}); streaming adds {(rq_s - rq_c) * 1000:.2f} ms to it{floor}",
+                           rq_s / rq_c, None, False)
             if self.ok(k + ".complete.log") and self.ok(k + ".complete.nolog"):
                 log, nolog = self.rows[k + ".complete.log"]["wall"], self.rows[k + ".complete.nolog"]["wall"]
                 self.ratio(f"`complete` with the call log ÷ `--no-log` ({provider}); adds {(log - nolog) * 1000:.2f} ms",
@@ -428,6 +443,14 @@ class Bench:
                           else self.env["ANTHROPIC_API_KEY"])
             cmd += ["--header", f"{k}: {v}"]
         return cmd
+
+    def fetch_cmd(self, port, body_req, stream):
+        """`benchmock fetch`: the same request through reqwest alone."""
+        cmd = self.load_cmd(port, body_req, 1, 1)
+        cmd[1] = "fetch"
+        i = cmd.index("--conns")
+        del cmd[i:i + 4]  # --conns 1 --requests 1
+        return cmd + ["--stream", "true" if stream else "false"]
 
     def load(self, port, provider, body_req):
         cmd = self.load_cmd(port, body_req, CONCURRENCY, ITEMS)

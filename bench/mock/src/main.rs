@@ -5,9 +5,11 @@
 //! benchmock time  [--runs N] [--warmup W] [--stdin FILE] [--stdout FILE] [--max-seconds S] -- CMD ARGS...
 //! benchmock ttfb  [--tokens N] [--first-delay-ms F] [--runs N] [--warmup W] -- CMD ARGS...
 //! benchmock load  --port P --path PATH --body FILE [--header 'K: V']... [--conns C] [--requests N]
+//! benchmock fetch --port P --path PATH --body FILE [--header 'K: V']... [--stream true]
 //! ```
 //! Everything binds or connects to 127.0.0.1 only, and every mode is bounded in time.
 
+mod fetch;
 mod load;
 mod server;
 mod timing;
@@ -100,6 +102,7 @@ fn main() {
         "time" => timing::main(&a),
         "ttfb" => ttfb::main(&a, server_config(&a)),
         "load" => load::main(&a),
+        "fetch" => fetch::main(&a),
         other => die(&format!("unknown mode {other}")),
     }
 }
