@@ -3,8 +3,11 @@
 //! Every HTTP call runs inside [`Attempts::run`], the one retry loop: after a failed
 //! attempt, [`Attempts::after_failure`] alone decides whether to try again and how long to
 //! wait ([`retry::Policy`], `retry-after` up to its cap, `x-should-retry`, the rate-limit
-//! [`Gate`]). A call that is not a stream is one [`Client::exchange`]: send, status,
-//! headers, a bounded body, all under the timeout, with errors mapped the same way.
+//! [`Gate`]). Every request starts in [`Client::open`]: send, read the head by a deadline,
+//! turn any status but 2xx into its error. A call that is not a stream is one
+//! [`Client::exchange`] (open, then a bounded body, all under the timeout); a stream and a
+//! batch results file are read from what `open` hands back. Errors are worded for the
+//! [`Peer`] that answered: a provider's API, or the public file `models update` fetches.
 //!
 //! `Client::send` walks the targets (the model, then each `--fallback`), retrying each per
 //! [`retry::Policy`]. Streamed text goes to the caller's sink as it arrives; once any text
@@ -305,7 +308,12 @@ impl Client {
             .run(async || {
                 let request = self.request(target, &http);
                 let reply = self
-                    .exchange(target.kind, &http.url, request, "for the token count")
+                    .exchange(
+                        Peer::Api(target.kind),
+                        &http.url,
+                        request,
+                        "for the token count",
+                    )
                     .await?;
                 parse_count_tokens(target.kind, &reply.body)
             })
@@ -319,73 +327,11 @@ impl Client {
         let shown = crate::secrets::redact_url(url);
         self.attempts()
             .run(async || {
-                let started = Instant::now();
                 output::debug(&format!("> GET {shown} ({what})"));
-                let work = async {
-                    let resp = self.http.get(url).send().await.map_err(|e| {
-                        let how = if e.is_connect() {
-                            format!("cannot connect to {shown}")
-                        } else {
-                            format!("connection to {shown} failed")
-                        };
-                        Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(&e)))
-                            .with_hint("check the address and the network, or give a local copy with --from FILE")
-                            .retryable(true)
-                    })?;
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    let mut resp = resp;
-                    let mut body = Vec::new();
-                    while let Some(chunk) = resp.chunk().await.map_err(|e| {
-                        Error::new(
-                            Kind::Unavailable,
-                            format!("{what}: download from {shown} broke off: {}", chain(&e)),
-                        )
-                        .retryable(true)
-                    })? {
-                        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                            return Err(Error::new(
-                                Kind::Unavailable,
-                                format!(
-                                    "{what}: {shown} sent more than {} MiB (not retried)",
-                                    MAX_RESPONSE_BYTES >> 20
-                                ),
-                            ));
-                        }
-                        body.extend_from_slice(&chunk);
-                    }
-                    Ok::<_, Error>((status, headers, body))
-                };
-                let (status, headers, body) =
-                    timeout(self.timeout, work).await.map_err(|_| {
-                        Error::new(
-                            Kind::Timeout,
-                            format!(
-                                "{what}: {shown} timed out after {} s",
-                                self.timeout.as_secs_f64()
-                            ),
-                        )
-                        .with_hint("raise --timeout")
-                        .retryable(true)
-                    })??;
-                log_status(status, &headers, started);
-                if (300..400).contains(&status) {
-                    return Err(Error::config(format!(
-                        "{what}: {shown} answered {status} redirect, which llmpipe does not follow"
-                    ))
-                    .with_hint("give the final address with --from"));
-                }
-                if !(200..300).contains(&status) {
-                    let mut err = retry::classify_status(
-                        status,
-                        false,
-                        format!("{what}: {shown} answered {status}"),
-                    );
-                    err.status = Some(status);
-                    retry::apply_server_hints(&mut err, &headers);
-                    return Err(err);
-                }
-                Ok(body)
+                let reply = self
+                    .exchange(Peer::File(what), url, self.http.get(url), "")
+                    .await?;
+                Ok(reply.body)
             })
             .await
     }
@@ -427,33 +373,58 @@ impl Client {
     /// errors; a 3xx is a configuration error, as redirects are never followed.
     async fn exchange(
         &self,
-        kind: ProviderKind,
+        peer: Peer<'_>,
         url: &str,
         request: reqwest::RequestBuilder,
         waiting_for: &str,
     ) -> Result<Reply> {
-        let started = Instant::now();
-        let work = async {
-            let resp = request.send().await.map_err(|e| transport(kind, url, e))?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = read_body(kind, url, resp, status).await?;
-            Ok::<_, Error>((status, headers, body))
-        };
-        let (status, headers, body) = timeout(self.timeout, work)
+        let by = deadline(self.timeout);
+        let (resp, headers) = self.open(peer, url, request, by, waiting_for).await?;
+        let body = timeout_at(by, read_body(peer, url, resp, 200))
             .await
-            .map_err(|_| timed_out(kind, self.timeout, waiting_for))??;
+            .map_err(|_| peer.timed_out(url, self.timeout, waiting_for))??;
+        Ok(Reply { headers, body })
+    }
+
+    /// Sends a request and reads its answer's head, by `by`: every request the client
+    /// makes starts here. A 2xx answer is handed back, its body unread (a reply, a stream
+    /// or a file); any other status becomes the error it means, read from a bounded error
+    /// body by the same deadline.
+    async fn open(
+        &self,
+        peer: Peer<'_>,
+        url: &str,
+        request: reqwest::RequestBuilder,
+        by: tokio::time::Instant,
+        waiting_for: &str,
+    ) -> Result<(reqwest::Response, reqwest::header::HeaderMap)> {
+        let started = Instant::now();
+        let resp = timeout_at(by, request.send())
+            .await
+            .map_err(|_| peer.timed_out(url, self.timeout, waiting_for))?
+            .map_err(|e| peer.transport(url, e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         log_status(status, &headers, started);
         if !(200..300).contains(&status) {
-            return Err(parse_error(kind, status, &headers, &body));
+            let body = timeout_at(by, read_body(peer, url, resp, status))
+                .await
+                .map_err(|_| peer.timed_out(url, self.timeout, waiting_for))?
+                .unwrap_or_default();
+            return Err(peer.status(url, status, &headers, &body));
         }
-        Ok(Reply { headers, body })
+        Ok((resp, headers))
     }
 
     async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
         let request = self.request(target, http);
         let reply = self
-            .exchange(target.kind, &http.url, request, "for the response")
+            .exchange(
+                Peer::Api(target.kind),
+                &http.url,
+                request,
+                "for the response",
+            )
             .await?;
         let rid = request_id(&reply.headers);
         let mut response = parse_response(target.kind, &reply.body).map_err(|mut e| {
@@ -472,23 +443,18 @@ impl Client {
         printed: &mut bool,
     ) -> Result<Response> {
         let kind = target.kind;
-        let started = Instant::now();
         let first_deadline = deadline(self.timeout);
-        let resp = timeout_at(first_deadline, self.request(target, http).send())
-            .await
-            .map_err(|_| timed_out(kind, self.timeout, "for the stream to start"))?
-            .map_err(|e| transport(kind, &http.url, e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        log_status(status, &headers, started);
+        let request = self.request(target, http);
+        let (resp, headers) = self
+            .open(
+                Peer::Api(kind),
+                &http.url,
+                request,
+                first_deadline,
+                "for the stream to start",
+            )
+            .await?;
         let rid = request_id(&headers);
-        if !(200..300).contains(&status) {
-            let body = timeout_at(first_deadline, read_body(kind, &http.url, resp, status))
-                .await
-                .map_err(|_| timed_out(kind, self.timeout, "for the error body"))?
-                .unwrap_or_default();
-            return Err(parse_error(kind, status, &headers, &body));
-        }
         let is_json = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -496,9 +462,12 @@ impl Client {
         if is_json {
             // A compatible server that ignores `stream: true` answers with the whole
             // completion: take it as one delta rather than as a broken stream.
-            let body = timeout_at(first_deadline, read_body(kind, &http.url, resp, status))
-                .await
-                .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
+            let body = timeout_at(
+                first_deadline,
+                read_body(Peer::Api(kind), &http.url, resp, 200),
+            )
+            .await
+            .map_err(|_| timed_out(kind, self.timeout, "for the response"))??;
             let mut response = parse_response(kind, &body).map_err(|mut e| {
                 e.request_id = rid.clone();
                 e
@@ -792,7 +761,7 @@ impl Client {
             let sent = attempts
                 .run(async || {
                     let request = self.api_request(target, call);
-                    self.exchange(target.kind, &call.url, request, waiting_for)
+                    self.exchange(Peer::Api(target.kind), &call.url, request, waiting_for)
                         .await
                         .map(|reply| reply.body)
                         // Only a 404 status is affected: a fresh batch may not be visible yet.
@@ -831,21 +800,16 @@ impl Client {
             let sent = attempts
                 .run(async || {
                     let kind = target.kind;
-                    let started = Instant::now();
-                    let resp = timeout(self.timeout, self.api_request(target, call).send())
+                    let (resp, _) = self
+                        .open(
+                            Peer::Api(kind),
+                            &call.url,
+                            self.api_request(target, call),
+                            deadline(self.timeout),
+                            "for the results file",
+                        )
                         .await
-                        .map_err(|_| timed_out(kind, self.timeout, "for the results file"))?
-                        .map_err(|e| transport(kind, &call.url, e))?;
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    log_status(status, &headers, started);
-                    if !(200..300).contains(&status) {
-                        let body = read_body(kind, &call.url, resp, status).await?;
-                        return Err(fresh_404(
-                            parse_error(kind, status, &headers, &body),
-                            created,
-                        ));
-                    }
+                        .map_err(|e| fresh_404(e, created))?;
                     on_line(&[])?;
                     let mut stream = resp.bytes_stream();
                     let mut pending: Vec<u8> = Vec::new();
@@ -977,14 +941,14 @@ pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 /// error (exit 5, not retried: the server would only send it again); an error body is cut
 /// at [`MAX_ERROR_BODY_BYTES`] (its status already says what went wrong).
 async fn read_body(
-    kind: ProviderKind,
+    peer: Peer<'_>,
     url: &str,
     mut resp: reqwest::Response,
     status: u16,
 ) -> Result<Vec<u8>> {
     let error = !(200..300).contains(&status);
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(kind, url, e))? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| peer.broke_off(url, e))? {
         if error {
             let room = MAX_ERROR_BODY_BYTES - body.len();
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -994,11 +958,113 @@ async fn read_body(
             continue;
         }
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large(kind));
+            return Err(peer.too_large(url));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Who answers a request, for the words of its errors: a provider's API, or a public file
+/// (`what` it is: the price data `models update` fetches), which has no provider, error
+/// body or key, and whose errors point to `--from FILE`.
+#[derive(Clone, Copy)]
+enum Peer<'a> {
+    Api(ProviderKind),
+    File(&'a str),
+}
+
+impl Peer<'_> {
+    fn transport(self, url: &str, e: reqwest::Error) -> Error {
+        match self {
+            Peer::Api(kind) => transport(kind, url, e),
+            Peer::File(what) => {
+                let shown = crate::secrets::redact_url(url);
+                let how = if e.is_connect() {
+                    format!("cannot connect to {shown}")
+                } else {
+                    format!("connection to {shown} failed")
+                };
+                Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(&e)))
+                    .with_hint(
+                        "check the address and the network, or give a local copy with --from FILE",
+                    )
+                    .retryable(true)
+            }
+        }
+    }
+
+    /// The body broke off after the head arrived.
+    fn broke_off(self, url: &str, e: reqwest::Error) -> Error {
+        match self {
+            Peer::Api(kind) => transport(kind, url, e),
+            Peer::File(what) => Error::new(
+                Kind::Unavailable,
+                format!(
+                    "{what}: download from {} broke off: {}",
+                    crate::secrets::redact_url(url),
+                    chain(&e)
+                ),
+            )
+            .retryable(true),
+        }
+    }
+
+    fn timed_out(self, url: &str, limit: Duration, waiting_for: &str) -> Error {
+        match self {
+            Peer::Api(kind) => timed_out(kind, limit, waiting_for),
+            Peer::File(what) => Error::new(
+                Kind::Timeout,
+                format!(
+                    "{what}: {} timed out after {} s",
+                    crate::secrets::redact_url(url),
+                    limit.as_secs_f64()
+                ),
+            )
+            .with_hint("raise --timeout")
+            .retryable(true),
+        }
+    }
+
+    fn too_large(self, url: &str) -> Error {
+        match self {
+            Peer::Api(kind) => too_large(kind),
+            Peer::File(what) => Error::new(
+                Kind::Unavailable,
+                format!(
+                    "{what}: {} sent more than {} MiB (not retried)",
+                    crate::secrets::redact_url(url),
+                    MAX_RESPONSE_BYTES >> 20
+                ),
+            ),
+        }
+    }
+
+    /// The error a status other than 2xx means.
+    fn status(
+        self,
+        url: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Error {
+        let what = match self {
+            Peer::Api(kind) => return parse_error(kind, status, headers, body),
+            Peer::File(what) => what,
+        };
+        let shown = crate::secrets::redact_url(url);
+        if (300..400).contains(&status) {
+            return Error::config(format!(
+                "{what}: {shown} answered {status} redirect, which llmpipe does not follow"
+            ))
+            .with_hint("give the final address with --from");
+        }
+        let mut err =
+            retry::classify_status(status, false, format!("{what}: {shown} answered {status}"));
+        err.status = Some(status);
+        retry::apply_server_hints(&mut err, headers);
+        err
+    }
 }
 
 fn too_large(kind: ProviderKind) -> Error {
