@@ -1,0 +1,165 @@
+//! Defects fixed in shipped features: a failed provider batch among several, batch flags
+//! that do not apply, the price data actually used, tool flags on commands that refuse
+//! them, the tool loop's attempts and interrupted result, and an interrupted eval.
+
+use serde_json::Value;
+
+use crate::batch_mock::{BatchApi, Config};
+use crate::{Out, anthropic, openai, run, tmp};
+
+fn batch_cmd(dir: &std::path::Path, fake: &BatchApi, anthropic_api: bool) -> assert_cmd::Command {
+    if anthropic_api {
+        anthropic(dir, &fake.mock)
+    } else {
+        openai(dir, &fake.mock)
+    }
+}
+
+fn batch_submit(
+    dir: &std::path::Path,
+    fake: &BatchApi,
+    anthropic_api: bool,
+    extra: &[&str],
+    n: usize,
+) -> String {
+    let model = if anthropic_api {
+        "claude-sonnet-4-5"
+    } else {
+        "gpt-4o-mini"
+    };
+    let stdin: String = (0..n).map(|i| format!("item {i}\n")).collect();
+    let out: Out = run(batch_cmd(dir, fake, anthropic_api)
+        .args(["batch", "submit", "--json", "-m", model])
+        .args(extra)
+        .write_stdin(stdin))
+    .expect(0);
+    out.json()["id"].as_str().unwrap().to_string()
+}
+
+/// A job split in three provider batches whose second one ends without results: the first
+/// and third batches' answers are written, in input order, and the second's items are
+/// error lines naming that batch, so that `--resume` redoes exactly them.
+#[test]
+fn one_failed_provider_batch_does_not_lose_the_other_batches_results() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            fail_batch: Some(1),
+            ..Config::default()
+        });
+        let id = batch_submit(dir.path(), &fake, anthropic_api, &["--batch-size", "3"], 8);
+        let second = fake.batches()[1].id.clone();
+        let code = if anthropic_api { 5 } else { 4 };
+        let res =
+            run(batch_cmd(dir.path(), &fake, anthropic_api)
+                .args(["batch", "results", "--json", &id]))
+            .expect(code);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 8, "{}", res.stdout);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i, "{l}");
+            assert_eq!(l["input"], format!("item {i}"), "{l}");
+            if (3..6).contains(&i) {
+                let e = &l["error"];
+                assert_eq!(e["exit_code"], code, "{l}");
+                let msg = e["message"].as_str().unwrap();
+                assert!(msg.contains(&second), "{msg}");
+                if anthropic_api {
+                    assert_eq!(e["type"], "unavailable", "{l}");
+                } else {
+                    assert_eq!(e["type"], "rejected", "{l}");
+                    assert!(msg.contains("invalid_json_line"), "{msg}");
+                }
+            } else {
+                assert!(l.get("error").is_none(), "{l}");
+                assert_eq!(l["text"], format!("echo: item {i}"), "{l}");
+                assert_eq!(l["batch"], true);
+            }
+        }
+        assert!(
+            res.stderr.contains("3 of 8 item(s) failed"),
+            "{}",
+            res.stderr
+        );
+        assert!(res.stderr.contains(&second), "{}", res.stderr);
+        if !anthropic_api {
+            // the provider's errors, with the item they name (line 2 of the second file: item 4)
+            assert!(
+                res.stderr.contains("invalid_json_line (line 2, item 4)"),
+                "{}",
+                res.stderr
+            );
+        }
+        // the status counts them too
+        let st =
+            run(batch_cmd(dir.path(), &fake, anthropic_api)
+                .args(["batch", "status", "--json", &id]))
+            .expect(0);
+        let c = &st.json()["counts"];
+        assert_eq!(
+            (
+                c["total"].as_u64(),
+                c["succeeded"].as_u64(),
+                c["errored"].as_u64()
+            ),
+            (Some(8), Some(5), Some(3)),
+            "{c}"
+        );
+        // --resume of those lines sends only the three items again
+        let earlier = dir.path().join("earlier.jsonl");
+        std::fs::write(&earlier, &res.stdout).unwrap();
+        fake.config(|c| c.fail_batch = None);
+        let before = fake.batches().len();
+        let again = batch_submit(
+            dir.path(),
+            &fake,
+            anthropic_api,
+            &["--resume", earlier.to_str().unwrap()],
+            8,
+        );
+        let sent: Vec<String> = fake.batches()[before..]
+            .iter()
+            .flat_map(|b| b.requests.iter().map(|(cid, _)| cid.clone()))
+            .collect();
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        for (cid, i) in sent.iter().zip(3..6) {
+            assert!(cid.starts_with(&format!("i{i}-")), "{cid}");
+        }
+        let res =
+            run(batch_cmd(dir.path(), &fake, anthropic_api).args(["batch", "results", &again]))
+                .expect(0);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 8);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["text"], format!("echo: item {i}"), "{l}");
+        }
+    }
+}
+
+/// A job of one batch that failed validation: every item is an error line, exit 4 with the
+/// provider's errors.
+#[test]
+fn a_failed_single_batch_job_writes_an_error_line_per_item() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        fail_validation: true,
+        ..Config::default()
+    });
+    let id = batch_submit(dir.path(), &fake, false, &[], 4);
+    let res =
+        run(openai(dir.path(), &fake.mock).args(["batch", "results", "--json", &id])).expect(4);
+    let lines: Vec<Value> = res.lines();
+    assert_eq!(lines.len(), 4);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["index"], i);
+        assert_eq!(l["error"]["type"], "rejected", "{l}");
+    }
+    // the item a provider error names gets that error in its own line
+    let own = lines[1]["error"]["message"].as_str().unwrap();
+    assert!(own.contains("invalid_json_line"), "{own}");
+    assert!(
+        res.stderr.contains("invalid_json_line (line 2, item 1)"),
+        "{}",
+        res.stderr
+    );
+}
