@@ -963,8 +963,12 @@ pub enum BatchTask {
     mut_arg("cache", |a| a.hide(true)),
     mut_arg("no_log", |a| a.hide(true)),
     mut_arg("fallbacks", |a| a.hide(true)),
-    mut_arg("concurrency", |a| a.hide(true)),
-    mut_arg("rpm", |a| a.hide(true)),
+    // A batch job is paced by the provider: these are refused by their value parser with a
+    // message saying so (clap would only say they require --each-line).
+    mut_arg("concurrency", |a| a.hide(true).requires(clap::builder::Resettable::<clap::Id>::Reset)
+        .value_parser(batch_concurrency).default_value(NOT_PACED).hide_default_value(true)),
+    mut_arg("rpm", |a| a.hide(true).requires(clap::builder::Resettable::<clap::Id>::Reset)
+        .value_parser(batch_rpm)),
     mut_arg("dry_run", |a| a.help("Print the request lines that would be uploaded; send nothing")),
     mut_arg("max_cost", |a| a.help("Refuse to submit (exit 7) when the whole job could cost more than USD at batch prices")),
     mut_arg("json", |a| a.help(r#"Machine-readable output: {"id","provider","provider_batch_ids","items","submitted_at"}"#)),
@@ -1062,4 +1066,23 @@ fn poll_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err("--poll-interval must be a positive number of seconds (at most 86400)".into()),
     }
+}
+
+/// `batch submit`'s hidden default of `--concurrency`: no value a user gives is taken.
+const NOT_PACED: &str = "(paced by the provider)";
+
+const BATCH_PACING: &str = "batch jobs are paced by the provider, which runs the requests in its own time: \
+     --concurrency and --rpm do not apply to batch submit (they pace a live `--each-line` run)";
+
+/// `batch submit --concurrency`: refused, whatever the value.
+fn batch_concurrency(s: &str) -> Result<usize, String> {
+    if s == NOT_PACED {
+        return Ok(0);
+    }
+    Err(BATCH_PACING.into())
+}
+
+/// `batch submit --rpm`: refused, whatever the value.
+fn batch_rpm(_: &str) -> Result<u32, String> {
+    Err(BATCH_PACING.into())
 }

@@ -163,3 +163,54 @@ fn a_failed_single_batch_job_writes_an_error_line_per_item() {
         res.stderr
     );
 }
+
+/// `--concurrency` and `--rpm` pace a live run; a batch job is paced by the provider: a
+/// clear usage error, not clap's "requires --each-line".
+#[test]
+fn batch_submit_refuses_concurrency_and_rpm_with_a_clear_message() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    for flags in [
+        &["--concurrency", "3"][..],
+        &["--rpm", "60"],
+        &["--concurrency=0"],
+        &["--rpm", "nope"],
+    ] {
+        let out = run(openai(dir.path(), &fake.mock)
+            .args(["batch", "submit", "-m", "gpt-4o-mini"])
+            .args(flags)
+            .write_stdin("a\nb\n"))
+        .expect(2);
+        assert!(
+            !out.stderr.contains("required"),
+            "{flags:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("paced by the provider"),
+            "{flags:?}: {}",
+            out.stderr
+        );
+        // and as the JSON error object with --json
+        let out = run(openai(dir.path(), &fake.mock)
+            .args(["batch", "submit", "--json", "-m", "gpt-4o-mini"])
+            .args(flags)
+            .write_stdin("a\nb\n"))
+        .expect(2);
+        let e = &out.json()["error"];
+        assert_eq!(e["type"], "usage");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("paced by the provider"),
+            "{e}"
+        );
+    }
+    assert!(fake.batches().is_empty());
+    // without them, submit still works (the hidden default is not a value it refuses)
+    run(openai(dir.path(), &fake.mock)
+        .args(["batch", "submit", "-m", "gpt-4o-mini"])
+        .write_stdin("a\nb\n"))
+    .expect(0);
+}
