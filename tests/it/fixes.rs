@@ -214,3 +214,56 @@ fn batch_submit_refuses_concurrency_and_rpm_with_a_clear_message() {
         .write_stdin("a\nb\n"))
     .expect(0);
 }
+
+/// A downloaded price file damaged inside (valid JSON, both providers, models that do not
+/// parse): prices come from the bundled data, and `price_source` / `prices_as_of` name the
+/// bundled data, not the downloaded file.
+#[test]
+fn price_source_names_the_bundled_data_a_damaged_download_fell_back_to() {
+    let dir = tmp();
+    let file = dir.path().join(".local/share/llmpipe/prices.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        r#"[{"id":"openai","models":[1]},{"id":"anthropic","models":[{"id":"y"}]}]"#,
+    )
+    .unwrap();
+    let bundled = run(crate::base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-4o",
+        "--max-tokens",
+        "10",
+        "x",
+    ]))
+    .expect(0)
+    .json();
+    let source = bundled["price_source"].as_str().unwrap();
+    assert!(source.contains("bundled"), "{bundled}");
+    assert!(!source.contains("downloaded"), "{bundled}");
+    assert_ne!(bundled["prices_as_of"], Value::Null);
+    let out = run(crate::base(dir.path()).args(["models", "--json"])).expect(0);
+    for row in out.json().as_array().unwrap() {
+        if row["priced"] == true {
+            let source = row["price_source"].as_str().unwrap();
+            assert!(
+                source.contains("bundled") && !source.contains("downloaded"),
+                "{row}"
+            );
+        }
+    }
+    // the table's footer says which data was used too
+    let out = run(crate::base(dir.path()).arg("models")).expect(0);
+    let footer = out.stdout.lines().last().unwrap();
+    assert!(footer.contains("bundled"), "{footer}");
+    // a sound download is still named as such
+    std::fs::write(&file, std::fs::read("data/genai-prices.json").unwrap()).unwrap();
+    let e = run(crate::base(dir.path()).args(["estimate-cost", "--json", "-m", "gpt-4o", "x"]))
+        .expect(0)
+        .json();
+    assert!(
+        e["price_source"].as_str().unwrap().contains("downloaded"),
+        "{e}"
+    );
+}
