@@ -380,6 +380,7 @@ pub struct ModelsUpdateArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(no_tools("extract-json")))]
 pub struct ExtractArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -398,6 +399,7 @@ pub struct ExtractArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(no_tools("classify")))]
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -1085,4 +1087,41 @@ fn batch_concurrency(s: &str) -> Result<usize, String> {
 /// `batch submit --rpm`: refused, whatever the value.
 fn batch_rpm(_: &str) -> Result<u32, String> {
     Err(BATCH_PACING.into())
+}
+
+/// The hidden default of `--max-tool-rounds` and `--tool-timeout` where tools are refused.
+const NO_TOOLS: &str = "(no tools)";
+
+/// The tool flags of a command that refuses tools (`classify`, `extract-json`): left out of
+/// its help and completions, still parsed, so that a user who gives one anyway hears that
+/// the command takes no tools (`Call` says so for `--tool`, `--tool-choice`, `--run-tools`
+/// and `--tool-result`; the two with defaults say it from their value parser).
+fn no_tools(command: &'static str) -> impl FnMut(clap::Arg) -> clap::Arg {
+    use clap::builder::Resettable;
+    move |a| match a.get_id().as_str() {
+        "tools" | "tool_choice" | "run_tools" | "tool_results" => a.hide(true),
+        "max_tool_rounds" => a
+            .hide(true)
+            .requires(Resettable::<clap::Id>::Reset)
+            .value_parser(move |s: &str| refuse_tools::<u32>(command, s))
+            .default_value(NO_TOOLS)
+            .hide_default_value(true),
+        "tool_timeout" => a
+            .hide(true)
+            .requires(Resettable::<clap::Id>::Reset)
+            .value_parser(move |s: &str| refuse_tools::<f64>(command, s))
+            .default_value(NO_TOOLS)
+            .hide_default_value(true),
+        _ => a,
+    }
+}
+
+/// Refuses any value but the hidden default.
+fn refuse_tools<T: Default>(command: &str, s: &str) -> Result<T, String> {
+    if s == NO_TOOLS {
+        return Ok(T::default());
+    }
+    Err(format!(
+        "{command} does not take tools: use complete or stream"
+    ))
 }

@@ -267,3 +267,65 @@ fn price_source_names_the_bundled_data_a_damaged_download_fell_back_to() {
         "{e}"
     );
 }
+
+const TOOL_FLAGS: [&str; 6] = [
+    "--tool ",
+    "--tool-choice",
+    "--run-tools",
+    "--max-tool-rounds",
+    "--tool-timeout",
+    "--tool-result",
+];
+
+/// classify and extract-json refuse tools: their help does not list the tool flags, and a
+/// user who passes one anyway is told that the command takes no tools (exit 2).
+#[test]
+fn classify_and_extract_json_help_lists_no_tool_flags_and_still_refuses_them() {
+    let dir = tmp();
+    for command in ["classify", "extract-json"] {
+        let help = run(crate::base(dir.path()).args([command, "--help"])).expect(0);
+        for flag in TOOL_FLAGS {
+            assert!(
+                !help.stdout.contains(flag),
+                "{command} --help lists {flag}:\n{}",
+                help.stdout
+            );
+        }
+        for flags in [
+            &["--tool", "t.json"][..],
+            &["--tool-choice", "auto"],
+            &["--run-tools"],
+            &["--tool-result", "call_1={}"],
+            &["--max-tool-rounds", "3"],
+            &["--tool-timeout", "5"],
+            &["--run-tools", "--max-tool-rounds", "3"],
+        ] {
+            for json in [false, true] {
+                let mut c = crate::base(dir.path());
+                c.args([command, "--labels", "a,b", "-m", "gpt-4o-mini"]);
+                if command == "extract-json" {
+                    c = crate::base(dir.path());
+                    c.args([command, "-m", "gpt-4o-mini"]);
+                }
+                if json {
+                    c.arg("--json");
+                }
+                let out = run(c.args(flags).arg("hello")).expect(2);
+                assert!(
+                    out.stderr
+                        .contains(&format!("{command} does not take tools")),
+                    "{command} {flags:?}: {}",
+                    out.stderr
+                );
+                if json {
+                    assert_eq!(out.json()["error"]["type"], "usage", "{}", out.stdout);
+                }
+            }
+        }
+    }
+    // complete still lists them
+    let help = run(crate::base(dir.path()).args(["complete", "--help"])).expect(0);
+    for flag in TOOL_FLAGS {
+        assert!(help.stdout.contains(flag), "complete --help lacks {flag}");
+    }
+}
