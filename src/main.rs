@@ -33,6 +33,9 @@ fn main() {
         // Dropping the command's future logs a request in flight as interrupted and
         // flushes the call log (see `Call`), before the exit below.
         tokio::select! {
+            // The command first: one that handles the stop itself (the tool loop keeps
+            // what was paid for) is ready in the same poll and its result wins.
+            biased;
             r = commands::run(&cli) => r,
             stop = signals::stopped() => {
                 Err(Error::new(Kind::Interrupted, match stop {

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::batch_mock::{BatchApi, Config};
+use crate::mock::{self, Mock};
 use crate::{Out, anthropic, openai, run, tmp};
 
 fn batch_cmd(dir: &std::path::Path, fake: &BatchApi, anthropic_api: bool) -> assert_cmd::Command {
@@ -327,5 +328,192 @@ fn classify_and_extract_json_help_lists_no_tool_flags_and_still_refuses_them() {
     let help = run(crate::base(dir.path()).args(["complete", "--help"])).expect(0);
     for flag in TOOL_FLAGS {
         assert!(help.stdout.contains(flag), "complete --help lacks {flag}");
+    }
+}
+
+/// A tool file `<name>.json` running `sh -c SCRIPT` in `dir`.
+fn tool_file(dir: &std::path::Path, name: &str, script: &str) {
+    let sh = dir.join(format!("{name}.sh"));
+    std::fs::write(&sh, format!("#!/bin/sh\n{script}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let def = serde_json::json!({
+        "name": name,
+        "description": format!("The {name} tool"),
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "command": [format!("./{name}.sh")],
+    });
+    std::fs::write(dir.join(format!("{name}.json")), def.to_string()).unwrap();
+}
+
+/// `attempts` counts every HTTP attempt of the loop: a later round that fails after its
+/// retries adds its own attempts to the paid rounds'.
+#[test]
+fn a_failed_later_round_counts_every_attempt_of_the_loop() {
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        tool_file(dir.path(), "weather", "echo sunny");
+        let (first, busy) = if anthropic_api {
+            (
+                mock::anthropic_tool_calls(
+                    None,
+                    &[("toolu_01", "weather", r#"{"city":"X"}"#)],
+                    false,
+                ),
+                mock::anthropic_error(529, "overloaded_error", "Overloaded"),
+            )
+        } else {
+            (
+                mock::openai_tool_calls(
+                    None,
+                    &[("call_1", "weather", r#"{"city":"X"}"#)],
+                    "tool_calls",
+                ),
+                mock::openai_error(503, "server_error", None, "busy"),
+            )
+        };
+        let fake = Mock::start(vec![first, busy]);
+        let (mut c, model) = if anthropic_api {
+            (anthropic(dir.path(), &fake), "claude-sonnet-4-5")
+        } else {
+            (openai(dir.path(), &fake), "gpt-4o-mini")
+        };
+        let out = run(c.args([
+            "complete",
+            "-m",
+            model,
+            "--tool",
+            "weather.json",
+            "--run-tools",
+            "--retries",
+            "2",
+            "--json",
+            "go",
+        ]))
+        .expect(5);
+        let r = out.json();
+        assert_eq!(fake.hits(), 4, "{r}");
+        assert_eq!(r["error"]["type"], "unavailable", "{r}");
+        // one attempt for the first round, three (one and two retries) for the second
+        assert_eq!(r["attempts"], 4, "{r}");
+        assert_eq!(r["tool_rounds"], 1, "{r}");
+    }
+}
+
+/// Sends `signal` to a running llmpipe once `ready` holds, and returns its exit code and
+/// stdout.
+fn signal_when(
+    mut cmd: std::process::Command,
+    signal: &str,
+    ready: impl Fn() -> bool,
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready(), "the run never got ready");
+    std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!out.contains(crate::OPENAI_KEY) && !err.contains(crate::OPENAI_KEY));
+    (status.code(), out)
+}
+
+/// Ctrl-C (or SIGTERM) while the tools of a paid reply run, or while the next turn is on
+/// its way: the partial result lists the calls the paid replies made, with the paid usage,
+/// and the run exits 130 (143).
+#[test]
+fn an_interrupted_tool_loop_keeps_the_paid_replys_tool_calls() {
+    use std::time::Duration;
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        // while the tool runs
+        let dir = tmp();
+        tool_file(dir.path(), "hang", "echo $$ > tool.pid; sleep 60");
+        let fake = Mock::start(vec![mock::openai_tool_calls(
+            Some("Looking."),
+            &[("call_1", "hang", r#"{"city":"X"}"#)],
+            "tool_calls",
+        )]);
+        let mut cmd = crate::openai_std(dir.path(), &fake);
+        cmd.args([
+            "complete",
+            "-m",
+            "gpt-4o-mini",
+            "--tool",
+            "hang.json",
+            "--run-tools",
+            "--json",
+            "go",
+        ]);
+        let pid = dir.path().join("tool.pid");
+        let (status, out) = signal_when(cmd, signal, || {
+            std::fs::read_to_string(&pid).is_ok_and(|s| !s.trim().is_empty())
+        });
+        assert_eq!(status, Some(code), "{out}");
+        let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(r["error"]["type"], "interrupted", "{r}");
+        assert_eq!(r["error"]["exit_code"], code, "{r}");
+        assert_eq!(r["tool_calls"][0]["id"], "call_1", "{r}");
+        assert_eq!(r["tool_calls"][0]["name"], "hang", "{r}");
+        assert_eq!(r["tool_calls"][0]["round"], 1, "{r}");
+        assert_eq!(r["tool_rounds"], 1, "{r}");
+        assert_eq!(r["attempts"], 1, "{r}");
+        assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 0, "{r}");
+
+        // while the second turn is on its way
+        let dir = tmp();
+        tool_file(dir.path(), "weather", "echo sunny");
+        let fake = Mock::start(vec![
+            mock::openai_tool_calls(
+                None,
+                &[("call_1", "weather", r#"{"city":"X"}"#)],
+                "tool_calls",
+            ),
+            mock::Reply::Hang(Duration::from_secs(30)),
+        ]);
+        let mut cmd = crate::openai_std(dir.path(), &fake);
+        cmd.args([
+            "complete",
+            "-m",
+            "gpt-4o-mini",
+            "--tool",
+            "weather.json",
+            "--run-tools",
+            "--json",
+            "go",
+        ]);
+        let (status, out) = signal_when(cmd, signal, || fake.hits() >= 2);
+        assert_eq!(status, Some(code), "{out}");
+        let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(r["error"]["type"], "interrupted", "{r}");
+        assert_eq!(r["tool_calls"][0]["id"], "call_1", "{r}");
+        assert_eq!(r["tool_calls"][0]["exit_code"], 0, "{r}");
+        assert_eq!(r["tool_rounds"], 1, "{r}");
+        assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 0, "{r}");
     }
 }
