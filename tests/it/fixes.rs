@@ -517,3 +517,98 @@ fn an_interrupted_tool_loop_keeps_the_paid_replys_tool_calls() {
         assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 0, "{r}");
     }
 }
+
+/// Ctrl-C (SIGTERM) during an eval: the items already scored are kept: `--out` has their
+/// lines, the report (marked interrupted, over the scored items only) is written, and the
+/// run exits 130 (143).
+#[test]
+fn an_interrupted_eval_writes_what_it_has() {
+    use std::time::Duration;
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let dir = tmp();
+        let d = dir.path().join("prompts/sent");
+        std::fs::create_dir_all(&d).unwrap();
+        for v in ["v1", "v2"] {
+            std::fs::write(
+                d.join(format!("{v}.md")),
+                "+++\ntemperature = 0.0\nlabels = [\"positive\", \"negative\"]\n+++\nReview: {{input}}\n",
+            )
+            .unwrap();
+        }
+        let data: String = (0..6)
+            .map(|i| format!("{{\"input\": \"r{i}\", \"expected\": \"positive\"}}\n"))
+            .collect();
+        std::fs::write(dir.path().join("data.jsonl"), data).unwrap();
+        // three answers, then a request that never ends
+        let fake = Mock::start(vec![mock::dynamic(|_, n| {
+            if n < 3 {
+                (mock::openai_completion("positive"), Duration::ZERO)
+            } else {
+                (mock::Reply::Hang(Duration::from_secs(60)), Duration::ZERO)
+            }
+        })]);
+        let mut cmd = crate::openai_std(dir.path(), &fake);
+        cmd.args([
+            "eval",
+            "--prompt",
+            "sent@v1",
+            "--prompt",
+            "sent@v2",
+            "-m",
+            "gpt-4o-mini",
+            "--data",
+            "data.jsonl",
+            "--concurrency",
+            "1",
+            "--json",
+            "--out",
+            "out.jsonl",
+            "--report",
+            "report.md",
+        ]);
+        let (status, out) = signal_when(cmd, signal, || fake.hits() >= 4);
+        assert_eq!(status, Some(code), "{out}");
+        let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(r["interrupted"], true, "{r}");
+        assert_eq!(r["passed"], Value::Null, "{r}");
+        let v = &r["variants"];
+        assert_eq!(v.as_array().unwrap().len(), 2, "{r}");
+        assert_eq!(
+            (
+                v[0]["items"].as_u64(),
+                v[0]["correct"].as_u64(),
+                v[0]["not_run"].as_u64()
+            ),
+            (Some(3), Some(3), Some(3)),
+            "{r}"
+        );
+        assert_eq!(v[0]["accuracy"], 1.0, "{r}");
+        assert_eq!(v[0]["errors"], 0, "{r}");
+        assert_eq!(
+            (v[1]["items"].as_u64(), v[1]["not_run"].as_u64()),
+            (Some(0), Some(6)),
+            "{r}"
+        );
+        assert_eq!(r["failures"], serde_json::json!([]), "{r}");
+        // the scored items' lines, and only theirs
+        let lines: Vec<Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(
+                (
+                    l["variant"].as_u64(),
+                    l["index"].as_u64(),
+                    l["correct"].as_bool()
+                ),
+                (Some(0), Some(i as u64), Some(true)),
+                "{l}"
+            );
+        }
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("interrupted"), "{md}");
+    }
+}
