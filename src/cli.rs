@@ -380,6 +380,7 @@ pub struct ModelsUpdateArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(no_tools("extract-json")))]
 pub struct ExtractArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -398,6 +399,7 @@ pub struct ExtractArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_args(no_tools("classify")))]
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -963,8 +965,12 @@ pub enum BatchTask {
     mut_arg("cache", |a| a.hide(true)),
     mut_arg("no_log", |a| a.hide(true)),
     mut_arg("fallbacks", |a| a.hide(true)),
-    mut_arg("concurrency", |a| a.hide(true)),
-    mut_arg("rpm", |a| a.hide(true)),
+    // A batch job is paced by the provider: these are refused by their value parser with a
+    // message saying so (clap would only say they require --each-line).
+    mut_arg("concurrency", |a| a.hide(true).requires(clap::builder::Resettable::<clap::Id>::Reset)
+        .value_parser(batch_concurrency).default_value(NOT_PACED).hide_default_value(true)),
+    mut_arg("rpm", |a| a.hide(true).requires(clap::builder::Resettable::<clap::Id>::Reset)
+        .value_parser(batch_rpm)),
     mut_arg("dry_run", |a| a.help("Print the request lines that would be uploaded; send nothing")),
     mut_arg("max_cost", |a| a.help("Refuse to submit (exit 7) when the whole job could cost more than USD at batch prices")),
     mut_arg("json", |a| a.help(r#"Machine-readable output: {"id","provider","provider_batch_ids","items","submitted_at"}"#)),
@@ -1062,4 +1068,60 @@ fn poll_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err("--poll-interval must be a positive number of seconds (at most 86400)".into()),
     }
+}
+
+/// `batch submit`'s hidden default of `--concurrency`: no value a user gives is taken.
+const NOT_PACED: &str = "(paced by the provider)";
+
+const BATCH_PACING: &str = "batch jobs are paced by the provider, which runs the requests in its own time: \
+     --concurrency and --rpm do not apply to batch submit (they pace a live `--each-line` run)";
+
+/// `batch submit --concurrency`: refused, whatever the value.
+fn batch_concurrency(s: &str) -> Result<usize, String> {
+    if s == NOT_PACED {
+        return Ok(0);
+    }
+    Err(BATCH_PACING.into())
+}
+
+/// `batch submit --rpm`: refused, whatever the value.
+fn batch_rpm(_: &str) -> Result<u32, String> {
+    Err(BATCH_PACING.into())
+}
+
+/// The hidden default of `--max-tool-rounds` and `--tool-timeout` where tools are refused.
+const NO_TOOLS: &str = "(no tools)";
+
+/// The tool flags of a command that refuses tools (`classify`, `extract-json`): left out of
+/// its help and completions, still parsed, so that a user who gives one anyway hears that
+/// the command takes no tools (`Call` says so for `--tool`, `--tool-choice`, `--run-tools`
+/// and `--tool-result`; the two with defaults say it from their value parser).
+fn no_tools(command: &'static str) -> impl FnMut(clap::Arg) -> clap::Arg {
+    use clap::builder::Resettable;
+    move |a| match a.get_id().as_str() {
+        "tools" | "tool_choice" | "run_tools" | "tool_results" => a.hide(true),
+        "max_tool_rounds" => a
+            .hide(true)
+            .requires(Resettable::<clap::Id>::Reset)
+            .value_parser(move |s: &str| refuse_tools::<u32>(command, s))
+            .default_value(NO_TOOLS)
+            .hide_default_value(true),
+        "tool_timeout" => a
+            .hide(true)
+            .requires(Resettable::<clap::Id>::Reset)
+            .value_parser(move |s: &str| refuse_tools::<f64>(command, s))
+            .default_value(NO_TOOLS)
+            .hide_default_value(true),
+        _ => a,
+    }
+}
+
+/// Refuses any value but the hidden default.
+fn refuse_tools<T: Default>(command: &str, s: &str) -> Result<T, String> {
+    if s == NO_TOOLS {
+        return Ok(T::default());
+    }
+    Err(format!(
+        "{command} does not take tools: use complete or stream"
+    ))
 }

@@ -123,7 +123,8 @@ pub fn estimate(
         .parts(&all_cached, false)
         .ok_or_else(|| unpriceable(model))?;
     let from_db = !price.is_config();
-    let origin = &pricing.db().origin;
+    // The data the price came from (the bundled data when a damaged download fell back).
+    let origin = price.origin().unwrap_or(&pricing.db().origin);
     Ok(Estimate {
         model: model.to_string(),
         provider,

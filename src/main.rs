@@ -25,7 +25,10 @@ fn main() {
     let shape = Shape::of(&cli);
     // An --each-line run handles Ctrl-C itself: it writes a line for every item read.
     let own_interrupts = cli.request_args().is_some_and(|a| a.each_line)
-        || matches!(cli.command, llmpipe::cli::Command::Batch(_));
+        || matches!(
+            cli.command,
+            llmpipe::cli::Command::Batch(_) | llmpipe::cli::Command::Eval(_)
+        );
     let result = runtime.block_on(async {
         if own_interrupts {
             return commands::run(&cli).await;
@@ -33,6 +36,9 @@ fn main() {
         // Dropping the command's future logs a request in flight as interrupted and
         // flushes the call log (see `Call`), before the exit below.
         tokio::select! {
+            // The command first: one that handles the stop itself (the tool loop keeps
+            // what was paid for) is ready in the same poll and its result wins.
+            biased;
             r = commands::run(&cli) => r,
             stop = signals::stopped() => {
                 Err(Error::new(Kind::Interrupted, match stop {

@@ -239,6 +239,15 @@ impl Price {
         matches!(self, Price::Config(_))
     }
 
+    /// The price data this price was found in (the bundled data when a damaged download
+    /// fell back to it); `None` for a config price.
+    pub fn origin(&self) -> Option<&'static crate::prices::Origin> {
+        match self {
+            Price::Database(p) => Some(p.origin()),
+            Price::Config(_) => None,
+        }
+    }
+
     /// Input and output cost in USD of one request's usage, live or through the Batch
     /// API. `usage.input_tokens` is the whole prompt, including the cache reads and cache
     /// writes, which are billed at their own rates (the 1-hour writes at theirs); above a

@@ -572,6 +572,14 @@ pub struct DbPrice {
     db: &'static Db,
 }
 
+impl DbPrice {
+    /// The data the price was found in: the bundled data when a damaged downloaded file
+    /// fell back to it (see [`find`]).
+    pub fn origin(&self) -> &'static Origin {
+        &self.db.origin
+    }
+}
+
 impl PartialEq for DbPrice {
     fn eq(&self, other: &DbPrice) -> bool {
         (self.provider, &self.name, &self.model_id, self.at)

@@ -929,16 +929,35 @@ async fn results(
         b.finish_and_clear();
     }
     *waiting.borrow_mut() = None;
-    if let Some(failed) = states.iter().position(|s| s.status == "failed") {
-        return Err(failed_job(&subject, failed, &states[failed], &jobs)?);
+    // A provider batch id with no local record: its items are not known, so a failed
+    // batch has no lines to write.
+    if let Subject::Bare { .. } = subject
+        && let Some(failed) = states.iter().position(|s| s.status == "failed")
+    {
+        let refused = refused_batch(&subject, failed, &states[failed], &jobs)?;
+        return Err(Error::new(Kind::Rejected, refused.message)
+            .with_provider(subject.kind().name())
+            .with_hint("nothing was run or billed; fix the input and submit again"));
     }
     write_results(&subject, &states, &api, &jobs).await
 }
 
-/// Exit 4: OpenAI checked the uploaded lines and refused the batch.
-fn failed_job(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<Error> {
+/// A provider batch that ended `failed`: OpenAI checked the uploaded lines and refused them.
+struct Refused {
+    /// `openai batch … failed: the provider refused the uploaded requests: <errors>`.
+    message: String,
+    /// The provider's errors that name an item: `(item index, "code (line l): message")`.
+    by_item: HashMap<usize, Vec<String>>,
+    /// The first error, as `code (line l, item i): message`.
+    first: Option<String>,
+    count: usize,
+}
+
+/// Gathers a failed batch's errors, each with the item its line names (a local job's).
+fn refused_batch(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<Refused> {
     let mut shown = Vec::new();
-    for (code, line, message) in s.errors.iter().take(20) {
+    let mut by_item: HashMap<usize, Vec<String>> = HashMap::new();
+    for (n, (code, line, message)) in s.errors.iter().take(1000).enumerate() {
         let item = match (subject, line) {
             (Subject::Local(j), Some(l)) => jobs.item_at_line(&j.id, part, *l)?,
             _ => None,
@@ -948,8 +967,17 @@ fn failed_job(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<
             (Some(l), None) => format!(" (line {l})"),
             _ => String::new(),
         };
-        shown.push(format!("{code}{place}: {message}"));
+        if let Some(i) = item {
+            by_item.entry(i).or_default().push(format!(
+                "{code} (line {}): {message}",
+                line.unwrap_or_default()
+            ));
+        }
+        if n < 20 {
+            shown.push(format!("{code}{place}: {message}"));
+        }
     }
+    let first = shown.first().cloned();
     if s.errors.len() > shown.len() {
         shown.push(format!("and {} more", s.errors.len() - shown.len()));
     }
@@ -958,16 +986,79 @@ fn failed_job(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<
     } else {
         shown.join("; ")
     };
-    Ok(Error::new(
-        Kind::Rejected,
-        format!(
+    Ok(Refused {
+        message: format!(
             "{} batch {} failed: the provider refused the uploaded requests: {detail}",
             subject.kind().name(),
             s.id
         ),
-    )
-    .with_provider(subject.kind().name())
-    .with_hint("nothing was run or billed; fix the input and submit again"))
+        by_item,
+        first,
+        count: s.errors.len(),
+    })
+}
+
+/// What an item of a provider batch that no result line named becomes, by how that batch
+/// ended.
+enum Missing {
+    /// The batch ended `failed`: nothing in it ran.
+    Refused(Box<Refused>, String),
+    Other(Kind, String),
+}
+
+impl Missing {
+    fn of(subject: &Subject, part: usize, s: &State, jobs: &Jobs) -> Result<Missing> {
+        Ok(match s.status {
+            "failed" => Missing::Refused(
+                Box::new(refused_batch(subject, part, s, jobs)?),
+                s.id.clone(),
+            ),
+            "canceled" => Missing::Other(
+                Kind::Canceled,
+                format!("not run: the batch {} was canceled", s.id),
+            ),
+            "expired" => Missing::Other(
+                Kind::Expired,
+                format!("not run: the batch {} expired (24 h window)", s.id),
+            ),
+            _ => Missing::Other(
+                Kind::Unavailable,
+                format!(
+                    "the provider returned no result for this item (batch {}, status {})",
+                    s.id, s.provider_status
+                ),
+            ),
+        })
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Missing::Refused(..) => Kind::Rejected,
+            Missing::Other(kind, _) => *kind,
+        }
+    }
+
+    /// The error of item `index`.
+    fn error(&self, index: usize, provider: ProviderKind) -> Error {
+        let message = match self {
+            Missing::Other(_, m) => m.clone(),
+            Missing::Refused(r, id) => {
+                let what = match r.by_item.get(&index) {
+                    Some(own) => format!("this item: {}", own.join("; ")),
+                    None => match &r.first {
+                        Some(first) => format!("the first: {first}"),
+                        None => "no errors were given".into(),
+                    },
+                };
+                format!(
+                    "not run: {} batch {id} failed, the provider refused its uploaded requests ({} error(s); {what})",
+                    provider.name(),
+                    r.count
+                )
+            }
+        };
+        Error::new(self.kind(), message).with_provider(provider.name())
+    }
 }
 
 /// What each result line becomes, kept in a temporary table until all are in.
@@ -1112,12 +1203,12 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         ));
     }
 
-    // What an item no result line named became.
-    let missing_kind = match overall(states) {
-        "canceled" => Kind::Canceled,
-        "expired" => Kind::Expired,
-        _ => Kind::Unavailable,
-    };
+    // What an item no result line named became, by how its provider batch ended.
+    let missing: Vec<Missing> = states
+        .iter()
+        .enumerate()
+        .map(|(part, s)| Missing::of(subject, part, s, jobs))
+        .collect::<Result<_>>()?;
 
     // Exact counts, now that every result was read.
     {
@@ -1160,12 +1251,12 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                         |r| r.get(0),
                     )
                     .map_err(sql)?;
-                let missing = (sent as u64).saturating_sub(c.total);
-                c.total += missing;
-                match missing_kind {
-                    Kind::Canceled => c.canceled += missing,
-                    Kind::Expired => c.expired += missing,
-                    _ => c.errored += missing,
+                let unnamed = (sent as u64).saturating_sub(c.total);
+                c.total += unnamed;
+                match missing[part].kind() {
+                    Kind::Canceled => c.canceled += unnamed,
+                    Kind::Expired => c.expired += unnamed,
+                    _ => c.errored += unnamed,
                 }
             }
             jobs.set_exact_counts(&s.id, c)?;
@@ -1175,7 +1266,7 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     // The lines, in input order.
     let query = match local {
         Some(_) => {
-            "SELECT i.idx, i.input, i.line, r.rest, r.code, r.message, r.in_tok, r.out_tok, r.cached_tok, r.cost, r.part
+            "SELECT i.idx, i.input, i.line, r.rest, r.code, r.message, r.in_tok, r.out_tok, r.cached_tok, r.cost, i.part
              FROM batch_items i LEFT JOIN temp.batch_results r ON r.idx = i.idx
              WHERE i.job = ?1 ORDER BY i.idx"
         }
@@ -1234,15 +1325,15 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         }
         let input = input.unwrap_or_default();
         let Some(rest) = rest else {
-            let e = Error::new(
-                missing_kind,
-                match missing_kind {
-                    Kind::Canceled => "not run: the batch was canceled",
-                    Kind::Expired => "not run: the batch expired (24 h window)",
-                    _ => "the provider returned no result for this item",
-                },
-            )
-            .with_provider(kind.name());
+            let part: Option<i64> = r.get(10).map_err(sql)?;
+            let e = match part.and_then(|p| missing.get(p as usize)) {
+                Some(m) => m.error(index, kind),
+                None => Error::new(
+                    Kind::Unavailable,
+                    "the provider returned no result for this item",
+                )
+                .with_provider(kind.name()),
+            };
             tally.failed(index, e.exit_code(), &e.message);
             let line = OutLine {
                 index: Some(index),
@@ -1321,6 +1412,33 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         tally.output_tokens,
         crate::cost::total_text(tally.cost, tally.cost_unknown)
     ));
+    // A provider batch the provider refused makes the run exit 4 with its errors, whatever
+    // else failed (SPEC: a job that turns `failed` is exit 4).
+    let refused: Vec<&str> = missing
+        .iter()
+        .filter_map(|m| match m {
+            Missing::Refused(r, _) => Some(r.message.as_str()),
+            Missing::Other(..) => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        let mut e = Error::new(
+            Kind::Rejected,
+            format!(
+                "{} of {items} item(s) failed; {}",
+                tally.failed,
+                refused.join("; ")
+            ),
+        )
+        .with_provider(kind.name())
+        .with_hint(
+            "nothing in a failed batch was run or billed, and every other result is written above; \
+             its items are error lines: fix the input, then redo only them with \
+             `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)",
+        );
+        e.stdout_written = true;
+        return Err(e);
+    }
     match tally.first {
         None => Ok(()),
         Some((index, code, message)) => {

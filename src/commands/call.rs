@@ -42,6 +42,8 @@ pub struct ToolSetup {
     pub timeout: std::time::Duration,
     /// `--tool-result`: the answers to the conversation's pending calls, in call order.
     pub results: Vec<crate::chat::ToolResult>,
+    /// An `--each-line` run: it decides itself when a request in flight is dropped.
+    pub each_line: bool,
 }
 
 impl Call {
@@ -238,6 +240,24 @@ impl Call {
     /// Sends through the one request path (retries, fallback); streamed when `sink` is set.
     pub async fn send(&self, req: &Request, sink: Option<Sink<'_>>) -> Result<Outcome<'_>> {
         self.client()?.send(&self.settings.targets, req, sink).await
+    }
+
+    /// [`Call::send`], adding the HTTP attempts of a failed call to `made`.
+    pub async fn send_counting(
+        &self,
+        req: &Request,
+        sink: Option<Sink<'_>>,
+        made: &mut u32,
+    ) -> Result<Outcome<'_>> {
+        let mut n = 0;
+        let sent = self
+            .client()?
+            .send_counting(&self.settings.targets, req, sink, &mut n)
+            .await;
+        if sent.is_err() {
+            *made += n;
+        }
+        sent
     }
 
     /// The result for one or more calls that made one answer (a first reply and its
@@ -524,5 +544,6 @@ fn tool_setup(
         max_rounds: t.max_tool_rounds,
         timeout: std::time::Duration::from_secs_f64(t.tool_timeout),
         results,
+        each_line: args.each_line,
     }))
 }

@@ -28,7 +28,7 @@ use crate::result::{CallResult, Line as OutLine};
 
 /// How long in-flight requests may finish after Ctrl-C before they are written as
 /// interrupted.
-const GRACE: Duration = Duration::from_secs(2);
+pub(super) const GRACE: Duration = Duration::from_secs(2);
 
 /// One non-empty input line, or why it could not be read.
 pub(super) struct Line {

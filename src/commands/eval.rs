@@ -103,22 +103,32 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     let metric = metric(task, args.metric)?;
     // `--data -` is stdin, read off the async thread so that Ctrl-C still ends the wait.
     let path = args.data.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
+    let reading = tokio::task::spawn_blocking(move || {
         if path.as_os_str() == "-" {
             crate::input::read_bounded(std::io::stdin())
         } else {
             std::fs::File::open(&path).and_then(crate::input::read_bounded)
         }
-    })
-    .await
-    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-    .map_err(|e| {
-        Error::usage(format!(
-            "cannot read --data {}: {}",
-            args.data.display(),
-            crate::input::io_reason(&e)
-        ))
-    })?;
+    });
+    // The eval takes Ctrl-C itself (see the run below): here nothing was sent yet.
+    let read = tokio::select! {
+        read = reading => read,
+        why = crate::signals::stopped() => {
+            return Err(Error::new(Kind::Interrupted, match why {
+                crate::signals::Stop::Terminate => "terminated (SIGTERM) while reading --data",
+                _ => "interrupted while reading --data",
+            }));
+        }
+    };
+    let bytes = read
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+        .map_err(|e| {
+            Error::usage(format!(
+                "cannot read --data {}: {}",
+                args.data.display(),
+                crate::input::io_reason(&e)
+            ))
+        })?;
     let items = read_data(&args.data, &bytes, metric)?;
     let var_values = crate::prompts::parse_vars(&args.vars)?;
 
@@ -147,6 +157,13 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     let mut previous: Option<Pool<'_>> = None;
     let mut scored: Vec<Vec<Scored>> = Vec::new();
     let mut all_stats = Vec::new();
+    // Ctrl-C or SIGTERM, as `--each-line` takes it: no new requests, a grace period for
+    // those in flight (a second signal cuts it short), then a report of what was scored.
+    let stop = crate::signals::stopped();
+    tokio::pin!(stop);
+    let grace = tokio::time::sleep(std::time::Duration::from_secs(3600 * 24 * 365));
+    tokio::pin!(grace);
+    let mut stopping: Option<(crate::signals::Stop, u32)> = None;
     for v in &variants {
         let started = std::time::Instant::now();
         let mut outcomes: Vec<Option<Result<crate::result::CallResult>>> =
@@ -157,7 +174,7 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         }
         let mut next = 0;
         loop {
-            if next < items.len() && pool.has_room() {
+            if stopping.is_none() && next < items.len() && pool.has_room() {
                 let req = v.requests[next].clone();
                 let admitted = if v.cached[next] {
                     Ok(())
@@ -175,7 +192,21 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
                 next += 1;
                 continue;
             }
-            let Some((index, _, outcome)) = pool.next().await else {
+            let finished = tokio::select! {
+                biased;
+                why = &mut stop, if stopping.is_none() => {
+                    stopping = Some((why, crate::signals::signal_count()));
+                    grace.as_mut().reset(tokio::time::Instant::now() + super::each_line::GRACE);
+                    if why != crate::signals::Stop::ClosedStdout && !pool.is_empty() {
+                        output::warn("interrupted: no new requests; waiting briefly for those in flight");
+                    }
+                    continue;
+                }
+                _ = &mut grace, if stopping.is_some() => break,
+                _ = crate::signals::signal_after(stopping.map_or(0, |s| s.1)), if stopping.is_some() => break,
+                finished = pool.next() => finished,
+            };
+            let Some((index, _, outcome)) = finished else {
                 break;
             };
             // On the bar, "failed" is a failed request; an unusable answer is an answer
@@ -191,13 +222,24 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
             progress.set_position(done);
             outcomes[index] = Some(outcome);
         }
-        previous = Some(pool);
+        // Stopped: the requests still in flight are dropped (each logged as interrupted).
+        if stopping.is_some() {
+            drop(pool);
+        } else {
+            previous = Some(pool);
+        }
         let list: Vec<Scored> = items
             .iter()
             .zip(outcomes)
-            .map(|(item, o)| {
-                let o = o.unwrap_or_else(|| Err(Error::internal("an item was never run")));
-                eval_report::score(item, task, metric, o)
+            .map(|(item, o)| match o {
+                Some(o) => eval_report::score(item, task, metric, o),
+                None if stopping.is_some() => eval_report::not_run(),
+                None => eval_report::score(
+                    item,
+                    task,
+                    metric,
+                    Err(Error::internal("an item was never run")),
+                ),
             })
             .collect();
         let s = eval_report::stats(
@@ -219,7 +261,11 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     progress.clear();
 
     let flips = eval_report::flips(&items, &scored);
-    let gates = eval_report::gates(&all_stats, args.min_accuracy, args.max_regression);
+    // An interrupted eval is no verdict: its gates are not checked.
+    let gates = match stopping {
+        Some(_) => Vec::new(),
+        None => eval_report::gates(&all_stats, args.min_accuracy, args.max_regression),
+    };
     let failures: Vec<Failure<'_>> = scored
         .iter()
         .enumerate()
@@ -245,12 +291,17 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         flips,
         failures,
         gates,
+        interrupted: stopping.is_some(),
     };
 
     if let Some(file) = out_file.as_mut() {
         let mut text = String::new();
         for (v, list) in scored.iter().enumerate() {
             for (index, s) in list.iter().enumerate() {
+                // An interrupted eval keeps the lines of the items it scored.
+                if s.verdict == Verdict::NotRun {
+                    continue;
+                }
                 text += &out_line(&report, v, index, &items[index], s);
                 text.push('\n');
             }
@@ -266,6 +317,23 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
         output::out(&report.to_table());
     }
 
+    if let Some((why, _)) = stopping {
+        let scored_items: usize = report.stats.iter().map(|s| s.items).sum();
+        let total = report.stats.len() * items.len();
+        let mut e = Error::new(
+            Kind::Interrupted,
+            format!(
+                "{}: {scored_items} of {total} item(s) were scored; the report covers only those",
+                match why {
+                    crate::signals::Stop::Terminate => "terminated (SIGTERM)",
+                    _ => "interrupted",
+                }
+            ),
+        )
+        .with_hint("no gate was checked; run the eval again for a verdict");
+        e.stdout_written = true;
+        return Err(e);
+    }
     // The exit code: a failed gate is exit 8 (the verdict on the items that were answered);
     // without one, failed requests keep their own code (the first, in variant and item order).
     if let Some(message) = report.failed_gates() {

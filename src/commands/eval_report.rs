@@ -83,6 +83,8 @@ pub enum Verdict {
     Invalid,
     /// The API failed: neither right nor wrong.
     Error,
+    /// Never answered: the eval was interrupted first. Left out of every count.
+    NotRun,
 }
 
 impl Verdict {
@@ -90,7 +92,7 @@ impl Verdict {
         match self {
             Verdict::Correct => Some(true),
             Verdict::Wrong | Verdict::Invalid => Some(false),
-            Verdict::Error => None,
+            Verdict::Error | Verdict::NotRun => None,
         }
     }
 }
@@ -140,6 +142,18 @@ pub fn score(item: &Item, task: Task, metric: Metric, outcome: Result<CallResult
         outcome,
         verdict,
         got,
+    }
+}
+
+/// An item an interrupted eval never answered.
+pub fn not_run() -> Scored {
+    Scored {
+        outcome: Err(Error::new(
+            Kind::Interrupted,
+            "not run: the eval was interrupted",
+        )),
+        verdict: Verdict::NotRun,
+        got: Value::Null,
     }
 }
 
@@ -225,6 +239,8 @@ pub struct Stats {
     /// classify: rows (expected) and, per row, counts per column (the labels, then
     /// `(invalid)`).
     pub confusion: Vec<(String, Vec<(String, usize)>)>,
+    /// Items an interrupted eval never answered (not in `items`).
+    pub not_run: usize,
 }
 
 /// The numbers of one variant's scored items. `labels` is the classify label set (empty
@@ -243,7 +259,8 @@ pub fn stats(
         count(Verdict::Invalid),
         count(Verdict::Error),
     );
-    let answered = scored.len() - errors;
+    let not_run = count(Verdict::NotRun);
+    let answered = scored.len() - not_run - errors;
     let accuracy = (answered > 0).then(|| correct as f64 / answered as f64);
     let (mut input_tokens, mut output_tokens, mut cost, mut cached) = (0, 0, Some(0.0), 0);
     let mut latencies = Vec::new();
@@ -275,7 +292,7 @@ pub fn stats(
     Stats {
         prompt,
         model,
-        items: scored.len(),
+        items: scored.len() - not_run,
         correct,
         invalid,
         errors,
@@ -288,6 +305,7 @@ pub fn stats(
         p95: percentile(&latencies, 95),
         labels: label_stats,
         confusion,
+        not_run,
     }
 }
 
@@ -325,7 +343,7 @@ fn confusion_matrix(
         .map(|l| (l.clone(), columns.iter().map(|c| (c.clone(), 0)).collect()))
         .collect();
     for (item, s) in items.iter().zip(scored) {
-        if s.verdict == Verdict::Error {
+        if matches!(s.verdict, Verdict::Error | Verdict::NotRun) {
             continue;
         }
         let row = expected_label(&item.expected, labels);
@@ -464,6 +482,8 @@ pub struct Report<'a> {
     pub flips: Vec<Flip>,
     pub failures: Vec<Failure<'a>>,
     pub gates: Vec<GateCheck>,
+    /// Ctrl-C or SIGTERM stopped the eval: the numbers cover the items scored before.
+    pub interrupted: bool,
 }
 
 impl Report<'_> {
@@ -513,6 +533,9 @@ impl Report<'_> {
                     o["confusion"] = Value::Object(confusion);
                 }
                 o["cached"] = json!(s.cached);
+                if self.interrupted {
+                    o["not_run"] = json!(s.not_run);
+                }
                 o
             })
             .collect();
@@ -552,7 +575,7 @@ impl Report<'_> {
                 o
             })
             .collect();
-        json!({
+        let mut report = json!({
             "variants": variants,
             "flips": flips,
             "task": self.task.name(),
@@ -560,6 +583,22 @@ impl Report<'_> {
             "failures": failures,
             "gates": gates,
             "passed": self.passed(),
+        });
+        if self.interrupted {
+            // Partial numbers are no verdict.
+            report["passed"] = Value::Null;
+            report["interrupted"] = json!(true);
+        }
+        report
+    }
+
+    /// The line that marks a partial report.
+    fn interrupted_note(&self) -> Option<String> {
+        self.interrupted.then(|| {
+            let left: usize = self.stats.iter().map(|s| s.not_run).sum();
+            format!(
+                "interrupted: partial report, {left} item(s) were not run and are left out of every number; no gate was checked"
+            )
         })
     }
 
@@ -596,6 +635,9 @@ impl Report<'_> {
             self.metric.name(),
             self.stats.first().map_or(0, |s| s.items)
         );
+        if let Some(note) = self.interrupted_note() {
+            out += &format!("{note}\n\n");
+        }
         out += &aligned(&rows);
         if self.task == Task::Classify {
             for (v, s) in self.stats.iter().enumerate() {
@@ -707,6 +749,9 @@ impl Report<'_> {
             self.metric.name(),
             self.stats.first().map_or(0, |s| s.items)
         );
+        if let Some(note) = self.interrupted_note() {
+            out += &format!("> **{note}**\n\n");
+        }
         out += "| # | prompt | model | accuracy | Δ vs baseline | correct | invalid | errors | tokens in / out | cost | p50 / p95 ms |\n";
         out += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         let base = self.stats.first().and_then(|s| s.accuracy);

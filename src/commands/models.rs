@@ -68,6 +68,8 @@ fn price_fields(price: Option<&Price>, origin: &prices::Origin) -> Value {
         price.parts(&u, true)
     };
     let from_db = !price.is_config();
+    // The data the price came from (the bundled data when a damaged download fell back).
+    let origin = price.origin().unwrap_or(origin);
     json!({
         "priced": true,
         "input_per_million": r.input,
@@ -210,6 +212,26 @@ fn list(args: &ModelsArgs, ctx: &Context) -> Result<()> {
     meaning.extend(aliases.iter().map(|(a, m)| vec![a.clone(), m.clone()]));
     output::out_line("");
     output::table(&meaning, |_, _| false);
+    // Rows a damaged downloaded file left to the bundled data.
+    let ours = format!("genai-prices, {}", origin.describe());
+    let fell_back = rows
+        .iter()
+        .filter(|r| {
+            r["price_source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("genai-prices") && s != ours)
+        })
+        .count();
+    if fell_back > 0 {
+        let bundled = prices::Origin::Bundled;
+        output::out_line(&format!(
+            "\nprices: genai-prices database, {} is damaged: {fell_back} model(s) priced from the {} data, prices as of {}; run `llmpipe models update` again",
+            origin.describe(),
+            bundled.describe(),
+            bundled.as_of()
+        ));
+        return Ok(());
+    }
     output::out_line(&format!(
         "\nprices: genai-prices database, {}, prices as of {}; batch rates and 1-hour cache writes in --json; `llmpipe models update` fetches the current data",
         origin.describe(),

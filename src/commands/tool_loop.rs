@@ -49,11 +49,27 @@ pub async fn answer(
             Some(s) => Some(&mut **s),
             None => None,
         };
-        let outcome = match call.send(&req, s).await {
+        // After a paid turn, a stop (Ctrl-C, SIGTERM) while the next turn is on its way
+        // ends the loop with what was paid; an `--each-line` run gives its requests in
+        // flight a grace period instead (it drops them itself).
+        let mut failed_attempts = 0;
+        let sending = call.send_counting(&req, s, &mut failed_attempts);
+        let sent = if outcomes.is_empty() || setup.each_line {
+            sending.await
+        } else {
+            tokio::select! {
+                biased;
+                sent = sending => sent,
+                stop = crate::signals::stopped() => Err(interrupted(stop, "while waiting for the model's next turn")),
+            }
+        };
+        let outcome = match sent {
             Ok(o) => o,
             // Earlier rounds were answered and paid for: the error carries what they cost.
             Err(e) if !outcomes.is_empty() => {
                 let mut paid = call.result(&outcomes, started);
+                // `attempts` counts every HTTP attempt of the loop, this turn's too.
+                paid.attempts += failed_attempts;
                 decorate(&mut paid, setup, listed, round - 1, &req, own_from);
                 return Err(with_paid(e, &paid));
             }
@@ -102,9 +118,19 @@ pub async fn answer(
         let mut done = |r: &tools::Run| on_event(Event::Result(r));
         let runs = tokio::select! {
             runs = tools::run_all(&calls, &setup.specs, setup.timeout, &mut done) => runs,
-            _ = crate::signals::stopped() => {
-                let mut e = Error::new(Kind::Interrupted, "interrupted while tools were running");
-                e.result = Some(Box::new(call.result(&outcomes, started)));
+            stop = crate::signals::stopped() => {
+                // The paid reply's calls are listed (with their round, not run), as at the
+                // round limit.
+                listed.extend(shown.into_iter().map(|mut c| {
+                    c.round = Some(round);
+                    c
+                }));
+                let mut paid = call.result(&outcomes, started);
+                let mut req = req;
+                req.messages.push(assistant);
+                decorate(&mut paid, setup, listed, round, &req, own_from);
+                let mut e = interrupted(stop, "while tools were running");
+                e.result = Some(Box::new(paid));
                 return Err(e);
             }
         };
@@ -160,6 +186,15 @@ pub async fn answer(
         decorate(r, setup, listed, rounds, &req, own_from);
     }
     outcome
+}
+
+/// The error of a loop stopped by a signal (or a closed stdout).
+fn interrupted(stop: crate::signals::Stop, when: &str) -> Error {
+    let what = match stop {
+        crate::signals::Stop::Terminate => "terminated (SIGTERM)",
+        _ => "interrupted",
+    };
+    Error::new(Kind::Interrupted, format!("{what} {when}"))
 }
 
 fn with_paid(mut e: Error, paid: &CallResult) -> Error {

@@ -154,7 +154,19 @@ impl Client {
         &self,
         targets: &'t [Target],
         req: &Request,
+        sink: Option<Sink<'_>>,
+    ) -> Result<Outcome<'t>> {
+        self.send_counting(targets, req, sink, &mut 0).await
+    }
+
+    /// [`Client::send`], telling `made` how many HTTP attempts a failed call made (every
+    /// target's), for a caller that adds up the attempts of several calls (the tool loop).
+    pub async fn send_counting<'t>(
+        &self,
+        targets: &'t [Target],
+        req: &Request,
         mut sink: Option<Sink<'_>>,
+        made: &mut u32,
     ) -> Result<Outcome<'t>> {
         let mut attempts = self.attempts();
         let mut printed = false;
@@ -173,6 +185,7 @@ impl Client {
             let sent = self
                 .send_to(target, req, &mut sink, &mut attempts, &mut printed)
                 .await;
+            *made = attempts.made;
             let err = match sent {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => e,

@@ -477,9 +477,12 @@ fn an_openai_batch_that_fails_validation_is_exit_4_with_the_errors() {
     let id = job_id(&submit(dir.path(), &fake, false, &[], items(4)).expect(0));
     let res =
         run(openai(dir.path(), &fake.mock).args(["batch", "results", "--json", &id])).expect(4);
-    let e = &res.json()["error"];
+    // every item is an error line (nothing is lost: see fixes.rs), the errors on stderr
+    let lines = res.lines();
+    assert_eq!(lines.len(), 4);
+    let e = &lines[1]["error"];
     assert_eq!(e["type"], "rejected");
-    let msg = e["message"].as_str().unwrap();
+    let msg = &res.stderr;
     assert!(msg.contains("invalid_json_line (line 2, item 1)"), "{msg}");
     let st = run(openai(dir.path(), &fake.mock).args(["batch", "status", "--json", &id])).expect(0);
     assert_eq!(st.json()["status"], "failed");

@@ -40,6 +40,10 @@ pub struct Config {
     pub not_found_first: usize,
     /// Requests one batch may hold (OpenAI: the batch fails `too_many_tasks`; Anthropic: 400).
     pub max_requests: usize,
+    /// The batch at this position (0-based, in creation order) ends without results:
+    /// OpenAI fails its validation (`invalid_json_line` on its line 2); Anthropic ends
+    /// with no `results_url`.
+    pub fail_batch: Option<usize>,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             expire: false,
             not_found_first: 0,
             max_requests: usize::MAX,
+            fail_batch: None,
         }
     }
 }
@@ -269,7 +274,7 @@ fn openai(st: &mut State, req: &Recorded, m: &str, path: &str) -> Reply {
             if batch.requests.len() > st.config.max_requests {
                 errors.push(json!({"code": "too_many_tasks", "line": null, "message": "The batch has too many requests.", "param": null}));
             }
-            if st.config.fail_validation {
+            if st.config.fail_validation || st.config.fail_batch == Some(st.batches.len()) {
                 errors.push(json!({"code": "invalid_json_line", "line": 2, "message": "This line is not parseable as valid JSON.", "param": null}));
             }
             if !errors.is_empty() {
@@ -721,6 +726,8 @@ fn anthropic(st: &mut State, req: &Recorded, m: &str, path: &str, base: &str) ->
 }
 
 fn anthropic_batch(st: &State, b: &Batch, ended: bool, base: &str) -> Value {
+    let position = st.batches.iter().position(|x| x.id == b.id);
+    let no_results = position.is_some() && position == st.config.fail_batch;
     let mut counts = json!({"processing": b.requests.len(), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0});
     if ended {
         counts["processing"] = json!(0);
@@ -747,7 +754,7 @@ fn anthropic_batch(st: &State, b: &Batch, ended: bool, base: &str) -> Value {
         "created_at": rfc3339(b.created_at), "expires_at": rfc3339(b.created_at + 86_400),
         "archived_at": null,
         "cancel_initiated_at": if b.canceled { json!(rfc3339(b.created_at + 2)) } else { Value::Null },
-        "results_url": if ended { json!(format!("{base}/results-store/{}.jsonl", b.id)) } else { Value::Null }})
+        "results_url": if ended && !no_results { json!(format!("{base}/results-store/{}.jsonl", b.id)) } else { Value::Null }})
 }
 
 fn anthropic_results(st: &State, id: &str) -> Reply {

@@ -12,6 +12,7 @@ mod core;
 mod effort;
 mod errors;
 mod eval;
+mod fixes;
 mod hygiene;
 mod input;
 mod memory;
