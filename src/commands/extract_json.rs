@@ -87,7 +87,22 @@ impl Extract {
         let started = Instant::now();
         let mut calls = Vec::new();
         loop {
-            let outcome = call.send(&req, None).await?;
+            let mut failed_attempts = 0;
+            let outcome = match call.send_counting(&req, None, &mut failed_attempts).await {
+                Ok(o) => o,
+                // A repair request failed: the replies before it were paid for, and the
+                // error carries what they cost (and every attempt made).
+                Err(mut e) if !calls.is_empty() => {
+                    if e.result.is_none() {
+                        let mut paid = call.result(&calls, started);
+                        paid.attempts += failed_attempts;
+                        paid.repairs = Some(calls.len() as u32 - 1);
+                        e.result = Some(Box::new(paid));
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             let reply = outcome.response.text.clone();
             calls.push(outcome);
             let mut result = call.usable_result(&calls, started, req.max_tokens)?;

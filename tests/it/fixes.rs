@@ -612,3 +612,34 @@ fn an_interrupted_eval_writes_what_it_has() {
         assert!(md.contains("interrupted"), "{md}");
     }
 }
+
+/// A repair request of `extract-json` that fails after its retries: the invalid reply before
+/// it was paid for, so the error carries its usage and cost, and `attempts` counts every
+/// HTTP attempt (the first call's and the failed repair's).
+#[test]
+fn a_failed_repair_request_keeps_what_the_first_reply_cost() {
+    let dir = tmp();
+    let fake = Mock::start(vec![
+        mock::openai_completion("not json at all"),
+        mock::openai_error(503, "server_error", None, "busy"),
+    ]);
+    let out = run(openai(dir.path(), &fake).args([
+        "extract-json",
+        "-m",
+        "gpt-4o-mini",
+        "--repair",
+        "2",
+        "--retries",
+        "2",
+        "--json",
+        "give me JSON",
+    ]))
+    .expect(5);
+    let r = out.json();
+    assert_eq!(fake.hits(), 4, "{r}");
+    assert_eq!(r["error"]["type"], "unavailable", "{r}");
+    assert_eq!(r["attempts"], 4, "{r}");
+    assert_eq!(r["repairs"], 0, "{r}");
+    assert!(r["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert!(r["cost_usd"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+}
