@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::scan::Scanner;
+use super::scan::{Scanner, Template};
 use super::{
     HeaderValue, HttpRequest, ProviderKind, Target, bad_body, join_url, secret_header, sse,
     stream_cut, strict_compatible,
@@ -539,6 +539,8 @@ pub struct StreamState {
     tools: Vec<(u64, ToolCall)>,
     /// Thinking blocks by index, rebuilt from their deltas to be sent back unchanged.
     thinking: Vec<(u64, Value)>,
+    /// The last text delta, cut around its text.
+    template: Template,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -562,7 +564,8 @@ struct TextDelta<'a> {
 /// A text delta (`{"type":"content_block_delta","index":…,"delta":{"type":"text_delta",
 /// "text":…}}`, most of every stream) read by the scanner, with nothing built. `None` for
 /// anything else, which serde_json reads.
-fn fast_text_delta(data: &str) -> Option<std::borrow::Cow<'_, str>> {
+/// With the text comes where it stands in `data` (its quotes included).
+fn fast_text_delta(data: &str) -> Option<(std::borrow::Cow<'_, str>, std::ops::Range<usize>)> {
     let mut s = Scanner::new(data);
     let (mut ty, mut text) = (None, None);
     s.object(|s, key| {
@@ -579,13 +582,20 @@ fn fast_text_delta(data: &str) -> Option<std::borrow::Cow<'_, str>> {
     text
 }
 
-/// The `delta` of a text delta: its `text`, if its type is `text_delta`.
-fn fast_text<'a>(s: &mut Scanner<'a>) -> Option<std::borrow::Cow<'a, str>> {
+/// The `delta` of a text delta: its `text`, if its type is `text_delta`, and where it is.
+fn fast_text<'a>(
+    s: &mut Scanner<'a>,
+) -> Option<(std::borrow::Cow<'a, str>, std::ops::Range<usize>)> {
     let (mut ty, mut text) = (None, None);
     s.object(|s, key| {
         match key {
             "type" if ty.is_none() => ty = Some(s.string()?),
-            "text" if text.is_none() => text = Some(s.string()?),
+            "text" if text.is_none() => {
+                s.peek()?;
+                let from = s.pos();
+                let t = s.string()?;
+                text = Some((t, from..s.pos()));
+            }
             "type" | "text" => return None,
             _ => s.skip()?,
         }
@@ -604,11 +614,18 @@ impl StreamState {
         // Hot path: a text delta, most of every stream, read by the scanner, or else by
         // serde_json straight into a small struct. Anything else (or anything unusual
         // about it) takes the general path below.
-        if let Some(text) = fast_text_delta(ev.data) {
+        if let Some(text) = self.template.text(ev.data) {
             self.text.push_str(&text);
             out.push_str(&text);
             return Ok(());
         }
+        if let Some((text, at)) = fast_text_delta(ev.data) {
+            self.template.set(ev.data, at);
+            self.text.push_str(&text);
+            out.push_str(&text);
+            return Ok(());
+        }
+        self.template.clear();
         if let Ok(TextDeltaEvent {
             ty,
             delta:
@@ -841,7 +858,7 @@ mod tests {
         let (mut fast, mut all) = (0, 0);
         for m in crate::provider::openai::tests::mutations(&usual) {
             all += 1;
-            if let Some(text) = fast_text_delta(&m) {
+            if let Some((text, _)) = fast_text_delta(&m) {
                 fast += 1;
                 let want = serde_json::from_str::<TextDeltaEvent>(&m);
                 assert!(
@@ -862,6 +879,37 @@ mod tests {
         ] {
             assert!(fast_text_delta(other).is_none(), "{other}");
         }
+    }
+
+    /// A delta taken by the template (the last text delta with other text) is a text delta
+    /// with that text, as serde_json reads it.
+    #[test]
+    fn the_template_takes_only_a_text_delta_with_other_text() {
+        let usual = [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" quick"}}"#,
+            r#"{"delta":{"text":"a\"b\n","type":"text_delta"},"type":"content_block_delta"}"#,
+        ];
+        let (mut taken, mut all) = (0, 0);
+        for u in usual {
+            let mut s = StreamState::default();
+            feed(&mut s, "content_block_delta", u).unwrap();
+            assert!(!s.template.prefix_is_empty(), "no template from {u}");
+            for m in crate::provider::openai::tests::mutations(&[u]) {
+                all += 1;
+                let Some(text) = s.template.text(&m) else {
+                    continue;
+                };
+                taken += 1;
+                let w = serde_json::from_str::<TextDeltaEvent>(&m)
+                    .unwrap_or_else(|e| panic!("{m:?}: the template took it, serde_json: {e}"));
+                assert_eq!(
+                    (&*w.ty, &*w.delta.ty, w.delta.text.as_deref()),
+                    ("content_block_delta", "text_delta", Some(&*text)),
+                    "{m:?}"
+                );
+            }
+        }
+        assert!(taken > 50, "{taken} of {all}");
     }
 
     #[test]

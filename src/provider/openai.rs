@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::scan::Scanner;
+use super::scan::{Scanner, Template};
 use super::{
     HeaderValue, HttpRequest, MaxTokensField, ProviderKind, Target, bad_body, join_url,
     secret_header, sse, stream_cut, strict_compatible,
@@ -456,6 +456,8 @@ pub struct StreamState {
     /// Calls streamed as fragments keyed by `index`: id and name in the first, then
     /// pieces of the arguments string.
     tool_calls: Vec<(u64, ToolCall)>,
+    /// The last usual chunk (one choice, its text, nothing else), cut around its text.
+    template: Template,
 }
 
 #[derive(Deserialize)]
@@ -496,7 +498,9 @@ struct Delta<'a> {
 /// The common chunk (text, role, finish reason) read by the scanner, with no parse tree
 /// and nothing allocated but the choices' list. `None` for anything else: usage, errors,
 /// tool calls, refusals, escaped keys, anything malformed. serde_json reads those.
-fn fast_chunk(data: &str) -> Option<Chunk<'_>> {
+/// With the chunk comes where its text stands (quotes included) when it is a usual one: a
+/// single choice with text and nothing else to take from it (no finish reason).
+fn fast_chunk(data: &str) -> Option<(Chunk<'_>, Option<std::ops::Range<usize>>)> {
     let mut s = Scanner::new(data);
     let mut chunk = Chunk {
         error: None,
@@ -506,6 +510,7 @@ fn fast_chunk(data: &str) -> Option<Chunk<'_>> {
     };
     // serde_json refuses a known field given twice: so does this, by passing.
     let mut seen = 0u8;
+    let mut text_at = None;
     s.object(|s, key| {
         let bit = match key {
             "error" => 1,
@@ -526,9 +531,14 @@ fn fast_chunk(data: &str) -> Option<Chunk<'_>> {
             "choices" => {
                 let mut choices = Vec::with_capacity(1);
                 s.array(|s| {
-                    choices.push(fast_choice(s)?);
+                    let (choice, at) = fast_choice(s)?;
+                    text_at = at.filter(|_| choice.finish_reason.is_none());
+                    choices.push(choice);
                     Some(())
                 })?;
+                if choices.len() != 1 {
+                    text_at = None;
+                }
                 chunk.choices = Some(choices);
             }
             _ => return None, // an error or the usage: not the hot path
@@ -536,15 +546,18 @@ fn fast_chunk(data: &str) -> Option<Chunk<'_>> {
         Some(())
     })?;
     s.end()?;
-    Some(chunk)
+    Some((chunk, text_at))
 }
 
-fn fast_choice<'a>(s: &mut Scanner<'a>) -> Option<ChunkChoice<'a>> {
+fn fast_choice<'a>(
+    s: &mut Scanner<'a>,
+) -> Option<(ChunkChoice<'a>, Option<std::ops::Range<usize>>)> {
     let mut choice = ChunkChoice {
         delta: None,
         finish_reason: None,
     };
     let mut seen = 0u8;
+    let mut text_at = None;
     s.object(|s, key| {
         let bit = match key {
             "delta" => 1,
@@ -559,22 +572,25 @@ fn fast_choice<'a>(s: &mut Scanner<'a>) -> Option<ChunkChoice<'a>> {
             return Some(());
         }
         if bit == 1 {
-            choice.delta = Some(fast_delta(s)?);
+            let (delta, at) = fast_delta(s)?;
+            choice.delta = Some(delta);
+            text_at = at;
         } else {
             choice.finish_reason = Some(s.string()?.into_owned());
         }
         Some(())
     })?;
-    Some(choice)
+    Some((choice, text_at))
 }
 
-fn fast_delta<'a>(s: &mut Scanner<'a>) -> Option<Delta<'a>> {
+fn fast_delta<'a>(s: &mut Scanner<'a>) -> Option<(Delta<'a>, Option<std::ops::Range<usize>>)> {
     let mut delta = Delta {
         content: None,
         refusal: None,
         tool_calls: None,
     };
     let mut seen = 0u8;
+    let mut text_at = None;
     s.object(|s, key| {
         let bit = match key {
             "content" => 1,
@@ -592,10 +608,13 @@ fn fast_delta<'a>(s: &mut Scanner<'a>) -> Option<Delta<'a>> {
         if bit != 1 {
             return None; // a refusal or a tool call: not the hot path
         }
+        s.peek()?;
+        let from = s.pos();
         delta.content = Some(s.string()?);
+        text_at = Some(from..s.pos());
         Some(())
     })?;
-    Some(delta)
+    Some((delta, text_at))
 }
 
 impl StreamState {
@@ -613,10 +632,16 @@ impl StreamState {
         // chunk struct. A chunk with an `error`, or anything that does not fit the struct,
         // is read as a `Value`: an error object becomes the stream's error (its type
         // decides the kind), anything else is a body that is not the API's JSON.
-        let chunk: Chunk = match fast_chunk(data) {
-            Some(chunk) => chunk,
+        // The usual chunk again, with other text: nothing else in it to read.
+        if let Some(text) = self.template.text(data) {
+            out.push_str(&text);
+            self.text.push_str(&text);
+            return Ok(());
+        }
+        let (chunk, text_at) = match fast_chunk(data) {
+            Some(read) => read,
             None => match serde_json::from_str::<Chunk>(data) {
-                Ok(chunk) if chunk.error.is_none() => chunk,
+                Ok(chunk) if chunk.error.is_none() => (chunk, None),
                 Ok(_) => {
                     let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
                     return Err(stream_error(&v));
@@ -637,6 +662,10 @@ impl StreamState {
         }
         if let Some(u) = chunk.usage {
             self.usage = Some(u.normalise());
+        }
+        match text_at {
+            Some(at) => self.template.set(data, at),
+            None => self.template.clear(),
         }
         let from = out.len();
         for choice in chunk.choices.unwrap_or_default() {
@@ -806,7 +835,7 @@ pub(crate) mod tests {
         let (mut fast, mut all) = (0, 0);
         for m in mutations(&usual) {
             all += 1;
-            if let Some(c) = fast_chunk(&m) {
+            if let Some((c, _)) = fast_chunk(&m) {
                 fast += 1;
                 let want = serde_json::from_str::<Chunk>(&m);
                 assert!(
@@ -817,6 +846,53 @@ pub(crate) mod tests {
         }
         // Most mutants are broken JSON; enough are not for the check to mean something.
         assert!(fast > all / 20, "{fast} of {all}");
+    }
+
+    /// A chunk taken by the template (the last usual chunk with other text) is exactly what
+    /// serde_json reads from it: one choice whose text is the template's, nothing else.
+    #[test]
+    fn the_template_takes_only_the_usual_chunk_with_other_text() {
+        let usual = [
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" The"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"choices":[{"delta":{"content":"a\"b\\c\nd\u00e9\ud83d\ude00/"}}],"model":"m"}"#,
+            r#"{"choices":[{"delta":{"content":""}}]}"#,
+        ];
+        let (mut taken, mut all) = (0, 0);
+        for u in usual {
+            let mut s = StreamState::default();
+            assert_eq!(feed(&mut s, u).map(|_| ()).ok(), Some(()));
+            assert!(!s.template.prefix_is_empty(), "no template from {u}");
+            let model = s.model.clone();
+            for m in mutations(&[u]) {
+                all += 1;
+                let Some(text) = s.template.text(m.trim()) else {
+                    continue;
+                };
+                taken += 1;
+                let want = serde_json::from_str::<Chunk>(m.trim())
+                    .unwrap_or_else(|e| panic!("{m:?}: the template took it, serde_json: {e}"));
+                let choices = want.choices.as_deref().unwrap_or_default();
+                assert!(want.error.is_none() && want.usage.is_none(), "{m:?}");
+                assert_eq!(
+                    want.model.map(|m| m.into_owned()).or(model.clone()),
+                    model,
+                    "{m:?}"
+                );
+                assert_eq!(choices.len(), 1, "{m:?}");
+                assert_eq!(choices[0].finish_reason, None, "{m:?}");
+                let d = choices[0].delta.as_ref().expect("a delta");
+                assert_eq!(d.content.as_deref(), Some(&*text), "{m:?}");
+                assert!(d.refusal.is_none() && d.tool_calls.is_none(), "{m:?}");
+            }
+        }
+        assert!(taken > 100, "{taken} of {all}");
+        // A chunk that ends the choice or carries more is never taken.
+        let mut s = StreamState::default();
+        feed(&mut s, usual[0]).unwrap();
+        let stop = usual[0].replace(r#""finish_reason":null"#, r#""finish_reason":"stop""#);
+        assert!(s.template.text(&stop).is_none());
+        assert_eq!(feed(&mut s, &stop).unwrap(), " The");
+        assert_eq!(s.finish.as_deref(), Some("stop"));
     }
 
     /// One `data:` event through the stream parser; the text it adds.

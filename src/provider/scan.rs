@@ -58,6 +58,11 @@ impl<'a> Scanner<'a> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
+    /// Where the scanner is, in bytes from the start of the text.
+    pub fn pos(&self) -> usize {
+        self.i
+    }
+
     /// Only whitespace is left.
     pub fn end(&mut self) -> Option<()> {
         self.peek().is_none().then_some(())
@@ -232,6 +237,88 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The text of a string whose body (what stands between its quotes) is `body`: `None` if
+/// that is not a whole JSON string body (a raw quote or control character, a bad or cut
+/// escape), which the scanner would read otherwise.
+pub fn string_body(body: &str) -> Option<Cow<'_, str>> {
+    let b = body.as_bytes();
+    let mut j = 0;
+    let mut escaped = false;
+    while j < b.len() {
+        if PLAIN[b[j] as usize] {
+            j += 1;
+            continue;
+        }
+        if b[j] != b'\\' {
+            return None;
+        }
+        escaped = true;
+        j += match *b.get(j + 1)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+            b'u' if b.get(j + 2..j + 6)?.iter().all(u8::is_ascii_hexdigit) => 6,
+            _ => return None,
+        };
+    }
+    if !escaped {
+        return Some(Cow::Borrowed(body));
+    }
+    let quoted = format!("\"{body}\"");
+    serde_json::from_str::<String>(&quoted).ok().map(Cow::Owned)
+}
+
+/// The last usual event of a stream, cut around its text. A stream's usual events differ
+/// only in their text (OpenAI's `{"id":…,"choices":[{"index":0,"delta":{"content":"…"},…}]}`,
+/// Anthropic's text deltas): an event that is byte for byte the same around a valid string
+/// body is the same event with that text, as JSON's grammar has it, so its text is taken
+/// without reading the rest again.
+#[derive(Debug, Default)]
+pub struct Template {
+    /// Up to and with the text's opening quote.
+    prefix: String,
+    /// From the text's closing quote on.
+    suffix: String,
+}
+
+impl Template {
+    /// Remembers `data`, whose text is the string at `quoted` (its quotes included).
+    pub fn set(&mut self, data: &str, quoted: std::ops::Range<usize>) {
+        let (Some(prefix), Some(suffix)) = (
+            data.get(..quoted.start + 1),
+            data.get(quoted.end.saturating_sub(1)..),
+        ) else {
+            return self.clear();
+        };
+        if quoted.end < quoted.start + 2 {
+            return self.clear();
+        }
+        self.prefix.clear();
+        self.prefix.push_str(prefix);
+        self.suffix.clear();
+        self.suffix.push_str(suffix);
+    }
+
+    pub fn clear(&mut self) {
+        self.prefix.clear();
+        self.suffix.clear();
+    }
+
+    #[cfg(test)]
+    pub fn prefix_is_empty(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
+    /// The text of `data` if it is the remembered event with other text.
+    pub fn text<'a>(&self, data: &'a str) -> Option<Cow<'a, str>> {
+        if self.prefix.is_empty() || data.len() < self.prefix.len() + self.suffix.len() {
+            return None;
+        }
+        let body = data
+            .strip_prefix(self.prefix.as_str())?
+            .strip_suffix(self.suffix.as_str())?;
+        string_body(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +381,23 @@ mod tests {
         }
         assert!(Scanner::new(r#""\ud800""#).string().is_none());
         assert!(Scanner::new(r#""\x""#).string().is_none());
+    }
+
+    /// A string body is taken exactly when serde_json reads `"body"` as a string, and to
+    /// the same text.
+    #[test]
+    fn string_bodies_are_what_serde_json_reads() {
+        let bodies = [" The quick", r#"a\"b\\c\nd\u00e9\ud83d\ude00\/"#, "", "é😀"];
+        for b in crate::provider::openai::tests::mutations(&bodies) {
+            let serde = serde_json::from_str::<String>(&format!("\"{b}\"")).ok();
+            let ours = string_body(&b).map(Cow::into_owned);
+            // A body with a raw quote may read as a string with more after it: never ours.
+            if b.contains('"') {
+                assert!(ours.is_none() || serde == ours, "{b:?}");
+            } else {
+                assert_eq!(ours, serde, "{b:?}");
+            }
+        }
     }
 
     #[test]
