@@ -131,6 +131,41 @@ class Bench:
         self.rows[key] = m
         return m
 
+    def measure_interleaved(self, items, runs, block=5, port=None):
+        """Times several commands in turn, `block` runs of each at a time, until each has
+        `runs`: a change in the machine's speed during the measurement (this VM's is large)
+        then hits all of them alike, so ratios between them hold. `items`: (key, label, cmd)."""
+        walls = {k: [] for k, _, _ in items}
+        rss = {k: [] for k, _, _ in items}
+        failed = {}
+        print(f"  {len(items)} commands in turn, {block} runs at a time, {runs} runs each…", flush=True)
+        while any(len(walls[k]) < runs for k, _, _ in items if k not in failed):
+            for key, label, cmd in items:
+                if key in failed or len(walls[key]) >= runs:
+                    continue
+                out, err = self.path(key + ".out"), self.path(key + ".err")
+                tcmd = [self.a.mock, "time", "--runs", str(block), "--warmup", "1",
+                        "--stdout", out, "--stderr", err, "--max-seconds", "600", "--"] + cmd
+                r = subprocess.run(tcmd, env=self.env_for(port) if port else self.env,
+                                   cwd=self.work, capture_output=True, text=True)
+                if r.returncode != 0:
+                    failed[key] = (r.stderr.strip() or f"exit {r.returncode}")[-600:]
+                    continue
+                d = json.loads(r.stdout)
+                walls[key] += d["wall_s"]
+                rss[key] += d["maxrss_kb"]
+        for key, label, cmd in items:
+            m = {"label": label, "cmd": " ".join(cmd), "runs": len(walls[key])}
+            if key in failed:
+                m["error"] = failed[key]
+                print(f"    {label}: FAILED: {m['error']}", flush=True)
+            else:
+                m["wall_s"], m["maxrss_kb"] = walls[key], rss[key]
+                m["wall"], m["rss"] = med(walls[key]), med(rss[key])
+                print(f"    {label}: {fmt_s(m['wall'])} [{fmt_s(min(walls[key]))}–"
+                      f"{fmt_s(max(walls[key]))}], max RSS {fmt_mb(m['rss'])}", flush=True)
+            self.rows[key] = m
+
     def output(self, key):
         try:
             with open(self.path(key + ".out"), encoding="utf-8", errors="replace") as f:
@@ -297,28 +332,27 @@ class Bench:
         """What streaming and the call log add to one request, llmpipe against itself."""
         print(f"Costs: streaming and the call log ({REPLY_TOKENS}-token reply)", flush=True)
         port = self.start_mock(REPLY_TOKENS)
-        n = self.runs(40)
+        n = self.runs(100)
         keys = []
         for provider in ("openai", "anthropic"):
             model = MODELS[provider]
             k = f"costs.{provider}"
+            items = []
             for mode, extra in (("complete", ["--no-log"]), ("stream", ["--no-log"]), ("complete", [])):
                 key = f"{k}.{mode}{'.nolog' if extra else '.log'}"
                 label = f"`llmpipe {mode}{' --no-log' if extra else ''}` ({provider})"
-                self.measure(key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT),
-                             n, 3, port=port)
-                keys.append(key)
+                items.append((key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT)))
             # The floors: a minimal Rust client reading the same two replies (no parsing),
             # and the HTTP client llmpipe is built on (reqwest, llmpipe's features and
             # runtime), reading the stream as llmpipe does, frame by frame.
             for mode in ("complete", "stream"):
                 req = self.dry_run_request(provider, port, mode == "stream")
-                self.measure(f"{k}.{mode}.raw", f"raw Rust client, {mode} ({provider})",
-                             self.load_cmd(port, req, 1, 1), n, 3, port=port)
-                keys.append(f"{k}.{mode}.raw")
-                self.measure(f"{k}.{mode}.reqwest", f"reqwest alone, {mode} ({provider}): `benchmock fetch`",
-                             self.fetch_cmd(port, req, mode == "stream"), n, 3, port=port)
-                keys.append(f"{k}.{mode}.reqwest")
+                items.append((f"{k}.{mode}.raw", f"raw Rust client, {mode} ({provider})",
+                              self.load_cmd(port, req, 1, 1)))
+                items.append((f"{k}.{mode}.reqwest", f"reqwest alone, {mode} ({provider}): `benchmock fetch`",
+                              self.fetch_cmd(port, req, mode == "stream")))
+            self.measure_interleaved(items, n, port=port)
+            keys += [key for key, _, _ in items]
             if self.ok(k + ".stream.nolog") and self.ok(k + ".complete.nolog"):
                 v = self.rows[k + ".stream.nolog"]["wall"] / self.rows[k + ".complete.nolog"]["wall"]
                 self.ratio(f"`stream` ÷ `complete`, same {REPLY_TOKENS:,}-token reply ({provider})", v, 1.3, False,
