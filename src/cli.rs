@@ -608,6 +608,15 @@ impl Cli {
         }
     }
 
+    /// Whether the command handles Ctrl-C and SIGTERM itself, to write what it has: an
+    /// `--each-line` run (a line for every item read), `batch` (the provider batches already
+    /// created, the results read) and `eval` (the scored items and a partial report). The
+    /// others are stopped from outside, which drops the command (see `main`).
+    pub fn handles_interrupts(&self) -> bool {
+        self.request_args().is_some_and(|a| a.each_line)
+            || matches!(self.command, Command::Batch(_) | Command::Eval(_))
+    }
+
     /// Whether `--json` was given, for reporting failures in the same shape.
     pub fn json(&self) -> bool {
         match &self.command {

@@ -23,14 +23,8 @@ fn main() {
         Err(e) => usage_error(e),
     };
     let shape = Shape::of(&cli);
-    // An --each-line run handles Ctrl-C itself: it writes a line for every item read.
-    let own_interrupts = cli.request_args().is_some_and(|a| a.each_line)
-        || matches!(
-            cli.command,
-            llmpipe::cli::Command::Batch(_) | llmpipe::cli::Command::Eval(_)
-        );
     let result = runtime.block_on(async {
-        if own_interrupts {
+        if cli.handles_interrupts() {
             return commands::run(&cli).await;
         }
         // Dropping the command's future logs a request in flight as interrupted and
