@@ -759,7 +759,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__estimate__subcmd__cost)
-            opts="-f -m -p -s -v -h -V --file --model --provider --system --prompt --var --prompts-dir --max-tokens --output-tokens --compare --exact --json --timeout --verbose --help --version"
+            opts="-f -m -p -s -v -h -V --file --model --provider --system --prompt --var --prompts-dir --max-tokens --output-tokens --compare --effort --exact --json --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -819,6 +819,10 @@ _llmpipe() {
                     ;;
                 --compare)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)

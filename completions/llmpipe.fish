@@ -256,6 +256,13 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l prompt
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l max-tokens -d 'Output token cap of the request [default: config, then 1024]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l output-tokens -d 'Output tokens to price [default: --max-tokens]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l compare -d 'Price the request for these models too, sorted by total (comma-separated, or `all`)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l effort -d 'The --effort the request would carry: the output cap counted is the one that would be sent (a Claude thinking budget raises it); a model that does not take the level is exit 2 (with --compare: left out, with a note)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l timeout -d 'Seconds for the --exact request [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l exact -d 'Count Anthropic input with the provider\'s token-counting endpoint (needs the key)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand estimate-cost" -l json -d 'Machine-readable output (an array with --compare)'

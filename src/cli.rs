@@ -329,6 +329,12 @@ pub struct EstimateArgs {
     #[arg(long, value_name = "M1,M2,…|all")]
     pub compare: Option<String>,
 
+    /// The --effort the request would carry: the output cap counted is the one that would
+    /// be sent (a Claude thinking budget raises it); a model that does not take the level is
+    /// exit 2 (with --compare: left out, with a note)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub effort: Option<crate::effort::Level>,
+
     /// Count Anthropic input with the provider's token-counting endpoint (needs the key)
     #[arg(long)]
     pub exact: bool,

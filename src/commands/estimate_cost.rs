@@ -30,6 +30,8 @@ pub async fn run(args: &EstimateArgs, ctx: &Context) -> Result<()> {
         provider: args.model.provider.map(Into::into),
         timeout: args.timeout,
         max_tokens: args.max_tokens.or_else(|| meta.and_then(|m| m.max_tokens)),
+        // Checked against the model here (exit 2); with --compare, per model below.
+        effort: args.effort.filter(|_| args.compare.is_none()),
         ..Default::default()
     };
     // The config file and the environment are read once (the context), for every model
@@ -80,6 +82,28 @@ pub async fn run(args: &EstimateArgs, ctx: &Context) -> Result<()> {
         };
         // The price first: an unpriced model is the error worth reporting.
         cost::price_of(&base.pricing, &target.model)?;
+        if let Some(level) = args.effort
+            && args.compare.is_some()
+            && let Err(e) = crate::effort::check(level, std::slice::from_ref(target))
+        {
+            // A comparison leaves out the models the level does not apply to, saying so.
+            output::err_line(&format!("llmpipe: note: left out: {}", e.message));
+            continue;
+        }
+        // The output cap the request would carry: `--effort` may raise it for a thinking
+        // budget (an explicit --output-tokens is taken as given).
+        let output_tokens = match args.output_tokens {
+            Some(n) => n,
+            None => crate::effort::max_tokens(
+                target.kind,
+                &target.model,
+                &crate::chat::Request {
+                    max_tokens: output_tokens,
+                    effort: args.effort,
+                    ..Default::default()
+                },
+            ),
+        };
         let (counter, _) = cost::estimate_counter(&target.model, target.kind);
         let input = if text.is_empty() {
             // Empty input counts as 0 tokens (the SPEC): there is no request to price.
@@ -182,10 +206,18 @@ fn print_table(rows: &[Estimate]) {
             m.dedup();
             m
         };
+        // Output is priced at the cap each request would carry (`--effort` may raise it).
+        let output = if rows
+            .iter()
+            .all(|e| e.output_tokens == rows[0].output_tokens)
+        {
+            format!("{} tokens", rows[0].output_tokens)
+        } else {
+            "each row's OUTPUT TOK (the cap its request would carry)".to_string()
+        };
         output::err_line(&format!(
-            "llmpipe: note: ~ marks estimated input tokens ({}); output is priced at {} tokens",
+            "llmpipe: note: ~ marks estimated input tokens ({}); output is priced at {output}",
             methods.join(", "),
-            rows[0].output_tokens
         ));
     }
 }

@@ -758,3 +758,56 @@ fn openai_cached_prompt_is_read_on_the_second_call_and_costs_less() {
         assert_eq!(r.json()["prompt_cache_key"], "faq@v1");
     }
 }
+
+/// `estimate-cost --effort` prices the output cap the request would carry: a Claude
+/// thinking budget raises it as `complete` would; a model that takes no such level is exit 2;
+/// `--compare` leaves such models out with a note.
+#[test]
+fn estimate_cost_counts_the_cap_effort_would_send() {
+    let dir = tmp();
+    let est = |args: &[&str]| {
+        let mut c = crate::base(dir.path());
+        c.args(["estimate-cost", "--json", "--max-tokens", "1000"])
+            .args(args);
+        run(&mut c)
+    };
+    let r = est(&["-m", "claude-sonnet-4-5", "--effort", "medium", "hi"])
+        .expect(0)
+        .json();
+    assert_eq!(r["output_tokens"], 1000 + 4096, "{r}");
+    // Without --effort, or with an explicit --output-tokens, the cap is as given.
+    let r = est(&["-m", "claude-sonnet-4-5", "hi"]).expect(0).json();
+    assert_eq!(r["output_tokens"], 1000, "{r}");
+    let r = est(&[
+        "-m",
+        "claude-sonnet-4-5",
+        "--effort",
+        "medium",
+        "--output-tokens",
+        "7",
+        "hi",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(r["output_tokens"], 7, "{r}");
+    let e = est(&["-m", "gpt-4o", "--effort", "high", "hi"]).expect(2);
+    assert!(e.stdout.contains("takes no --effort level"), "{}", e.stdout);
+    let out = est(&[
+        "--compare",
+        "gpt-4o,claude-sonnet-4-5",
+        "--effort",
+        "high",
+        "hi",
+    ])
+    .expect(0);
+    let rows = out.json();
+    let models: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["claude-sonnet-4-5"], "{rows}");
+    assert_eq!(rows[0]["output_tokens"], 1000 + 16_384, "{rows}");
+    assert!(out.stderr.contains("left out: gpt-4o"), "{}", out.stderr);
+}
