@@ -125,11 +125,13 @@ impl CallResult {
     }
 
     /// The result of one batch item's answer (`outcome`), priced at the provider's batch
-    /// rate; `latency_ms` is 0 (the provider does not say when the item ran).
+    /// rate in effect when the job was submitted (`submitted`; now when not known);
+    /// `latency_ms` is 0 (the provider does not say when the item ran).
     pub fn batch_item(
         outcome: &Outcome<'_>,
         pricing: &Pricing,
         prompt: Option<String>,
+        submitted: Option<std::time::SystemTime>,
     ) -> CallResult {
         let mut r = CallResult::from_calls(
             std::slice::from_ref(outcome),
@@ -138,6 +140,10 @@ impl CallResult {
             prompt,
         );
         let price = pricing.lookup(&[reported_model(outcome), &outcome.target.model]);
+        let price = match submitted {
+            Some(t) => price.map(|p| p.at(t)),
+            None => price,
+        };
         r.cost_usd = price.map(|p| p.batch_cost(&outcome.response.usage));
         r.batch = true;
         r

@@ -1166,6 +1166,13 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     pricing,
                     &prompt,
                     options.max_tokens,
+                    // The rates in effect when the job was submitted, not when it is read.
+                    local.and_then(|j| {
+                        u64::try_from(j.created)
+                            .ok()
+                            .filter(|&t| t > 0)
+                            .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
+                    }),
                 );
                 insert
                     .execute(params![
@@ -1479,6 +1486,7 @@ fn judge(
     pricing: &crate::config::Pricing,
     prompt: &Option<String>,
     max_tokens: u64,
+    submitted: Option<std::time::SystemTime>,
 ) -> Row {
     let (outcome, result): (&'static str, Result<CallResult>) = match item {
         ItemResult::Answer(mut response) => {
@@ -1489,7 +1497,7 @@ fn judge(
                 attempts: 1,
                 cached: false,
             };
-            let mut r = CallResult::batch_item(&o, pricing, prompt.clone());
+            let mut r = CallResult::batch_item(&o, pricing, prompt.clone(), submitted);
             if r.requested_model.is_empty() {
                 r.requested_model = r.model.clone();
             }

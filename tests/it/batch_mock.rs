@@ -573,12 +573,16 @@ fn openai_batch(st: &mut State, b: &Batch, status: &str) -> Value {
         "metadata": null})
 }
 
-/// A chat completion like `mock::openai_completion`'s: same model and usage.
+/// A chat completion like `mock::openai_completion`'s: same model and usage. A request for
+/// a GPT-5.6 model is answered as that model (to price it by its own dated rates).
 fn openai_completion(body: &Value, text: &str) -> Value {
-    let _ = body;
+    let model = match body["model"].as_str() {
+        Some(m) if m.starts_with("gpt-5.6") => m,
+        _ => mock::OPENAI_MODEL_REPORTED,
+    };
     json!({
         "id": "chatcmpl-AbC123", "object": "chat.completion", "created": 1730000000,
-        "model": mock::OPENAI_MODEL_REPORTED, "system_fingerprint": "fp_0ba0d124f1",
+        "model": model, "system_fingerprint": "fp_0ba0d124f1",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null},
                      "logprobs": null, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29,

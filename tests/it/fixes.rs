@@ -643,3 +643,49 @@ fn a_failed_repair_request_keeps_what_the_first_reply_cost() {
     assert!(r["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0, "{r}");
     assert!(r["cost_usd"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
 }
+
+/// Batch items are priced at the rates in effect when the job was submitted, not when its
+/// results are read: a gpt-5.6-luna job submitted on 2026-06-01 (before its price cut of
+/// 2026-07-30, and before the price data's first batch rate) costs $1/$6 per million.
+#[test]
+fn batch_items_are_priced_at_the_rates_of_the_day_the_job_was_submitted() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let sub = run(batch_cmd(dir.path(), &fake, false)
+        .args(["batch", "submit", "--json", "-m", "gpt-5.6-luna"])
+        .write_stdin("a\nb\n"))
+    .expect(0);
+    let id = sub.json()["id"].as_str().unwrap().to_string();
+    let read = |dir: &std::path::Path| -> Vec<Value> {
+        run(batch_cmd(dir, &fake, false).args(["batch", "results", &id]))
+            .expect(0)
+            .lines()
+    };
+    let now: Vec<f64> = read(dir.path())
+        .iter()
+        .map(|l| l["cost_usd"].as_f64().unwrap())
+        .collect();
+    let db = dir.path().join(".local/share/llmpipe/log.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE batch_jobs SET created = 1780272000 WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let lines = read(dir.path());
+    assert_eq!(lines.len(), 2);
+    for (l, now) in lines.iter().zip(now) {
+        let u = &l["usage"];
+        let (i, o) = (
+            u["input_tokens"].as_f64().unwrap(),
+            u["output_tokens"].as_f64().unwrap(),
+        );
+        let want = (i * 1.0 + o * 6.0) / 1e6;
+        let got = l["cost_usd"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{l}: want {want}");
+        assert!(got > now, "{l}: {got} at the old rates, {now} at today's");
+    }
+}
