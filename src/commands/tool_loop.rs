@@ -87,6 +87,24 @@ pub async fn answer(
         }
         let assistant = resp.assistant_message();
         outcomes.push(outcome);
+        // Results are matched to calls by id: two calls with one id could not be answered
+        // apart (the API refuses such a turn), so the reply is unusable as it is.
+        if let Some(id) = duplicate_id(&calls) {
+            listed.extend(shown.into_iter().map(|mut c| {
+                c.round = setup.run.then_some(round);
+                c
+            }));
+            let mut paid = call.result(&outcomes, started);
+            decorate(&mut paid, setup, listed, round, &req, own_from);
+            return Err(Error::new(
+                Kind::UnusableAnswer,
+                format!(
+                    "the model's reply has two tool calls with the id {id:?}: their results could not be told apart"
+                ),
+            )
+            .with_hint("run it again; the calls are listed in tool_calls, not run")
+            .with_result(paid));
+        }
         if calls.is_empty() || !setup.run {
             if !setup.run {
                 listed = shown;
@@ -186,6 +204,15 @@ pub async fn answer(
         decorate(r, setup, listed, rounds, &req, own_from);
     }
     outcome
+}
+
+/// The first id that two of `calls` share.
+fn duplicate_id(calls: &[crate::chat::ToolCall]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    calls
+        .iter()
+        .map(|c| c.id.as_str())
+        .find(|id| !seen.insert(*id))
 }
 
 /// The error of a loop stopped by a signal (or a closed stdout).

@@ -689,3 +689,46 @@ fn batch_items_are_priced_at_the_rates_of_the_day_the_job_was_submitted() {
         assert!(got > now, "{l}: {got} at the old rates, {now} at today's");
     }
 }
+
+/// Two tool calls with one id in a reply cannot be answered apart (the API refuses a turn
+/// whose results share an id): the reply is unusable (exit 6) with both calls listed, paid,
+/// and no tool is run.
+#[test]
+fn two_tool_calls_with_one_id_are_an_unusable_reply() {
+    for run_tools in [true, false] {
+        let dir = tmp();
+        tool_file(dir.path(), "weather", "touch ran; echo sunny");
+        let fake = Mock::start(vec![mock::openai_tool_calls(
+            None,
+            &[
+                ("call_1", "weather", r#"{"city":"X"}"#),
+                ("call_1", "weather", r#"{"city":"Y"}"#),
+            ],
+            "tool_calls",
+        )]);
+        let mut c = openai(dir.path(), &fake);
+        c.args([
+            "complete",
+            "-m",
+            "gpt-4o-mini",
+            "--tool",
+            "weather.json",
+            "--json",
+        ]);
+        if run_tools {
+            c.arg("--run-tools");
+        }
+        let r = run(c.arg("go")).expect(6).json();
+        assert_eq!(fake.hits(), 1, "{r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("two tool calls with the id \"call_1\""),
+            "{r}"
+        );
+        assert_eq!(r["tool_calls"].as_array().map(Vec::len), Some(2), "{r}");
+        assert!(r["cost_usd"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(!dir.path().join("ran").exists(), "a tool ran");
+    }
+}
