@@ -837,7 +837,7 @@ _llmpipe() {
             return 0
             ;;
         llmpipe__subcmd__eval)
-            opts="-m -p -t -v -h -V --prompt --model --provider --data --task --metric --min-accuracy --max-regression --report --out --var --prompts-dir --temperature --max-tokens --repair --concurrency --rpm --timeout --retries --cache --no-log --max-cost --json --verbose --help --version"
+            opts="-m -p -t -v -h -V --prompt --model --provider --data --task --metric --min-accuracy --max-regression --report --out --var --prompts-dir --temperature --max-tokens --repair --concurrency --rpm --timeout --retries --cache --no-log --max-cost --effort --cache-prompt --json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -933,6 +933,14 @@ _llmpipe() {
                     ;;
                 --max-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --effort)
+                    COMPREPLY=($(compgen -W "none minimal low medium high xhigh max" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-prompt)
+                    COMPREPLY=($(compgen -W "5m 1h" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -349,6 +349,15 @@ complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l rpm -d 'Start a
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l timeout -d 'Seconds per attempt [default: 120]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l retries -d 'Retries after the first attempt for transient failures [default: 3]' -r
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l max-cost -d 'Refuse to start (exit 7) when the whole eval could cost more than USD (worst case)' -r
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l effort -d 'How hard a reasoning model thinks, for every variant (each model must take the level)' -r -f -a "none\t''
+minimal\t''
+low\t''
+medium\t''
+high\t''
+xhigh\t''
+max\t''"
+complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l cache-prompt -d 'Mark the stable prefix (system prompt, examples) for the provider\'s prompt cache; the lifetime only with `=` [default: 5m]' -r -f -a "5m\t''
+1h\t''"
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l cache -d 'Answer identical requests from the response cache (an unchanged variant costs nothing)'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l no-log -d 'Do not write the calls to the call log'
 complete -c llmpipe -n "__fish_llmpipe_using_subcommand eval" -l json -d 'One report object: variants, flips, failures, gates'

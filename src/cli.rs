@@ -858,6 +858,15 @@ pub struct EvalArgs {
     #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = usd)]
     pub max_cost: Option<f64>,
 
+    /// How hard a reasoning model thinks, for every variant (each model must take the level)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub effort: Option<crate::effort::Level>,
+
+    /// Mark the stable prefix (system prompt, examples) for the provider's prompt cache; the lifetime only with `=` [default: 5m]
+    #[arg(long, value_enum, value_name = "TTL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "5m")]
+    pub cache_prompt: Option<crate::effort::CacheTtl>,
+
     #[command(flatten)]
     pub json: JsonArg,
 

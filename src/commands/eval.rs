@@ -83,6 +83,8 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
                 no_log: args.no_log,
                 max_cost: args.max_cost,
                 verbose: args.verbose,
+                effort: args.effort,
+                cache_prompt: args.cache_prompt,
                 ..RequestArgs::default()
             };
             variants.push(Call::new(&req_args, ctx, "eval")?);

@@ -797,3 +797,49 @@ fn eval_reads_data_from_stdin_with_dash() {
     assert_eq!(r["variants"][0]["accuracy"], 1.0);
     assert_eq!(r["variants"][1]["accuracy"], 0.75);
 }
+
+/// `--effort` and `--cache-prompt` apply to every variant's requests; a model that does not
+/// take the level is exit 2 before anything is sent.
+#[test]
+fn eval_sends_effort_and_cache_prompt_with_every_variant() {
+    let dir = tmp();
+    project(dir.path(), SIX);
+    let mock = steered(six_answers);
+    let refused = eval(dir.path(), &mock, &["--effort", "high"]).expect(2);
+    assert!(
+        refused.stderr.contains("takes no --effort level"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(mock.hits(), 0);
+    let mut cmd = openai(dir.path(), &mock);
+    cmd.args([
+        "eval",
+        "--prompt",
+        "sent@v1",
+        "--prompt",
+        "sent@v2",
+        "-m",
+        "o3",
+        "--data",
+        "data.jsonl",
+        "--effort",
+        "low",
+        "--cache-prompt",
+        "--json",
+    ]);
+    let r = run(&mut cmd).json();
+    assert_eq!(r["variants"].as_array().map(Vec::len), Some(2), "{r}");
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 12);
+    for req in &sent {
+        let body = req.json();
+        assert_eq!(body["reasoning_effort"], "low", "{body}");
+        assert!(
+            body["prompt_cache_key"]
+                .as_str()
+                .is_some_and(|k| k.contains("sent")),
+            "{body}"
+        );
+    }
+}
