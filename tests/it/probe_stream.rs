@@ -281,3 +281,22 @@ fn a_key_echoed_in_streamed_thinking_is_masked_on_stderr() {
         out.stderr
     );
 }
+
+/// A compatible server that ignores `stream: true` answers with the whole completion as
+/// JSON; a media type is case-insensitive (RFC 9110), so `Application/JSON` is JSON too.
+#[test]
+fn a_whole_json_answer_to_a_stream_is_taken_whatever_the_case_of_its_media_type() {
+    let body = json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "whole"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1}});
+    let dir = tmp();
+    let mock = Mock::start(vec![mock::full(
+        200,
+        &[("content-type", "Application/JSON; charset=utf-8")],
+        body.to_string(),
+    )]);
+    let out = run(openai(dir.path(), &mock).args(["stream", "-m", "gpt-4o-mini", "x"])).expect(0);
+    assert_eq!(out.stdout, "whole\n");
+    assert_eq!(mock.hits(), 1);
+}
