@@ -300,3 +300,28 @@ fn a_whole_json_answer_to_a_stream_is_taken_whatever_the_case_of_its_media_type(
     assert_eq!(out.stdout, "whole\n");
     assert_eq!(mock.hits(), 1);
 }
+
+/// A byte order mark opening the stream is dropped (the WHATWG rules), so the first event
+/// is not lost (compatible servers put text in the first chunk).
+#[test]
+fn a_byte_order_mark_before_the_first_event_loses_nothing() {
+    let chunk = |content: &str, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "object": "chat.completion.chunk", "model": "m",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]})
+        )
+    };
+    let events = vec![
+        format!("\u{FEFF}{}", chunk("Hel", Value::Null)),
+        chunk("lo", json!("stop")),
+        "data: [DONE]\n\n".to_string(),
+    ];
+    let dir = tmp();
+    for n in [1, 2, 1 << 20] {
+        let mock = Mock::start(vec![mock::rechunk(mock::sse(events.clone(), &[]), n)]);
+        let out =
+            run(openai(dir.path(), &mock).args(["stream", "-m", "gpt-4o-mini", "x"])).expect(0);
+        assert_eq!(out.stdout, "Hello\n", "pieces of {n}");
+    }
+}
