@@ -500,3 +500,208 @@ proptest! {
         prop_assert!(schema_from_fields(&spec).is_err());
     }
 }
+
+// ---- a stream's text, event after event (the scanner's template across events) ----
+
+/// Text with what can fool a template that compares events around their text: quotes and
+/// backslashes (an escaped quote or a backslash ending the text), `/`, control characters,
+/// multi-byte and astral characters, `u` and hex digits that make escapes look alike.
+fn stream_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("\"".to_string()),
+        Just("\\".to_string()),
+        Just("/".to_string()),
+        Just("\n".to_string()),
+        Just("\u{1}".to_string()),
+        Just("\u{7f}".to_string()),
+        Just("\u{e9}".to_string()),
+        Just("\u{1F600}".to_string()),
+        Just("\u{2028}".to_string()),
+        Just("u".to_string()),
+        Just("d83d".to_string()),
+        "[a-z ]{0,4}",
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+}
+
+/// How `t` is written between its quotes: as serde_json writes it, every UTF-16 unit as a
+/// `\u` escape, other escapes for the same characters, raw (invalid when it holds a quote,
+/// a backslash or a control character), or cut after half (maybe inside an escape).
+fn string_body(t: &str, style: u8) -> String {
+    let json = serde_json::to_string(t).unwrap();
+    let json = &json[1..json.len() - 1];
+    match style % 5 {
+        0 => json.to_string(),
+        1 => t.encode_utf16().map(|u| format!("\\u{u:04x}")).collect(),
+        2 => t
+            .chars()
+            .map(|c| match c {
+                '/' => "\\/".to_string(),
+                '"' => "\\u0022".into(),
+                '\\' => "\\u005C".into(),
+                c if (c as u32) < 0x20 => format!("\\u{:04X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+        3 => t.to_string(),
+        _ => {
+            let cut = (0..=json.len() / 2)
+                .rev()
+                .find(|&c| json.is_char_boundary(c))
+                .unwrap_or(0);
+            json[..cut].to_string()
+        }
+    }
+}
+
+/// An OpenAI chunk around the quoted text `t`: mostly the usual one (so the template is
+/// used), else one that differs in what it means (a finish reason, usage, another model, a
+/// refusal, a second choice, a key with an escape, a repeated key, an error, whitespace).
+fn openai_chunk(shape: u8, t: &str) -> String {
+    let usual = |choice: &str, rest: &str| {
+        format!(
+            r#"{{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o","choices":[{choice}],"usage":{rest}}}"#
+        )
+    };
+    let one = |delta: &str, finish: &str| {
+        format!(r#"{{"index":0,"delta":{{{delta}}},"logprobs":null,"finish_reason":{finish}}}"#)
+    };
+    let content = format!(r#""content":{t}"#);
+    match shape % 14 {
+        0..=4 => usual(&one(&content, "null"), "null"),
+        5 => usual(&one(&content, r#""length""#), "null"),
+        6 => usual(
+            &one(&content, "null"),
+            r#"{"prompt_tokens":3,"completion_tokens":4}"#,
+        ),
+        7 => usual(&one(&content, "null"), "null").replace("gpt-4o", "gpt-4o-2"),
+        8 => usual(
+            &one(&format!(r#"{content},"refusal":"no""#), "null"),
+            "null",
+        ),
+        9 => usual(
+            &format!(
+                r#"{},{{"index":1,"delta":{{"content":"B"}}}}"#,
+                one(&content, "null")
+            ),
+            "null",
+        ),
+        10 => usual(&one(&format!(r#""cont\u0065nt":{t}"#), "null"), "null"),
+        11 => usual(
+            &one(&format!(r#"{content},"content":"dup""#), "null"),
+            "null",
+        ),
+        12 => format!(
+            r#"{{"choices":[{}],"error":{{"message":"boom"}}}}"#,
+            one(&content, "null")
+        ),
+        _ => format!(r#" {{ "choices" : [ {{ "delta" : {{ "content" : {t} }} }} ] }} "#),
+    }
+}
+
+/// An Anthropic event around the quoted text `t`, mostly a text delta.
+fn anthropic_event(shape: u8, t: &str) -> String {
+    let delta = |index: u8, delta: String| {
+        format!(r#"{{"type":"content_block_delta","index":{index},"delta":{{{delta}}}}}"#)
+    };
+    match shape % 12 {
+        0..=4 => delta(0, format!(r#""type":"text_delta","text":{t}"#)),
+        5 => delta(1, format!(r#""type":"text_delta","text":{t}"#)),
+        6 => delta(0, format!(r#""type":"thinking_delta","thinking":{t}"#)),
+        7 => format!(r#"{{"type":"error","error":{{"type":"overloaded_error","message":{t}}}}}"#),
+        8 => format!(
+            r#"{{"type":"content_block_start","index":0,"content_block":{{"type":"text","text":{t}}}}}"#
+        ),
+        9 => delta(0, format!(r#""type":"text_delta","text":{t},"text":"dup""#)),
+        10 => delta(0, format!(r#""type":"text_delt\u0061","text":{t}"#)),
+        _ => format!(
+            r#" {{ "type" : "content_block_delta" , "delta" : {{ "type" : "text_delta" , "text" : {t} }} }} "#
+        ),
+    }
+}
+
+/// The text serde_json reads from one OpenAI chunk (the chunk struct refuses a known key
+/// given twice), or `None` for an event that fails the stream.
+fn openai_reference(data: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(data).ok()?;
+    if v.get("error").is_some_and(|e| !e.is_null()) || data.contains(r#""content":"dup""#) {
+        return None;
+    }
+    let mut text = String::new();
+    for c in v["choices"].as_array()? {
+        match &c["delta"]["content"] {
+            Value::String(s) => text.push_str(s),
+            Value::Null => {}
+            _ => return None,
+        }
+    }
+    Some(text)
+}
+
+/// The text serde_json reads from one Anthropic event, or `None` for one that fails it.
+fn anthropic_reference(data: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(data).ok()?;
+    match v["type"].as_str()? {
+        "error" => None,
+        "content_block_delta" if v["delta"]["type"] == "text_delta" => {
+            v["delta"]["text"].as_str().map(str::to_owned)
+        }
+        "content_block_start" => Some(v["content_block"]["text"].as_str()?.to_owned()),
+        _ => Some(String::new()),
+    }
+}
+
+fn stream_events(
+    kind: crate::provider::ProviderKind,
+    events: &[(u8, String, u8)],
+) -> Result<(), TestCaseError> {
+    use crate::provider::{Deltas, ProviderKind, StreamParser};
+    let mut parser = StreamParser::new(kind);
+    for (shape, text, style) in events {
+        let t = format!("\"{}\"", string_body(text, *style));
+        let (data, want) = match kind {
+            ProviderKind::OpenAi => {
+                let d = openai_chunk(*shape, &t);
+                let want = openai_reference(&d);
+                (d, want)
+            }
+            ProviderKind::Anthropic => {
+                let d = anthropic_event(*shape, &t);
+                let want = anthropic_reference(&d);
+                (d, want)
+            }
+        };
+        let mut out = Deltas::default();
+        let got = parser.on_event(
+            &Event {
+                event: None,
+                data: &data,
+            },
+            &mut out,
+        );
+        prop_assert_eq!(got.is_ok(), want.is_some(), "{}", data);
+        let Some(want) = want else {
+            return Ok(());
+        };
+        prop_assert_eq!(out.text(), want.as_str(), "{}", data);
+    }
+    Ok(())
+}
+
+proptest! {
+    /// Each event's text is what serde_json reads from it, whatever came before: an event
+    /// that looks like the last one around its text is never taken for it wrongly.
+    #[test]
+    fn openai_stream_text_is_serde_jsons_event_after_event(
+        events in prop::collection::vec((any::<u8>(), stream_text(), any::<u8>()), 1..10)
+    ) {
+        stream_events(crate::provider::ProviderKind::OpenAi, &events)?;
+    }
+
+    #[test]
+    fn anthropic_stream_text_is_serde_jsons_event_after_event(
+        events in prop::collection::vec((any::<u8>(), stream_text(), any::<u8>()), 1..10)
+    ) {
+        stream_events(crate::provider::ProviderKind::Anthropic, &events)?;
+    }
+}

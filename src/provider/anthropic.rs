@@ -541,6 +541,9 @@ pub struct StreamState {
     thinking: Vec<(u64, Value)>,
     /// The last text delta, cut around its text.
     template: Template,
+    /// The thinking shown on stderr (`-v`): a key the server echoes there, split across
+    /// deltas, is masked as on stdout.
+    thinking_mask: crate::secrets::StreamMask,
 }
 
 /// `{"type":"content_block_delta","delta":{"type":"text_delta","text":…}}`.
@@ -744,7 +747,7 @@ impl StreamState {
                             crate::output::err_piece("llmpipe: thinking:\n");
                             self.thinking_shown = true;
                         }
-                        crate::output::err_piece(t);
+                        crate::output::err_piece(&self.thinking_mask.push(t));
                     }
                 }
             }
@@ -776,7 +779,8 @@ impl StreamState {
                 }
             }
             "content_block_stop" | "message_stop" if self.thinking_shown => {
-                crate::output::err_piece("\n");
+                let rest = self.thinking_mask.finish();
+                crate::output::err_piece(&format!("{rest}\n"));
                 self.thinking_shown = false;
                 self.done = ty == "message_stop";
             }

@@ -471,7 +471,11 @@ impl Client {
         let is_json = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            // A media type is case-insensitive (RFC 9110 8.3.1).
+            .is_some_and(|v| {
+                v.get(..16)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
+            });
         if is_json {
             // A compatible server that ignores `stream: true` answers with the whole
             // completion: take it as one delta rather than as a broken stream.

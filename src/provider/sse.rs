@@ -24,7 +24,12 @@ pub struct Parser {
     has_event: bool,
     data: String,
     has_data: bool,
+    /// The stream's first bytes were checked for a byte order mark.
+    started: bool,
 }
+
+/// UTF-8's byte order mark, which the WHATWG rules drop once at the start of a stream.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl Parser {
     pub fn new() -> Self {
@@ -33,6 +38,21 @@ impl Parser {
 
     /// Feeds a chunk; `f` gets each event it completes, in order.
     pub fn push(&mut self, mut chunk: &[u8], mut f: impl FnMut(Event<'_>)) {
+        if !self.started {
+            // A byte order mark may arrive split: its bytes so far are held in `buf`.
+            let held = self.buf.len();
+            let n = (BOM.len() - held).min(chunk.len());
+            if BOM[held..held + n] == chunk[..n] {
+                if held + n < BOM.len() {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return;
+                }
+                self.buf.clear();
+                chunk = &chunk[n..];
+            }
+            // Not a byte order mark (or a whole one, dropped): what is held is text.
+            self.started = true;
+        }
         // Only the first byte after the `\r` can complete it (an empty chunk decides nothing).
         if self.skip_lf && !chunk.is_empty() {
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -198,5 +218,26 @@ mod tests {
     #[test]
     fn empty_data_field_dispatches_and_blank_lines_alone_do_not() {
         assert_eq!(all(b"\n\n\ndata\n\n", |b| vec![b]), vec![ev(None, "")]);
+    }
+    /// A byte order mark opening the stream is dropped (WHATWG), even split across chunks;
+    /// anywhere else it is text.
+    #[test]
+    fn a_leading_byte_order_mark_is_dropped() {
+        let input = "\u{FEFF}event: message_start\ndata: \u{FEFF}x\n\n".as_bytes();
+        let want = vec![ev(Some("message_start"), "\u{FEFF}x")];
+        for at in 0..=input.len() {
+            let got = all(input, |b| vec![&b[..at], &b[at..]]);
+            assert_eq!(got, want, "split at byte {at}");
+        }
+        assert_eq!(all(input, |b| b.chunks(1).collect()), want);
+        // Only one, and only a whole one.
+        let twice = "\u{FEFF}\u{FEFF}data: y\n\n".as_bytes();
+        assert_eq!(all(twice, |b| b.chunks(1).collect()), vec![]);
+        assert_eq!(all(b"\xEF\xBBdata: z\n\n", |b| vec![b]), vec![]);
+        assert_eq!(all(b"\xEF", |b| vec![b]), vec![]);
+        assert_eq!(
+            all(b"data: z", |b| b.chunks(1).collect()),
+            vec![ev(None, "z")]
+        );
     }
 }

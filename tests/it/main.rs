@@ -21,6 +21,7 @@ mod prices;
 mod probe;
 mod probe_batch;
 mod probe_prices;
+mod probe_stream;
 mod request_loop;
 mod resilience;
 mod secrets;
