@@ -526,7 +526,7 @@ impl Client {
                 }
                 Ok(Some(Err(e))) => return Err(with_rid(broken_stream(kind, e))),
                 Ok(Some(Ok(bytes))) => {
-                    decoder.feed(&bytes).map_err(with_rid)?;
+                    decoder.feed(&bytes);
                     // Take what else has already arrived before writing (servers often send
                     // each SSE event as an HTTP chunk of its own): one write per batch.
                     for _ in 0..MAX_CHUNKS_PER_WRITE {
@@ -540,7 +540,7 @@ impl Client {
                                 ended = true;
                                 break;
                             }
-                            Ok(Ok(more)) => decoder.feed(&more).map_err(with_rid)?,
+                            Ok(Ok(more)) => decoder.feed(&more),
                             Ok(Err(e)) => {
                                 broken = Some(e);
                                 break;
@@ -648,11 +648,16 @@ impl Decoder {
         self.failed.is_some() || self.parser.is_done()
     }
 
-    /// Adds one chunk of the body.
-    fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+    /// Adds one chunk of the body (once the stream has stopped, nothing).
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.stopped() {
+            return;
+        }
         self.received = self.received.saturating_add(bytes.len());
         if self.received > MAX_RESPONSE_BYTES {
-            return Err(too_large(self.kind));
+            // The stream's error, after the text decoded so far has gone to the sink.
+            self.failed = Some(too_large(self.kind));
+            return;
         }
         let Decoder {
             sse,
@@ -663,7 +668,6 @@ impl Decoder {
             ..
         } = self;
         sse.push(bytes, |ev| handle(parser, deltas, failed, events, ev));
-        Ok(())
     }
 
     /// The body ended: a last event without its blank line still counts.
