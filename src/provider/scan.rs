@@ -6,6 +6,10 @@
 //! [`MAX_DEPTH`], malformed JSON of any kind), and the caller then parses the event with
 //! serde_json, whose answer (or error) is the one that counts. A unit test holds the two to
 //! the same results on mutated events.
+//!
+//! [`Template`] goes one step further for the events of one stream, which mostly differ only
+//! in their text: an event equal to the last usual one around its text string is that event
+//! with other text, and only the text is scanned ([`string_body`]).
 
 use std::borrow::Cow;
 
