@@ -648,13 +648,33 @@ fn overall(states: &[State]) -> &'static str {
 
 fn status_value(subject: &Subject, states: &[State], jobs: &Jobs) -> Result<Value> {
     let mut counts = Counts::default();
-    for s in states {
+    for (part, s) in states.iter().enumerate() {
         let exact = if s.terminal() {
             jobs.exact_counts(&s.id)?
         } else {
             None
         };
-        counts.add(exact.as_ref().unwrap_or(&s.counts));
+        let local = match subject {
+            Subject::Local(j) if s.terminal() && exact.is_none() => Some(j),
+            _ => None,
+        };
+        // Before the results are read, an ended batch's items that no result will name (a
+        // failed batch ran none; one without a results file has none to read) are counted
+        // as `batch results` will write them.
+        let mut c = match exact {
+            None if local.is_some() && s.downloads.is_empty() => Counts::default(),
+            _ => exact.unwrap_or(s.counts),
+        };
+        if let Some(j) = local {
+            let unnamed = jobs.items_in_part(&j.id, part)?.saturating_sub(c.total);
+            c.total += unnamed;
+            match s.status {
+                "canceled" => c.canceled += unnamed,
+                "expired" => c.expired += unnamed,
+                _ => c.errored += unnamed,
+            }
+        }
+        counts.add(&c);
     }
     let created = states
         .iter()
