@@ -92,3 +92,67 @@ fn batch_status_counts_a_failed_batchs_items_before_the_results_are_read() {
         assert_eq!(c["errored"], 3, "{v}");
     }
 }
+
+/// Ctrl-C (SIGTERM) while a repair request of `extract-json --json` is on its way: the
+/// invalid reply before it was paid for, so stdout gets the result of what was paid (usage,
+/// cost, attempts) with the `interrupted` error, as the tool loop does, and the exit is 130
+/// (143).
+#[test]
+fn an_interrupted_repair_request_keeps_the_paid_result_on_stdout() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use crate::mock::{self, Mock};
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let dir = tmp();
+        let fake = Mock::start(vec![mock::dynamic(|_, n| {
+            if n == 0 {
+                (mock::openai_completion("not json at all"), Duration::ZERO)
+            } else {
+                (mock::Reply::Hang(Duration::from_secs(30)), Duration::ZERO)
+            }
+        })]);
+        let mut child = crate::openai_std(dir.path(), &fake)
+            .args([
+                "extract-json",
+                "-m",
+                "gpt-4o-mini",
+                "--repair",
+                "2",
+                "--json",
+                "give me JSON",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while fake.hits() < 2 && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(!out.contains(crate::OPENAI_KEY));
+        assert_eq!(status.code(), Some(code), "{out}");
+        let r: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(r["error"]["type"], "interrupted", "{r}");
+        assert_eq!(r["error"]["exit_code"], code, "{r}");
+        assert!(r["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0, "{r}");
+        assert!(r["cost_usd"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+        assert_eq!(r["repairs"], 0, "{r}");
+    }
+}
