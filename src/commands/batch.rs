@@ -959,6 +959,27 @@ async fn results(
             .with_provider(subject.kind().name())
             .with_hint("nothing was run or billed; fix the input and submit again"));
     }
+    // Nor is one that ended without a results file: no line to write is no success.
+    if let Subject::Bare { .. } = subject
+        && let Some(s) = states.iter().find(|s| s.downloads.is_empty())
+    {
+        let kind = match s.status {
+            "canceled" => Kind::Canceled,
+            "expired" => Kind::Expired,
+            _ => Kind::Unavailable,
+        };
+        return Err(Error::new(
+            kind,
+            format!(
+                "{} batch {} ended (status {}) without a results file: there are no results to write",
+                subject.kind().name(),
+                s.id,
+                s.provider_status
+            ),
+        )
+        .with_provider(subject.kind().name())
+        .with_hint("its items' outcomes cannot be read: submit them again"));
+    }
     write_results(&subject, &states, &api, &jobs).await
 }
 

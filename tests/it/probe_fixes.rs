@@ -156,3 +156,35 @@ fn an_interrupted_repair_request_keeps_the_paid_result_on_stdout() {
         assert_eq!(r["repairs"], 0, "{r}");
     }
 }
+
+/// `batch results msgbatch_…` (a provider batch id with no local record) of a batch that
+/// ended without a results URL: there is nothing to write, which is not a success with
+/// "0 item(s)": exit 5 naming the batch.
+#[test]
+fn a_bare_batch_id_without_results_is_not_an_empty_success() {
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        fail_batch: Some(0),
+        ..Config::default()
+    });
+    run(batch_cmd(dir.path(), &fake, true)
+        .args(["batch", "submit", "--json", "-m", "claude-sonnet-4-5"])
+        .write_stdin("a\nb\n"))
+    .expect(0);
+    let bid = fake.batches()[0].id.clone();
+    // another machine: no local record of the job
+    let other = tmp();
+    for _ in 0..5 {
+        run(batch_cmd(other.path(), &fake, true).args(["batch", "status", &bid]));
+    }
+    let out = run(batch_cmd(other.path(), &fake, true).args(["batch", "results", "--json", &bid]))
+        .expect(5);
+    let e = out.json();
+    assert_eq!(e["error"]["type"], "unavailable", "{}", out.stdout);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains(&bid),
+        "{}",
+        out.stdout
+    );
+}
