@@ -188,3 +188,118 @@ fn a_bare_batch_id_without_results_is_not_an_empty_success() {
         out.stdout
     );
 }
+
+/// Ctrl-C during the second of three variants, with a gate that the partial numbers would
+/// fail: the first variant's numbers are whole, the second's count only its scored items, the
+/// third never ran (accuracy null), no gate is checked (exit 130, not 8), and `--out` holds
+/// only the scored items.
+#[test]
+fn an_eval_interrupted_in_its_second_variant_reports_only_what_was_scored() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use crate::mock::{self, Mock};
+    let dir = tmp();
+    let d = dir.path().join("prompts/sent");
+    std::fs::create_dir_all(&d).unwrap();
+    for v in ["v1", "v2", "v3"] {
+        std::fs::write(
+            d.join(format!("{v}.md")),
+            "+++\ntemperature = 0.0\nlabels = [\"positive\", \"negative\"]\n+++\nReview: {{input}}\n",
+        )
+        .unwrap();
+    }
+    let data: String = (0..3)
+        .map(|i| format!("{{\"input\": \"r{i}\", \"expected\": \"positive\"}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("data.jsonl"), data).unwrap();
+    // variant 0: three answers; variant 1: one wrong answer, then a request that never ends
+    let fake = Mock::start(vec![mock::dynamic(|_, n| match n {
+        0..3 => (mock::openai_completion("positive"), Duration::ZERO),
+        3 => (mock::openai_completion("negative"), Duration::ZERO),
+        _ => (mock::Reply::Hang(Duration::from_secs(60)), Duration::ZERO),
+    })]);
+    let mut child = crate::openai_std(dir.path(), &fake)
+        .args([
+            "eval",
+            "--prompt",
+            "sent@v1",
+            "--prompt",
+            "sent@v2",
+            "--prompt",
+            "sent@v3",
+            "-m",
+            "gpt-4o-mini",
+            "--data",
+            "data.jsonl",
+            "--concurrency",
+            "1",
+            "--min-accuracy",
+            "0.99",
+            "--json",
+            "--out",
+            "out.jsonl",
+            "--report",
+            "report.md",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while fake.hits() < 5 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    kill("-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    // a second signal cuts the grace period short
+    kill("-INT");
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15), "{out}");
+    assert_eq!(status.code(), Some(130), "{out}");
+    let r: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(r["interrupted"], true, "{r}");
+    assert_eq!(r["passed"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["gates"], serde_json::json!([]), "{r}");
+    let v = &r["variants"];
+    assert_eq!(
+        (v[0]["items"].as_u64(), v[0]["not_run"].as_u64()),
+        (Some(3), Some(0)),
+        "{r}"
+    );
+    assert_eq!(v[0]["accuracy"], 1.0, "{r}");
+    assert_eq!(
+        (v[1]["items"].as_u64(), v[1]["not_run"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    assert_eq!(v[1]["accuracy"], 0.0, "{r}");
+    assert_eq!(
+        (v[2]["items"].as_u64(), v[2]["not_run"].as_u64()),
+        (Some(0), Some(3)),
+        "{r}"
+    );
+    assert_eq!(v[2]["accuracy"], serde_json::Value::Null, "{r}");
+    // one flip: item 0 of variant 1
+    assert_eq!(r["flips"].as_array().unwrap().len(), 1, "{r}");
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("interrupted"), "{md}");
+}
