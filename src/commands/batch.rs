@@ -1207,13 +1207,15 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     pricing,
                     &prompt,
                     options.max_tokens,
-                    // The rates in effect when the job was submitted, not when it is read.
-                    local.and_then(|j| {
-                        u64::try_from(j.created)
-                            .ok()
-                            .filter(|&t| t > 0)
-                            .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
-                    }),
+                    // The rates in effect when the job was submitted, not when it is read
+                    // (a provider batch id without a local record: when the provider says
+                    // the batch was created).
+                    local
+                        .map(|j| j.created)
+                        .or(state.created_unix)
+                        .and_then(|t| u64::try_from(t).ok())
+                        .filter(|&t| t > 0)
+                        .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
                 );
                 insert
                     .execute(params![

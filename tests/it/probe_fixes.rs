@@ -303,3 +303,42 @@ fn an_eval_interrupted_in_its_second_variant_reports_only_what_was_scored() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("interrupted"), "{md}");
 }
+
+/// `batch results batch_…` on a machine without the job's record: the items are priced at
+/// the rates in effect when the provider says the batch was created, as a local job's are
+/// at its submission date, not at today's.
+#[test]
+fn a_bare_batch_id_is_priced_at_the_rates_of_the_day_the_batch_was_created() {
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    run(batch_cmd(dir.path(), &fake, false)
+        .args(["batch", "submit", "--json", "-m", "gpt-5.6-luna"])
+        .write_stdin("a\nb\n"))
+    .expect(0);
+    let bid = fake.batches()[0].id.clone();
+    let other = tmp();
+    let read = || -> Vec<serde_json::Value> {
+        run(batch_cmd(other.path(), &fake, false).args(["batch", "results", &bid]))
+            .expect(0)
+            .lines()
+    };
+    let now: Vec<f64> = read()
+        .iter()
+        .map(|l| l["cost_usd"].as_f64().unwrap())
+        .collect();
+    // created on 2026-06-01, before the price cut of 2026-07-30: $1/$6 per million
+    fake.state.lock().unwrap().batches[0].created_at = 1_780_272_000;
+    let lines = read();
+    assert_eq!(lines.len(), 2);
+    for (l, now) in lines.iter().zip(now) {
+        let u = &l["usage"];
+        let (i, o) = (
+            u["input_tokens"].as_f64().unwrap(),
+            u["output_tokens"].as_f64().unwrap(),
+        );
+        let want = (i * 1.0 + o * 6.0) / 1e6;
+        let got = l["cost_usd"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{l}: want {want}, today's {now}");
+    }
+}
