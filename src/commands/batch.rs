@@ -1498,6 +1498,10 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     "{} of {items} item(s) failed; the first (index {index}): {message}",
                     tally.failed
                 ),
+            )
+            .with_hint(
+                "every result is written above, the failed items as error lines: redo only them \
+                 with `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)",
             );
             e.stdout_written = true;
             Err(e)

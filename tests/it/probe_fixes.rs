@@ -342,3 +342,41 @@ fn a_bare_batch_id_is_priced_at_the_rates_of_the_day_the_batch_was_created() {
         assert!((got - want).abs() < 1e-9, "{l}: want {want}, today's {now}");
     }
 }
+
+/// `batch results` with failed items (here: an Anthropic batch that ended without results)
+/// says what to do about them: redo only them with `--resume`.
+#[test]
+fn batch_results_with_failed_items_says_how_to_redo_them() {
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        fail_batch: Some(1),
+        ..Config::default()
+    });
+    let stdin: String = (0..4).map(|i| format!("item {i}\n")).collect();
+    let sub = run(batch_cmd(dir.path(), &fake, true)
+        .args([
+            "batch",
+            "submit",
+            "--json",
+            "--batch-size",
+            "2",
+            "-m",
+            "claude-sonnet-4-5",
+        ])
+        .write_stdin(stdin))
+    .expect(0);
+    let id = sub.json()["id"].as_str().unwrap().to_string();
+    let res = run(batch_cmd(dir.path(), &fake, true).args(["batch", "results", &id])).expect(5);
+    assert_eq!(res.lines().len(), 4, "{}", res.stdout);
+    assert!(
+        res.stderr.contains("2 of 4 item(s) failed"),
+        "{}",
+        res.stderr
+    );
+    assert!(
+        res.stderr.contains("hint:") && res.stderr.contains("--resume"),
+        "{}",
+        res.stderr
+    );
+}
