@@ -1328,11 +1328,18 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let mut st = conn.prepare(query).map_err(sql)?;
     let mut rows = st.query([subject.id()]).map_err(sql)?;
     let mut tally = Tally::default();
+    let mut stopped: Option<Error> = None;
+    let mut written: u64 = 0;
     while let Some(r) = rows.next().map_err(sql)? {
         if output::stdout_closed() {
             break;
         }
-        // Writing a million lines takes a while, without a pause for the runtime: look.
+        // Writing a million lines takes a while: now and then the runtime gets a turn, so
+        // that a signal is noticed (its handler is a task on this one thread).
+        written += 1;
+        if written.is_multiple_of(64) {
+            tokio::task::yield_now().await;
+        }
         if let Some(stop @ (crate::signals::Stop::Interrupt | crate::signals::Stop::Terminate)) =
             crate::signals::reason()
         {
@@ -1353,7 +1360,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                 subject.id()
             ));
             e.stdout_written = true;
-            return Err(e);
+            // The spend of every result read is logged first, as below.
+            stopped = Some(e);
+            break;
         }
         let index = r.get::<_, i64>(0).map_err(sql)? as usize;
         let input: Option<String> = r.get(1).map_err(sql)?;
@@ -1444,6 +1453,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         }
     }
     log_spend(subject, states, &spend, &options, api, jobs)?;
+    if let Some(e) = stopped {
+        return Err(e);
+    }
     if output::stdout_closed() {
         // Nobody reads on (`| head`): no summary, exit 0, as --each-line.
         return Ok(());

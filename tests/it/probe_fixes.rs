@@ -380,3 +380,80 @@ fn batch_results_with_failed_items_says_how_to_redo_them() {
         res.stderr
     );
 }
+
+/// Ctrl-C while `batch results` writes a long job's lines (its reader is slow): the run stops
+/// writing and exits 130, as its message promises, instead of not noticing the signal until
+/// every line is out; and the spend of every result read is logged all the same.
+#[test]
+fn ctrl_c_while_batch_results_writes_its_lines_stops_it() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let n = 3000;
+    let stdin: String = (0..n)
+        .map(|i| format!("item {i} {}\n", "x".repeat(200)))
+        .collect();
+    let sub = run(batch_cmd(dir.path(), &fake, false)
+        .args(["batch", "submit", "--json", "-m", "gpt-4o-mini"])
+        .write_stdin(stdin))
+    .expect(0);
+    let id = sub.json()["id"].as_str().unwrap().to_string();
+    // let the batch end
+    for _ in 0..5 {
+        run(batch_cmd(dir.path(), &fake, false).args(["batch", "status", &id]));
+    }
+    let hits = fake.mock.hits();
+    let mut child = crate::openai_std(dir.path(), &fake.mock)
+        .args(["batch", "results", &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the results are downloaded, and the pipe fills up: nobody reads it yet
+    let started = Instant::now();
+    while fake.mock.hits() < hits + 2 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let written = out.lines().count();
+    assert_eq!(status.code(), Some(130), "{written} line(s); {err}");
+    assert!(written < n, "{written} line(s); {err}");
+    // every result read is in the log, though not every line was written
+    let cost = run(batch_cmd(dir.path(), &fake, false).args(["logs", "cost", "--json"])).expect(0);
+    let v = cost.json();
+    let logged = v["total"]["output_tokens"].as_u64().unwrap_or(0);
+    assert!(logged > 0, "{v}");
+    run(batch_cmd(dir.path(), &fake, false).args(["batch", "results", &id])).expect(0);
+    let cost = run(batch_cmd(dir.path(), &fake, false).args(["logs", "cost", "--json"])).expect(0);
+    assert_eq!(
+        cost.json()["total"]["output_tokens"].as_u64(),
+        Some(logged),
+        "{}",
+        cost.stdout
+    );
+}
