@@ -457,3 +457,83 @@ fn ctrl_c_while_batch_results_writes_its_lines_stops_it() {
         cost.stdout
     );
 }
+
+/// A job whose batches ran out of time: the expired items are `expired` error lines (exit 5,
+/// the `--each-line` rule), `batch status` counts them as expired, and `batch submit
+/// --resume` sends exactly them again.
+#[test]
+fn expired_items_are_error_lines_counted_and_redone_by_resume() {
+    use crate::batch_mock::{BatchApi, Config};
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config {
+            expire: true,
+            ..Config::default()
+        });
+        let model = if anthropic_api {
+            "claude-sonnet-4-5"
+        } else {
+            "gpt-4o-mini"
+        };
+        let stdin: String = (0..8).map(|i| format!("item {i}\n")).collect();
+        let sub = run(batch_cmd(dir.path(), &fake, anthropic_api)
+            .args([
+                "batch",
+                "submit",
+                "--json",
+                "--batch-size",
+                "4",
+                "-m",
+                model,
+            ])
+            .write_stdin(stdin.clone()))
+        .expect(0);
+        let id = sub.json()["id"].as_str().unwrap().to_string();
+        let res =
+            run(batch_cmd(dir.path(), &fake, anthropic_api)
+                .args(["batch", "results", "--json", &id]))
+            .expect(5);
+        let lines = res.lines();
+        assert_eq!(lines.len(), 8, "{}", res.stdout);
+        let expired: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l["error"]["type"] == "expired")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(expired, [2, 3, 6, 7], "{}", res.stdout);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i, "{l}");
+            if !expired.contains(&i) {
+                assert_eq!(l["text"], format!("echo: item {i}"), "{l}");
+            }
+        }
+        let st =
+            run(batch_cmd(dir.path(), &fake, anthropic_api)
+                .args(["batch", "status", "--json", &id]))
+            .expect(0);
+        let c = &st.json()["counts"];
+        assert_eq!(
+            (c["total"].as_u64(), c["expired"].as_u64()),
+            (Some(8), Some(4)),
+            "{c}"
+        );
+        let earlier = dir.path().join("earlier.jsonl");
+        std::fs::write(&earlier, &res.stdout).unwrap();
+        fake.config(|c| c.expire = false);
+        let before = fake.batches().len();
+        run(batch_cmd(dir.path(), &fake, anthropic_api)
+            .args(["batch", "submit", "--json", "-m", model, "--resume"])
+            .arg(&earlier)
+            .write_stdin(stdin))
+        .expect(0);
+        let sent: Vec<String> = fake.batches()[before..]
+            .iter()
+            .flat_map(|b| b.requests.iter().map(|(cid, _)| cid.clone()))
+            .collect();
+        assert_eq!(sent.len(), 4, "{sent:?}");
+        for (cid, i) in sent.iter().zip([2, 3, 6, 7]) {
+            assert!(cid.starts_with(&format!("i{i}-")), "{cid}");
+        }
+    }
+}
