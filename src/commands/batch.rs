@@ -655,7 +655,13 @@ fn status_value(subject: &Subject, states: &[State], jobs: &Jobs) -> Result<Valu
             None
         };
         let local = match subject {
-            Subject::Local(j) if s.terminal() && exact.is_none() => Some(j),
+            Subject::Local(j)
+                if s.terminal()
+                    && exact.is_none()
+                    && (s.status == "failed" || s.downloads.is_empty()) =>
+            {
+                Some(j)
+            }
             _ => None,
         };
         // Before the results are read, an ended batch's items that no result will name (a
