@@ -648,13 +648,39 @@ fn overall(states: &[State]) -> &'static str {
 
 fn status_value(subject: &Subject, states: &[State], jobs: &Jobs) -> Result<Value> {
     let mut counts = Counts::default();
-    for s in states {
+    for (part, s) in states.iter().enumerate() {
         let exact = if s.terminal() {
             jobs.exact_counts(&s.id)?
         } else {
             None
         };
-        counts.add(exact.as_ref().unwrap_or(&s.counts));
+        let local = match subject {
+            Subject::Local(j)
+                if s.terminal()
+                    && exact.is_none()
+                    && (s.status == "failed" || s.downloads.is_empty()) =>
+            {
+                Some(j)
+            }
+            _ => None,
+        };
+        // Before the results are read, an ended batch's items that no result will name (a
+        // failed batch ran none; one without a results file has none to read) are counted
+        // as `batch results` will write them.
+        let mut c = match exact {
+            None if local.is_some() && s.downloads.is_empty() => Counts::default(),
+            _ => exact.unwrap_or(s.counts),
+        };
+        if let Some(j) = local {
+            let unnamed = jobs.items_in_part(&j.id, part)?.saturating_sub(c.total);
+            c.total += unnamed;
+            match s.status {
+                "canceled" => c.canceled += unnamed,
+                "expired" => c.expired += unnamed,
+                _ => c.errored += unnamed,
+            }
+        }
+        counts.add(&c);
     }
     let created = states
         .iter()
@@ -939,6 +965,27 @@ async fn results(
             .with_provider(subject.kind().name())
             .with_hint("nothing was run or billed; fix the input and submit again"));
     }
+    // Nor is one that ended without a results file: no line to write is no success.
+    if let Subject::Bare { .. } = subject
+        && let Some(s) = states.iter().find(|s| s.downloads.is_empty())
+    {
+        let kind = match s.status {
+            "canceled" => Kind::Canceled,
+            "expired" => Kind::Expired,
+            _ => Kind::Unavailable,
+        };
+        return Err(Error::new(
+            kind,
+            format!(
+                "{} batch {} ended (status {}) without a results file: there are no results to write",
+                subject.kind().name(),
+                s.id,
+                s.provider_status
+            ),
+        )
+        .with_provider(subject.kind().name())
+        .with_hint("its items' outcomes cannot be read: submit them again"));
+    }
     write_results(&subject, &states, &api, &jobs).await
 }
 
@@ -1166,13 +1213,15 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     pricing,
                     &prompt,
                     options.max_tokens,
-                    // The rates in effect when the job was submitted, not when it is read.
-                    local.and_then(|j| {
-                        u64::try_from(j.created)
-                            .ok()
-                            .filter(|&t| t > 0)
-                            .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
-                    }),
+                    // The rates in effect when the job was submitted, not when it is read
+                    // (a provider batch id without a local record: when the provider says
+                    // the batch was created).
+                    local
+                        .map(|j| j.created)
+                        .or(state.created_unix)
+                        .and_then(|t| u64::try_from(t).ok())
+                        .filter(|&t| t > 0)
+                        .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)),
                 );
                 insert
                     .execute(params![
@@ -1285,11 +1334,18 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let mut st = conn.prepare(query).map_err(sql)?;
     let mut rows = st.query([subject.id()]).map_err(sql)?;
     let mut tally = Tally::default();
+    let mut stopped: Option<Error> = None;
+    let mut written: u64 = 0;
     while let Some(r) = rows.next().map_err(sql)? {
         if output::stdout_closed() {
             break;
         }
-        // Writing a million lines takes a while, without a pause for the runtime: look.
+        // Writing a million lines takes a while: now and then the runtime gets a turn, so
+        // that a signal is noticed (its handler is a task on this one thread).
+        written += 1;
+        if written.is_multiple_of(64) {
+            tokio::task::yield_now().await;
+        }
         if let Some(stop @ (crate::signals::Stop::Interrupt | crate::signals::Stop::Terminate)) =
             crate::signals::reason()
         {
@@ -1310,7 +1366,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                 subject.id()
             ));
             e.stdout_written = true;
-            return Err(e);
+            // The spend of every result read is logged first, as below.
+            stopped = Some(e);
+            break;
         }
         let index = r.get::<_, i64>(0).map_err(sql)? as usize;
         let input: Option<String> = r.get(1).map_err(sql)?;
@@ -1401,6 +1459,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         }
     }
     log_spend(subject, states, &spend, &options, api, jobs)?;
+    if let Some(e) = stopped {
+        return Err(e);
+    }
     if output::stdout_closed() {
         // Nobody reads on (`| head`): no summary, exit 0, as --each-line.
         return Ok(());
@@ -1455,6 +1516,10 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     "{} of {items} item(s) failed; the first (index {index}): {message}",
                     tally.failed
                 ),
+            )
+            .with_hint(
+                "every result is written above, the failed items as error lines: redo only them \
+                 with `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)",
             );
             e.stdout_written = true;
             Err(e)

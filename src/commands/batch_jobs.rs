@@ -268,6 +268,18 @@ impl Jobs {
         Ok(counts.flatten().and_then(|c| serde_json::from_str(&c).ok()))
     }
 
+    /// The number of the job's items sent in provider batch `part`.
+    pub fn items_in_part(&self, job: &str, part: usize) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM batch_items WHERE job = ?1 AND part = ?2",
+                params![job, part as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(db_err)
+    }
+
     pub fn set_exact_counts(&self, batch_id: &str, counts: &Counts) -> Result<()> {
         self.conn
             .execute(

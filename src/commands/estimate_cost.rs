@@ -136,6 +136,16 @@ pub async fn run(args: &EstimateArgs, ctx: &Context) -> Result<()> {
             output_tokens,
         )?);
     }
+    // Every model compared was left out: nothing is priced, which is no answer.
+    if let Some(level) = args.effort
+        && estimates.is_empty()
+    {
+        return Err(Error::usage(format!(
+            "--effort {level} applies to none of the models compared ({})",
+            models.join(", ")
+        ))
+        .with_hint("drop --effort, or compare reasoning models that take the level"));
+    }
     estimates.sort_by(|a, b| {
         a.total_cost
             .total_cmp(&b.total_cost)

@@ -38,6 +38,7 @@ pub async fn run(args: &ExtractArgs, ctx: &Context) -> Result<()> {
         schema,
         validator,
         repair: args.repair,
+        stops_on_signal: !args.request.each_line,
     });
     run_job(&args.request, call, job, args.pretty).await
 }
@@ -49,6 +50,9 @@ pub struct Extract {
     validator: Option<Validator>,
     /// Follow-up requests allowed after an invalid reply (`--repair`).
     repair: u32,
+    /// A single call (not `--each-line`, `eval` or a batch, which take a stop themselves):
+    /// Ctrl-C or SIGTERM during a repair request ends it with the replies already paid for.
+    stops_on_signal: bool,
 }
 
 impl Extract {
@@ -88,7 +92,23 @@ impl Extract {
         let mut calls = Vec::new();
         loop {
             let mut failed_attempts = 0;
-            let outcome = match call.send_counting(&req, None, &mut failed_attempts).await {
+            let sending = call.send_counting(&req, None, &mut failed_attempts);
+            let sent = if calls.is_empty() || !self.stops_on_signal {
+                sending.await
+            } else {
+                tokio::select! {
+                    biased;
+                    sent = sending => sent,
+                    stop = crate::signals::stopped() => Err(Error::new(
+                        Kind::Interrupted,
+                        match stop {
+                            crate::signals::Stop::Terminate => "terminated (SIGTERM) during a repair request",
+                            _ => "interrupted during a repair request",
+                        },
+                    )),
+                }
+            };
+            let outcome = match sent {
                 Ok(o) => o,
                 // A repair request failed: the replies before it were paid for, and the
                 // error carries what they cost (and every attempt made).
@@ -228,6 +248,7 @@ impl Extract {
             schema: prompt.schema.clone(),
             validator,
             repair,
+            stops_on_signal: false,
         })
     }
 
@@ -254,6 +275,7 @@ impl Extract {
             schema,
             validator,
             repair: 0,
+            stops_on_signal: false,
         })
     }
 

@@ -20,6 +20,7 @@ mod money;
 mod prices;
 mod probe;
 mod probe_batch;
+mod probe_fixes;
 mod probe_prices;
 mod probe_stream;
 mod request_loop;
