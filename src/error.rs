@@ -164,6 +164,14 @@ impl Error {
         self.result = Some(Box::new(result));
         self
     }
+
+    /// The result of what was paid for before this error, unless it carries one already.
+    pub fn or_result(mut self, paid: impl FnOnce() -> CallResult) -> Self {
+        if self.result.is_none() {
+            self.result = Some(Box::new(paid()));
+        }
+        self
+    }
 }
 
 /// The SPEC's error object, member for member.

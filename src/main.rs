@@ -35,10 +35,7 @@ fn main() {
             biased;
             r = commands::run(&cli) => r,
             stop = signals::stopped() => {
-                Err(Error::new(Kind::Interrupted, match stop {
-                    Stop::Terminate => "terminated (SIGTERM)",
-                    _ => "interrupted",
-                }))
+                Err(Error::new(Kind::Interrupted, stop.what()))
             }
         }
     });

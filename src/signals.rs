@@ -19,6 +19,16 @@ pub enum Stop {
     ClosedStdout,
 }
 
+impl Stop {
+    /// How a message says it: "terminated (SIGTERM)" or "interrupted".
+    pub fn what(self) -> &'static str {
+        match self {
+            Stop::Terminate => "terminated (SIGTERM)",
+            _ => "interrupted",
+        }
+    }
+}
+
 /// The first stop reason: 0 none, 2 SIGINT, 15 SIGTERM, -1 closed stdout.
 static FIRST: AtomicI32 = AtomicI32::new(0);
 /// How many signals (not pipe closures) arrived.

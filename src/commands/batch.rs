@@ -65,10 +65,7 @@ pub async fn run(args: &BatchArgs, ctx: &Arc<Context>) -> Result<()> {
         biased;
         r = work => r,
         stop = crate::signals::stopped() => {
-            let what = match stop {
-                crate::signals::Stop::Terminate => "terminated (SIGTERM)",
-                _ => "interrupted",
-            };
+            let what = stop.what();
             let mut e = Error::new(Kind::Interrupted, what);
             if let Some(id) = waiting.borrow().as_ref() {
                 let (id, submitting) = match id.strip_prefix("submitting ") {
@@ -1349,11 +1346,7 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         if let Some(stop @ (crate::signals::Stop::Interrupt | crate::signals::Stop::Terminate)) =
             crate::signals::reason()
         {
-            let what = if stop == crate::signals::Stop::Terminate {
-                "terminated (SIGTERM)"
-            } else {
-                "interrupted"
-            };
+            let what = stop.what();
             let mut e = Error::new(
                 Kind::Interrupted,
                 format!(

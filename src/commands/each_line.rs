@@ -201,10 +201,7 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
         progress.finish(next_read);
         e.message = format!(
             "{}: {next_write} line(s) written; --resume with this output runs the rest",
-            match crate::signals::reason() {
-                Some(crate::signals::Stop::Terminate) => "terminated (SIGTERM)",
-                _ => "interrupted",
-            }
+            crate::signals::reason().map_or("interrupted", crate::signals::Stop::what)
         );
         return Err(e);
     }

@@ -116,10 +116,10 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
     let read = tokio::select! {
         read = reading => read,
         why = crate::signals::stopped() => {
-            return Err(Error::new(Kind::Interrupted, match why {
-                crate::signals::Stop::Terminate => "terminated (SIGTERM) while reading --data",
-                _ => "interrupted while reading --data",
-            }));
+            return Err(Error::new(
+                Kind::Interrupted,
+                format!("{} while reading --data", why.what()),
+            ));
         }
     };
     let bytes = read
@@ -326,10 +326,7 @@ pub async fn run(args: &EvalArgs, ctx: &Context) -> Result<()> {
             Kind::Interrupted,
             format!(
                 "{}: {scored_items} of {total} item(s) were scored; the report covers only those",
-                match why {
-                    crate::signals::Stop::Terminate => "terminated (SIGTERM)",
-                    _ => "interrupted",
-                }
+                why.what()
             ),
         )
         .with_hint("no gate was checked; run the eval again for a verdict");

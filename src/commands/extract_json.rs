@@ -101,10 +101,7 @@ impl Extract {
                     sent = sending => sent,
                     stop = crate::signals::stopped() => Err(Error::new(
                         Kind::Interrupted,
-                        match stop {
-                            crate::signals::Stop::Terminate => "terminated (SIGTERM) during a repair request",
-                            _ => "interrupted during a repair request",
-                        },
+                        format!("{} during a repair request", stop.what()),
                     )),
                 }
             };
@@ -112,14 +109,13 @@ impl Extract {
                 Ok(o) => o,
                 // A repair request failed: the replies before it were paid for, and the
                 // error carries what they cost (and every attempt made).
-                Err(mut e) if !calls.is_empty() => {
-                    if e.result.is_none() {
+                Err(e) if !calls.is_empty() => {
+                    return Err(e.or_result(|| {
                         let mut paid = call.result(&calls, started);
                         paid.attempts += failed_attempts;
                         paid.repairs = Some(calls.len() as u32 - 1);
-                        e.result = Some(Box::new(paid));
-                    }
-                    return Err(e);
+                        paid
+                    }));
                 }
                 Err(e) => return Err(e),
             };

@@ -90,10 +90,7 @@ pub async fn answer(
         // Results are matched to calls by id: two calls with one id could not be answered
         // apart (the API refuses such a turn), so the reply is unusable as it is.
         if let Some(id) = duplicate_id(&calls) {
-            listed.extend(shown.into_iter().map(|mut c| {
-                c.round = setup.run.then_some(round);
-                c
-            }));
+            listed.extend(not_run(shown, setup.run.then_some(round)));
             let mut paid = call.result(&outcomes, started);
             decorate(&mut paid, setup, listed, round, &req, own_from);
             return Err(Error::new(
@@ -112,10 +109,7 @@ pub async fn answer(
             break;
         }
         if round >= setup.max_rounds {
-            listed.extend(shown.into_iter().map(|mut c| {
-                c.round = Some(round);
-                c
-            }));
+            listed.extend(not_run(shown, Some(round)));
             let mut result = call.result(&outcomes, started);
             decorate(&mut result, setup, listed, round, &req, own_from);
             return Err(Error::new(
@@ -139,10 +133,7 @@ pub async fn answer(
             stop = crate::signals::stopped() => {
                 // The paid reply's calls are listed (with their round, not run), as at the
                 // round limit.
-                listed.extend(shown.into_iter().map(|mut c| {
-                    c.round = Some(round);
-                    c
-                }));
+                listed.extend(not_run(shown, Some(round)));
                 let mut paid = call.result(&outcomes, started);
                 let mut req = req;
                 req.messages.push(assistant);
@@ -206,6 +197,14 @@ pub async fn answer(
     outcome
 }
 
+/// A turn's calls that were listed but not run, with the round they belong to.
+fn not_run(shown: Vec<CallOut>, round: Option<u32>) -> impl Iterator<Item = CallOut> {
+    shown.into_iter().map(move |mut c| {
+        c.round = round;
+        c
+    })
+}
+
 /// The first id that two of `calls` share.
 fn duplicate_id(calls: &[crate::chat::ToolCall]) -> Option<&str> {
     let mut seen = std::collections::HashSet::new();
@@ -217,18 +216,11 @@ fn duplicate_id(calls: &[crate::chat::ToolCall]) -> Option<&str> {
 
 /// The error of a loop stopped by a signal (or a closed stdout).
 fn interrupted(stop: crate::signals::Stop, when: &str) -> Error {
-    let what = match stop {
-        crate::signals::Stop::Terminate => "terminated (SIGTERM)",
-        _ => "interrupted",
-    };
-    Error::new(Kind::Interrupted, format!("{what} {when}"))
+    Error::new(Kind::Interrupted, format!("{} {when}", stop.what()))
 }
 
-fn with_paid(mut e: Error, paid: &CallResult) -> Error {
-    if e.result.is_none() {
-        e.result = Some(Box::new(paid.clone()));
-    }
-    e
+fn with_paid(e: Error, paid: &CallResult) -> Error {
+    e.or_result(|| paid.clone())
 }
 
 /// Adds the calls, the round count (with `--run-tools`) and the transcript for the log.
