@@ -571,12 +571,10 @@ struct TextDelta<'a> {
 fn fast_text_delta(data: &str) -> Option<(std::borrow::Cow<'_, str>, std::ops::Range<usize>)> {
     let mut s = Scanner::new(data);
     let (mut ty, mut text) = (None, None);
-    s.object(|s, key| {
-        match key {
-            "type" if ty.is_none() => ty = Some(s.string()?),
-            "delta" if text.is_none() => text = Some(fast_text(s)?),
-            "type" | "delta" => return None, // given twice: serde_json refuses it
-            _ => s.skip()?,
+    s.members(&["type", "delta"], |s, k| {
+        match k {
+            0 => ty = Some(s.string()?),
+            _ => text = Some(fast_text(s)?),
         }
         Some(())
     })?;
@@ -590,17 +588,10 @@ fn fast_text<'a>(
     s: &mut Scanner<'a>,
 ) -> Option<(std::borrow::Cow<'a, str>, std::ops::Range<usize>)> {
     let (mut ty, mut text) = (None, None);
-    s.object(|s, key| {
-        match key {
-            "type" if ty.is_none() => ty = Some(s.string()?),
-            "text" if text.is_none() => {
-                s.peek()?;
-                let from = s.pos();
-                let t = s.string()?;
-                text = Some((t, from..s.pos()));
-            }
-            "type" | "text" => return None,
-            _ => s.skip()?,
+    s.members(&["type", "text"], |s, k| {
+        match k {
+            0 => ty = Some(s.string()?),
+            _ => text = Some(s.string_at()?),
         }
         Some(())
     })?;

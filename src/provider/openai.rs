@@ -508,27 +508,14 @@ fn fast_chunk(data: &str) -> Option<(Chunk<'_>, Option<std::ops::Range<usize>>)>
         choices: None,
         usage: None,
     };
-    // serde_json refuses a known field given twice: so does this, by passing.
-    let mut seen = 0u8;
     let mut text_at = None;
-    s.object(|s, key| {
-        let bit = match key {
-            "error" => 1,
-            "model" => 2,
-            "choices" => 4,
-            "usage" => 8,
-            _ => return s.skip(),
-        };
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+    s.members(&["model", "choices", "error", "usage"], |s, k| {
         if s.null()? {
             return Some(());
         }
-        match key {
-            "model" => chunk.model = Some(s.string()?),
-            "choices" => {
+        match k {
+            0 => chunk.model = Some(s.string()?),
+            1 => {
                 let mut choices = Vec::with_capacity(1);
                 s.array(|s| {
                     let (choice, at) = fast_choice(s)?;
@@ -556,22 +543,12 @@ fn fast_choice<'a>(
         delta: None,
         finish_reason: None,
     };
-    let mut seen = 0u8;
     let mut text_at = None;
-    s.object(|s, key| {
-        let bit = match key {
-            "delta" => 1,
-            "finish_reason" => 2,
-            _ => return s.skip(),
-        };
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+    s.members(&["delta", "finish_reason"], |s, k| {
         if s.null()? {
             return Some(());
         }
-        if bit == 1 {
+        if k == 0 {
             let (delta, at) = fast_delta(s)?;
             choice.delta = Some(delta);
             text_at = at;
@@ -589,29 +566,17 @@ fn fast_delta<'a>(s: &mut Scanner<'a>) -> Option<(Delta<'a>, Option<std::ops::Ra
         refusal: None,
         tool_calls: None,
     };
-    let mut seen = 0u8;
     let mut text_at = None;
-    s.object(|s, key| {
-        let bit = match key {
-            "content" => 1,
-            "refusal" => 2,
-            "tool_calls" => 4,
-            _ => return s.skip(),
-        };
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+    s.members(&["content", "refusal", "tool_calls"], |s, k| {
         if s.null()? {
             return Some(());
         }
-        if bit != 1 {
+        if k != 0 {
             return None; // a refusal or a tool call: not the hot path
         }
-        s.peek()?;
-        let from = s.pos();
-        delta.content = Some(s.string()?);
-        text_at = Some(from..s.pos());
+        let (text, at) = s.string_at()?;
+        delta.content = Some(text);
+        text_at = Some(at);
         Some(())
     })?;
     Some((delta, text_at))

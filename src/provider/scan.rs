@@ -62,11 +62,6 @@ impl<'a> Scanner<'a> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
-    /// Where the scanner is, in bytes from the start of the text.
-    pub fn pos(&self) -> usize {
-        self.i
-    }
-
     /// Only whitespace is left.
     pub fn end(&mut self) -> Option<()> {
         self.peek().is_none().then_some(())
@@ -131,6 +126,35 @@ impl<'a> Scanner<'a> {
         let quoted = self.text.get(before..self.i)?;
         let quoted = quoted.trim_start_matches([' ', '\t', '\n', '\r']);
         serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+    }
+
+    /// A string and where it stands in the text (its quotes included).
+    pub fn string_at(&mut self) -> Option<(Cow<'a, str>, std::ops::Range<usize>)> {
+        self.peek()?;
+        let from = self.i;
+        let text = self.string()?;
+        Some((text, from..self.i))
+    }
+
+    /// The members of an object that are among `known`: `f` gets each with its index in
+    /// `known`, the scanner at its value, and must take that value. Other members are
+    /// skipped; a known member given twice is passed on (serde_json refuses it).
+    pub fn members(
+        &mut self,
+        known: &[&str],
+        mut f: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key| {
+            let Some(k) = known.iter().position(|&n| n == key) else {
+                return s.skip();
+            };
+            if seen & (1 << k) != 0 {
+                return None;
+            }
+            seen |= 1 << k;
+            f(s, k)
+        })
     }
 
     /// The members of an object: `f` gets each key (one without escapes) with the scanner
