@@ -23,7 +23,7 @@ use tokio::time::{sleep, timeout, timeout_at};
 
 use super::{
     Deltas, HeaderValue, HttpRequest, ProviderKind, StreamParser, Target, build_count_tokens,
-    build_request, parse_count_tokens, parse_error, parse_response, request_id, retry, sse,
+    build_request, h1, parse_count_tokens, parse_error, parse_response, request_id, retry, sse,
 };
 use crate::cache::{self, Cache};
 use crate::chat::{Request, Response};
@@ -35,6 +35,8 @@ pub struct Client {
     policy: retry::Policy,
     /// Per attempt: the whole response, or for a stream the first event and each silence.
     timeout: Duration,
+    /// For the connection alone (TCP and TLS).
+    connect_timeout: Duration,
     gate: Gate,
     cache: Option<Arc<Cache>>,
 }
@@ -119,11 +121,15 @@ pub struct Outcome<'t> {
 /// caller can write them with one write); an error from it aborts the request.
 pub type Sink<'a> = &'a mut dyn FnMut(&Deltas) -> Result<()>;
 
+/// As reqwest would send it (`Client::new` gives reqwest the same).
+const USER_AGENT: &str = concat!("llmpipe/", env!("CARGO_PKG_VERSION"));
+
 impl Client {
     pub fn new(timeout: Duration, policy: retry::Policy) -> Result<Client> {
+        let connect_timeout = timeout.min(Duration::from_secs(30));
         let http = reqwest::Client::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(30)))
-            .user_agent(concat!("llmpipe/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect_timeout)
+            .user_agent(USER_AGENT)
             // Never follow a redirect: the next host would receive the key. A 3xx becomes
             // a configuration error (provider::parse_error).
             .redirect(reqwest::redirect::Policy::none())
@@ -133,6 +139,7 @@ impl Client {
             http,
             policy,
             timeout,
+            connect_timeout,
             gate: Gate::default(),
             cache: None,
         })
@@ -319,7 +326,7 @@ impl Client {
         check_key(target)?;
         self.attempts()
             .run(async || {
-                let request = self.request(target, &http);
+                let request = self.request(target, &http, false);
                 let reply = self
                     .exchange(
                         Peer::Api(target.kind),
@@ -342,7 +349,12 @@ impl Client {
             .run(async || {
                 output::debug(&format!("> GET {shown} ({what})"));
                 let reply = self
-                    .exchange(Peer::File(what), url, self.http.get(url), "")
+                    .exchange(
+                        Peer::File(what),
+                        url,
+                        Outgoing::Reqwest(self.http.get(url)),
+                        "",
+                    )
                     .await?;
                 Ok(reply.body)
             })
@@ -359,26 +371,45 @@ impl Client {
         }
     }
 
-    fn request(&self, target: &Target, http: &HttpRequest) -> reqwest::RequestBuilder {
-        let rb = with_headers(self.http.post(&http.url), &http.headers);
+    /// A completion request: through reqwest, or for a stream that [`h1`] can carry, off
+    /// the socket.
+    fn request(&self, target: &Target, http: &HttpRequest, stream: bool) -> Outgoing {
         let body = http.body.to_string();
-        if output::verbose() {
-            output::debug(&format!(
-                "> POST {} ({}, model {}, {} byte body)",
-                crate::secrets::redact_url(&http.url),
-                target.kind.name(),
-                target.model,
-                body.len()
-            ));
-            if let Some(headers) = http.redacted()["headers"].as_object() {
-                for (k, v) in headers {
-                    output::debug(&format!("> {k}: {}", v.as_str().unwrap_or("")));
-                }
+        show_request(target, http, body.len());
+        if stream && let Ok(url) = reqwest::Url::parse(&http.url) {
+            let mut headers = Vec::with_capacity(http.headers.len() + 1);
+            headers.push(("user-agent", USER_AGENT.to_owned()));
+            for (name, value) in &http.headers {
+                headers.push((*name, value.expose()));
+            }
+            if h1::usable(&url, &headers) {
+                return Outgoing::Wire { url, headers, body };
             }
         }
-        rb.body(body)
+        Outgoing::Reqwest(with_headers(self.http.post(&http.url), &http.headers).body(body))
     }
+}
 
+/// What `-v` shows of a completion request, secrets redacted.
+fn show_request(target: &Target, http: &HttpRequest, body_len: usize) {
+    let body = body_len;
+    if output::verbose() {
+        output::debug(&format!(
+            "> POST {} ({}, model {}, {} byte body)",
+            crate::secrets::redact_url(&http.url),
+            target.kind.name(),
+            target.model,
+            body
+        ));
+        if let Some(headers) = http.redacted()["headers"].as_object() {
+            for (k, v) in headers {
+                output::debug(&format!("> {k}: {}", v.as_str().unwrap_or("")));
+            }
+        }
+    }
+}
+
+impl Client {
     /// One non-streamed HTTP exchange, the same for every call that is not a stream: the
     /// request is sent (and shown with `-v`, secrets redacted), then status, headers and a
     /// bounded body are read, all within the timeout (`waiting_for` says for what, in the
@@ -388,7 +419,7 @@ impl Client {
         &self,
         peer: Peer<'_>,
         url: &str,
-        request: reqwest::RequestBuilder,
+        request: Outgoing,
         waiting_for: &str,
     ) -> Result<Reply> {
         let by = deadline(self.timeout);
@@ -407,17 +438,35 @@ impl Client {
         &self,
         peer: Peer<'_>,
         url: &str,
-        request: reqwest::RequestBuilder,
+        request: Outgoing,
         by: tokio::time::Instant,
         waiting_for: &str,
-    ) -> Result<(reqwest::Response, reqwest::header::HeaderMap)> {
+    ) -> Result<(Body, reqwest::header::HeaderMap)> {
         let started = Instant::now();
-        let resp = timeout_at(by, request.send())
-            .await
-            .map_err(|_| peer.timed_out(url, self.timeout, waiting_for))?
-            .map_err(|e| peer.transport(url, e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let timed_out = |_| peer.timed_out(url, self.timeout, waiting_for);
+        let (resp, status, headers) = match request {
+            Outgoing::Reqwest(request) => {
+                let resp = timeout_at(by, request.send())
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(|e| peer.transport(url, e.is_connect(), &e))?;
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                (Body::Whole(resp), status, headers)
+            }
+            Outgoing::Wire {
+                url: to,
+                headers,
+                body,
+            } => {
+                let sent = h1::open(&to, &headers, body.as_bytes(), self.connect_timeout);
+                let (head, body) = timeout_at(by, sent)
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(|e| peer.transport(url, e.connect, &e))?;
+                (Body::Wire(body), head.status, head.headers)
+            }
+        };
         log_status(status, &headers, started);
         if !(200..300).contains(&status) {
             let body = timeout_at(by, read_body(peer, url, resp, status))
@@ -430,7 +479,7 @@ impl Client {
     }
 
     async fn complete_once(&self, target: &Target, http: &HttpRequest) -> Result<Response> {
-        let request = self.request(target, http);
+        let request = self.request(target, http, false);
         let reply = self
             .exchange(
                 Peer::Api(target.kind),
@@ -457,7 +506,7 @@ impl Client {
     ) -> Result<Response> {
         let kind = target.kind;
         let first_deadline = deadline(self.timeout);
-        let request = self.request(target, http);
+        let request = self.request(target, http, true);
         let (resp, headers) = self
             .open(
                 Peer::Api(kind),
@@ -500,18 +549,16 @@ impl Client {
             e.request_id = rid.clone();
             e
         };
-        let mut body = BodyReader::spawn(resp);
+        let mut body = resp.batched();
         let mut decoder = Decoder::new(kind);
         // The SPEC's stream timeout: to the first *event*, then the longest silence between
         // events. Comments (`: keepalive`) and partial lines do not reset it.
         let mut got_any = false;
         let mut silence_ends = first_deadline;
         loop {
-            let next = timeout_at(silence_ends, body.chunks.recv()).await;
             let events_before = decoder.events;
-            let mut ended = false;
-            let mut broken = None;
-            match next {
+            let next = timeout_at(silence_ends, body.read(&mut |b| decoder.feed(b))).await;
+            let (ended, broken) = match next {
                 Err(_) => {
                     let what = if got_any {
                         "between stream events"
@@ -520,34 +567,11 @@ impl Client {
                     };
                     return Err(with_rid(timed_out(kind, self.timeout, what)));
                 }
-                Ok(None) => {
-                    decoder.end();
-                    ended = true;
-                }
-                Ok(Some(Err(e))) => return Err(with_rid(broken_stream(kind, e))),
-                Ok(Some(Ok(bytes))) => {
-                    decoder.feed(&bytes);
-                    // Take what else has already arrived before writing (servers often send
-                    // each SSE event as an HTTP chunk of its own): one write per batch.
-                    for _ in 0..MAX_CHUNKS_PER_WRITE {
-                        if decoder.stopped() {
-                            break;
-                        }
-                        match body.chunks.try_recv() {
-                            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
-                            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                                decoder.end();
-                                ended = true;
-                                break;
-                            }
-                            Ok(Ok(more)) => decoder.feed(&more),
-                            Ok(Err(e)) => {
-                                broken = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                }
+                Ok(Ok(more)) => (!more, None),
+                Ok(Err(e)) => (false, Some(e)),
+            };
+            if ended {
+                decoder.end();
             }
             if decoder.events > events_before {
                 got_any = true;
@@ -564,7 +588,7 @@ impl Client {
                 return Err(with_rid(e));
             }
             if let Some(e) = broken {
-                return Err(with_rid(broken_stream(kind, e)));
+                return Err(with_rid(broken_stream(kind, &*e)));
             }
             if ended || decoder.parser.is_done() {
                 break;
@@ -577,18 +601,69 @@ impl Client {
     }
 }
 
-/// A stream's body, read by a task of its own into a channel. hyper hands a body over one
+/// What a request is sent with: reqwest, or for a stream that [`h1`] can carry, the
+/// socket itself.
+enum Outgoing {
+    Reqwest(reqwest::RequestBuilder),
+    Wire {
+        url: reqwest::Url,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    },
+}
+
+/// A body's read failed: the transport's error.
+type Broken = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body as it arrives, read the same way whatever carried it.
+enum Body {
+    /// reqwest's, read chunk by chunk in place (a reply or an error body).
+    Whole(reqwest::Response),
+    /// reqwest's, read by a task of its own (a stream or a file): see [`BodyReader`].
+    Spawned(BodyReader),
+    /// Off the socket (h1.rs): each read hands over all the data it completed.
+    Wire(h1::Body),
+}
+
+impl Body {
+    /// The body, read to be passed on in parts as they arrive (a stream, a file).
+    fn batched(self) -> Body {
+        match self {
+            Body::Whole(resp) => Body::Spawned(BodyReader::spawn(resp)),
+            other => other,
+        }
+    }
+
+    /// Waits for more of the body and hands `f` all that has arrived: `Ok(true)` while
+    /// more may come, `Ok(false)` at the end. An error comes after `f` has had what
+    /// arrived intact before the fault.
+    async fn read(&mut self, f: &mut dyn FnMut(&[u8])) -> std::result::Result<bool, Broken> {
+        match self {
+            Body::Whole(resp) => match resp.chunk().await? {
+                Some(chunk) => {
+                    f(&chunk);
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            Body::Spawned(reader) => reader.read(f).await,
+            Body::Wire(body) => Ok(body.read(f).await?),
+        }
+    }
+}
+
+/// A reqwest body read by a task of its own into a channel. hyper hands a body over one
 /// HTTP chunk at a time, each after a round trip to its connection task; between two tasks
 /// that costs a queue push, but between a task and the command (which runs outside any
 /// task) it costs a poll of the OS for I/O. The reader takes the round trips, and the
 /// command takes every chunk that has arrived at once. Dropping the reader stops the task.
-struct BodyReader<C> {
-    chunks: tokio::sync::mpsc::Receiver<reqwest::Result<C>>,
+struct BodyReader {
+    chunks: tokio::sync::mpsc::Receiver<reqwest::Result<bytes::Bytes>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl BodyReader<()> {
-    fn spawn(resp: reqwest::Response) -> BodyReader<impl std::ops::Deref<Target = [u8]>> {
+impl BodyReader {
+    fn spawn(resp: reqwest::Response) -> BodyReader {
         let (tx, chunks) = tokio::sync::mpsc::channel(MAX_CHUNKS_PER_WRITE);
         let task = tokio::spawn(async move {
             let mut body = resp.bytes_stream();
@@ -601,9 +676,25 @@ impl BodyReader<()> {
         });
         BodyReader { chunks, task }
     }
+
+    /// [`Body::read`]: the next chunk, then every one already queued behind it.
+    async fn read(&mut self, f: &mut dyn FnMut(&[u8])) -> std::result::Result<bool, Broken> {
+        match self.chunks.recv().await {
+            None => return Ok(false),
+            Some(chunk) => f(&chunk?),
+        }
+        for _ in 1..MAX_CHUNKS_PER_WRITE {
+            match self.chunks.try_recv() {
+                Ok(chunk) => f(&chunk?),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
 }
 
-impl<C> Drop for BodyReader<C> {
+impl Drop for BodyReader {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -832,27 +923,33 @@ impl Client {
                         .await
                         .map_err(|e| fresh_404(e, created))?;
                     on_line(&[])?;
-                    let mut stream = resp.bytes_stream();
+                    let mut body = resp.batched();
                     let mut pending: Vec<u8> = Vec::new();
+                    let mut failed = None;
                     loop {
-                        let next = timeout(self.timeout, stream.next()).await.map_err(|_| {
-                            timed_out(kind, self.timeout, "for more of the results file")
-                        })?;
-                        let Some(chunk) = next else { break };
-                        let chunk = chunk.map_err(|e| broken_stream(kind, e))?;
-                        pending.extend_from_slice(&chunk);
-                        let mut start = 0;
-                        while let Some(nl) = memchr::memchr(b'\n', &pending[start..]) {
-                            let line = &pending[start..start + nl];
-                            let line = line.strip_suffix(b"\r").unwrap_or(line);
-                            if !line.iter().all(u8::is_ascii_whitespace) {
-                                on_line(line)?;
-                            }
-                            start += nl + 1;
+                        let read = timeout(
+                            self.timeout,
+                            body.read(&mut |chunk| {
+                                if failed.is_none() {
+                                    failed = lines(&mut pending, chunk, on_line).err();
+                                }
+                            }),
+                        )
+                        .await;
+                        // The lines' own failure first: they came before any fault.
+                        if let Some(e) = failed.take() {
+                            return Err(e);
                         }
-                        pending.drain(..start);
+                        let more = read
+                            .map_err(|_| {
+                                timed_out(kind, self.timeout, "for more of the results file")
+                            })?
+                            .map_err(|e| broken_stream(kind, &*e))?;
                         if pending.len() > MAX_RESPONSE_BYTES {
                             return Err(too_large(kind));
+                        }
+                        if !more {
+                            break;
                         }
                     }
                     if !pending.iter().all(u8::is_ascii_whitespace) {
@@ -872,11 +969,7 @@ impl Client {
         }
     }
 
-    fn api_request(
-        &self,
-        target: &Target,
-        call: &super::batch::ApiCall,
-    ) -> reqwest::RequestBuilder {
+    fn api_request(&self, target: &Target, call: &super::batch::ApiCall) -> Outgoing {
         let rb = with_headers(
             self.http.request(call.method.clone(), &call.url),
             &call.headers,
@@ -890,11 +983,32 @@ impl Client {
                 call.body.as_ref().map_or(0, bytes::Bytes::len)
             ));
         }
-        match &call.body {
+        Outgoing::Reqwest(match &call.body {
             Some(body) => rb.body(body.clone()),
             None => rb,
-        }
+        })
     }
+}
+
+/// Adds `chunk` to the part line in `pending` and hands `on_line` every whole line that
+/// makes (without its line end; blank lines are skipped).
+fn lines(
+    pending: &mut Vec<u8>,
+    chunk: &[u8],
+    on_line: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    pending.extend_from_slice(chunk);
+    let mut start = 0;
+    while let Some(nl) = memchr::memchr(b'\n', &pending[start..]) {
+        let line = &pending[start..start + nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            on_line(line)?;
+        }
+        start += nl + 1;
+    }
+    pending.drain(..start);
+    Ok(())
 }
 
 /// How long after a batch's creation a 404 on it is retried.
@@ -961,29 +1075,33 @@ pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 /// Reads a response body with a bound: a success body over [`MAX_RESPONSE_BYTES`] is an
 /// error (exit 5, not retried: the server would only send it again); an error body is cut
 /// at [`MAX_ERROR_BODY_BYTES`] (its status already says what went wrong).
-async fn read_body(
-    peer: Peer<'_>,
-    url: &str,
-    mut resp: reqwest::Response,
-    status: u16,
-) -> Result<Vec<u8>> {
+async fn read_body(peer: Peer<'_>, url: &str, mut resp: Body, status: u16) -> Result<Vec<u8>> {
     let error = !(200..300).contains(&status);
+    let limit = if error {
+        MAX_ERROR_BODY_BYTES
+    } else {
+        MAX_RESPONSE_BYTES
+    };
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| peer.broke_off(url, e))? {
-        if error {
-            let room = MAX_ERROR_BODY_BYTES - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= MAX_ERROR_BODY_BYTES {
-                break;
-            }
-            continue;
-        }
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+    let mut over = false;
+    loop {
+        let more = resp
+            .read(&mut |chunk| {
+                if body.len() + chunk.len() > limit {
+                    over = true;
+                }
+                let room = limit.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            })
+            .await
+            .map_err(|e| peer.broke_off(url, &*e))?;
+        if over && !error {
             return Err(peer.too_large(url));
         }
-        body.extend_from_slice(&chunk);
+        if over || !more {
+            return Ok(body);
+        }
     }
-    Ok(body)
 }
 
 /// Who answers a request, for the words of its errors: a provider's API, or a public file
@@ -996,17 +1114,17 @@ enum Peer<'a> {
 }
 
 impl Peer<'_> {
-    fn transport(self, url: &str, e: reqwest::Error) -> Error {
+    fn transport(self, url: &str, connect: bool, e: &dyn std::error::Error) -> Error {
         match self {
-            Peer::Api(kind) => transport(kind, url, e),
+            Peer::Api(kind) => transport(kind, url, connect, e),
             Peer::File(what) => {
                 let shown = crate::secrets::redact_url(url);
-                let how = if e.is_connect() {
+                let how = if connect {
                     format!("cannot connect to {shown}")
                 } else {
                     format!("connection to {shown} failed")
                 };
-                Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(&e)))
+                Error::new(Kind::Unavailable, format!("{what}: {how}: {}", chain(e)))
                     .with_hint(
                         "check the address and the network, or give a local copy with --from FILE",
                     )
@@ -1016,15 +1134,15 @@ impl Peer<'_> {
     }
 
     /// The body broke off after the head arrived.
-    fn broke_off(self, url: &str, e: reqwest::Error) -> Error {
+    fn broke_off(self, url: &str, e: &dyn std::error::Error) -> Error {
         match self {
-            Peer::Api(kind) => transport(kind, url, e),
+            Peer::Api(kind) => transport(kind, url, false, e),
             Peer::File(what) => Error::new(
                 Kind::Unavailable,
                 format!(
                     "{what}: download from {} broke off: {}",
                     crate::secrets::redact_url(url),
-                    chain(&e)
+                    chain(e)
                 ),
             )
             .retryable(true),
@@ -1180,28 +1298,28 @@ fn timed_out(kind: ProviderKind, limit: Duration, what: &str) -> Error {
 }
 
 /// Connection-level failures: refused, reset, DNS, TLS. All retryable.
-fn transport(kind: ProviderKind, url: &str, e: reqwest::Error) -> Error {
+fn transport(kind: ProviderKind, url: &str, connect: bool, e: &dyn std::error::Error) -> Error {
     let url = &crate::secrets::redact_url(url);
-    let what = if e.is_connect() {
+    let what = if connect {
         format!("cannot connect to {url}")
     } else {
         format!("connection to {url} failed")
     };
     Error::new(
         Kind::Unavailable,
-        format!("{} {what}: {}", kind.name(), chain(&e)),
+        format!("{} {what}: {}", kind.name(), chain(e)),
     )
     .with_provider(kind.name())
     .retryable(true)
 }
 
-fn broken_stream(kind: ProviderKind, e: reqwest::Error) -> Error {
+fn broken_stream(kind: ProviderKind, e: &dyn std::error::Error) -> Error {
     Error::new(
         Kind::Unavailable,
         format!(
             "{} stream broke off before its end: {}",
             kind.name(),
-            chain(&e)
+            chain(e)
         ),
     )
     .with_provider(kind.name())

@@ -12,6 +12,7 @@
 mod anthropic;
 pub mod batch;
 pub mod client;
+mod h1;
 mod openai;
 pub mod retry;
 pub(crate) mod scan;
@@ -248,6 +249,16 @@ pub enum HeaderValue {
         prefix: &'static str,
         key: Secret,
     },
+}
+
+impl HeaderValue {
+    /// The value as it goes on the wire, a credential in full: for the HTTP client only.
+    pub fn expose(&self) -> String {
+        match self {
+            HeaderValue::Plain(v) => v.clone(),
+            HeaderValue::Secret { prefix, key } => format!("{prefix}{}", key.expose()),
+        }
+    }
 }
 
 impl HttpRequest {
