@@ -189,7 +189,18 @@ pub async fn open(
     body: &[u8],
     connect_timeout: Duration,
 ) -> WireResult<(Head, Body)> {
-    let io = tokio::time::timeout(connect_timeout, connect(url))
+    open_with(url, headers, body, connect_timeout, tls_config).await
+}
+
+/// [`open`] with the TLS settings from `tls` (made only for an https URL).
+async fn open_with(
+    url: &Url,
+    headers: &[(&str, String)],
+    body: &[u8],
+    connect_timeout: Duration,
+    tls: fn() -> Arc<rustls::ClientConfig>,
+) -> WireResult<(Head, Body)> {
+    let io = tokio::time::timeout(connect_timeout, connect(url, tls))
         .await
         .map_err(|_| {
             WireError::connect(
@@ -200,7 +211,7 @@ pub async fn open(
     send(io, url, headers, body).await
 }
 
-async fn connect(url: &Url) -> WireResult<Io> {
+async fn connect(url: &Url, tls: fn() -> Arc<rustls::ClientConfig>) -> WireResult<Io> {
     let port = url.port_or_known_default().unwrap_or(80);
     let host = url
         .host_str()
@@ -223,7 +234,7 @@ async fn connect(url: &Url) -> WireResult<Io> {
                 io::Error::new(io::ErrorKind::InvalidInput, e),
             )
         })?;
-    let tls = tokio_rustls::TlsConnector::from(tls_config())
+    let tls = tokio_rustls::TlsConnector::from(tls())
         .connect(name, tcp)
         .await
         .map_err(|e| WireError::connect("TLS handshake failed", e))?;
@@ -558,4 +569,376 @@ fn chunk_size(line: &[u8]) -> WireResult<u64> {
     }
     let digits = std::str::from_utf8(digits).map_err(|_| bad())?;
     u64::from_str_radix(digits, 16).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `pieces` as a chunked body, with the liberties RFC 9112 allows: upper-case hex,
+    /// leading zeros, a chunk extension, trailers.
+    fn chunked(pieces: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, p) in pieces.iter().enumerate() {
+            let size = match i % 3 {
+                0 => format!("{:X}", p.len()),
+                1 => format!("00{:x}", p.len()),
+                _ => format!("{:x};name=\"v\" ", p.len()),
+            };
+            out.extend_from_slice(size.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(p);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\nx-trailer: 1\r\n\r\n");
+        out
+    }
+
+    /// Feeds `input` to a body framed by `framing`, in the parts `cuts` make, then closes
+    /// the connection: the data handed over, or the error.
+    fn decode_in_parts(framing: Framing, input: &[u8], cuts: &[usize]) -> WireResult<Vec<u8>> {
+        let mut frames = Frames {
+            buf: Vec::new(),
+            pos: 0,
+            framing,
+        };
+        let mut out = Vec::new();
+        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
+        cuts.sort_unstable();
+        cuts.push(input.len());
+        let mut from = 0;
+        for to in cuts {
+            frames.make_room();
+            frames.buf.extend_from_slice(&input[from..to]);
+            frames.decode(&mut |d| out.extend_from_slice(d))?;
+            from = to;
+        }
+        if frames.framing != Framing::Done {
+            frames.closed()?;
+        }
+        Ok(out)
+    }
+
+    fn pieces() -> Vec<Vec<u8>> {
+        vec![
+            b"data: {\"a\":1}\n\n".to_vec(),
+            vec![b'x'; 300],
+            b"\r\n\r\n".to_vec(),
+            b"0\r\n".to_vec(),
+        ]
+    }
+
+    #[test]
+    fn a_chunked_body_cut_anywhere_gives_its_data() {
+        let input = chunked(&pieces());
+        let want = pieces().concat();
+        for i in 0..=input.len() {
+            assert_eq!(
+                decode_in_parts(Framing::Chunked(Chunk::Size), &input, &[i]).unwrap(),
+                want,
+                "cut at {i}"
+            );
+        }
+        let every: Vec<usize> = (0..input.len()).collect();
+        assert_eq!(
+            decode_in_parts(Framing::Chunked(Chunk::Size), &input, &every).unwrap(),
+            want
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_and_any_cuts_give_the_data(
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..200), 0..8),
+            cuts in proptest::collection::vec(0usize..2000, 0..12),
+        ) {
+            let input = chunked(&pieces);
+            let got = decode_in_parts(Framing::Chunked(Chunk::Size), &input, &cuts).unwrap();
+            prop_assert_eq!(got, pieces.concat());
+        }
+
+        #[test]
+        fn a_chunked_body_cut_short_is_an_error(
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..100), 1..5),
+            keep in 0usize..1000,
+        ) {
+            let input = chunked(&pieces);
+            // Anything short of the last chunk's size line is not a whole body.
+            let last = input.len() - b"0\r\nx-trailer: 1\r\n\r\n".len();
+            let keep = keep.min(last);
+            prop_assert!(decode_in_parts(Framing::Chunked(Chunk::Size), &input[..keep], &[]).is_err());
+        }
+    }
+
+    #[test]
+    fn malformed_chunk_framing_is_an_error() {
+        for bad in [
+            &b"zz\r\nab\r\n0\r\n\r\n"[..],
+            b"\r\nab\r\n0\r\n\r\n",
+            b"-2\r\nab\r\n0\r\n\r\n",
+            b"2 x\r\nab\r\n0\r\n\r\n",
+            b"2\nab\r\n0\r\n\r\n",
+            b"2\r\nabc\r\n0\r\n\r\n",
+            b"1000000000000000\r\n",
+            b"fffffffffffffffff\r\n",
+        ] {
+            let got = decode_in_parts(Framing::Chunked(Chunk::Size), bad, &[]);
+            assert!(got.is_err(), "{:?} was taken", String::from_utf8_lossy(bad));
+        }
+        let long = vec![b'1'; MAX_CHUNK_LINE + 10];
+        assert!(decode_in_parts(Framing::Chunked(Chunk::Size), &long, &[]).is_err());
+    }
+
+    #[test]
+    fn a_length_is_honoured_and_a_close_ends_a_body_without_one() {
+        let d = b"0123456789";
+        assert_eq!(decode_in_parts(Framing::Length(10), d, &[3, 7]).unwrap(), d);
+        // Bytes past the length are not the body's.
+        assert_eq!(
+            decode_in_parts(Framing::Length(4), d, &[2]).unwrap(),
+            b"0123"
+        );
+        assert!(decode_in_parts(Framing::Length(11), d, &[5]).is_err());
+        assert_eq!(decode_in_parts(Framing::Close, d, &[1, 2]).unwrap(), d);
+    }
+
+    fn head(lines: &[(&str, &str)], status: u16) -> Head {
+        let mut headers = HeaderMap::new();
+        for (k, v) in lines {
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Head { status, headers }
+    }
+
+    #[test]
+    fn the_framing_follows_rfc_9112() {
+        let f = |lines: &[(&str, &str)]| framing(&head(lines, 200));
+        let chunked = Framing::Chunked(Chunk::Size);
+        assert_eq!(f(&[("transfer-encoding", "chunked")]).unwrap(), chunked);
+        assert_eq!(
+            f(&[("Transfer-Encoding", "gzip, Chunked")]).unwrap(),
+            chunked
+        );
+        assert_eq!(
+            f(&[
+                ("transfer-encoding", "gzip"),
+                ("transfer-encoding", "chunked")
+            ])
+            .unwrap(),
+            chunked
+        );
+        // Chunked not last: the body runs to the close. With a length too, the coding wins.
+        assert_eq!(
+            f(&[("transfer-encoding", "chunked, gzip")]).unwrap(),
+            Framing::Close
+        );
+        assert_eq!(
+            f(&[("content-length", "3"), ("transfer-encoding", "chunked")]).unwrap(),
+            chunked
+        );
+        assert_eq!(f(&[("content-length", "12")]).unwrap(), Framing::Length(12));
+        assert_eq!(
+            f(&[("content-length", "5, 5")]).unwrap(),
+            Framing::Length(5)
+        );
+        assert_eq!(f(&[("content-length", "0")]).unwrap(), Framing::Done);
+        assert_eq!(f(&[]).unwrap(), Framing::Close);
+        for bad in ["5, 6", "-1", "", "1e3", "0x10", "99999999999999999999999"] {
+            assert!(f(&[("content-length", bad)]).is_err(), "{bad:?} was taken");
+        }
+        assert!(f(&[("content-length", "5"), ("content-length", "6")]).is_err());
+        assert_eq!(
+            framing(&head(&[("content-length", "9")], 204)).unwrap(),
+            Framing::Done
+        );
+    }
+
+    /// A server on 127.0.0.1 that reads one request and answers `answer`, one byte per
+    /// write; the request it read comes back through the handle.
+    fn serve_bytes(answer: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many bytes as its content-length says.
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap();
+                    if req.len() >= end + 4 + len || n == 0 {
+                        break;
+                    }
+                }
+            }
+            for b in answer {
+                if s.write_all(&[b]).is_err() {
+                    break;
+                }
+            }
+            req
+        });
+        (port, handle)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    async fn read_all(body: &mut Body) -> WireResult<Vec<u8>> {
+        let mut out = Vec::new();
+        while body.read(&mut |d| out.extend_from_slice(d)).await? {}
+        Ok(out)
+    }
+
+    #[test]
+    fn a_stream_arriving_byte_by_byte_after_an_early_hint_is_read_whole() {
+        let data = pieces().concat();
+        let mut answer = b"HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n".to_vec();
+        answer.extend_from_slice(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: req_1\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        answer.extend_from_slice(&chunked(&pieces()));
+        let (port, server) = serve_bytes(answer);
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/v1/chat/completions?x=1")).unwrap();
+        let headers = [("authorization", "Bearer sk-1".to_owned())];
+        let (head, got) = runtime().block_on(async {
+            let (head, mut body) = open(&url, &headers, b"{\"a\":1}", Duration::from_secs(5))
+                .await
+                .unwrap();
+            (head, read_all(&mut body).await.unwrap())
+        });
+        assert_eq!(head.status, 200);
+        assert_eq!(head.headers["x-request-id"], "req_1");
+        assert_eq!(got, data);
+        let req = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(
+            req.starts_with(&format!(
+                "POST /v1/chat/completions?x=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+            )),
+            "{req}"
+        );
+        assert!(req.contains("\r\nauthorization: Bearer sk-1\r\n"), "{req}");
+        assert!(
+            req.ends_with("\r\ncontent-length: 7\r\n\r\n{\"a\":1}"),
+            "{req}"
+        );
+    }
+
+    #[test]
+    fn a_stream_cut_before_its_last_chunk_is_an_error_after_its_data() {
+        let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        answer.extend_from_slice(b"5\r\nhello\r\n3\r\nwor");
+        let (port, _server) = serve_bytes(answer);
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        runtime().block_on(async {
+            let (_, mut body) = open(&url, &[], b"", Duration::from_secs(5)).await.unwrap();
+            let mut out = Vec::new();
+            let err = loop {
+                match body.read(&mut |d| out.extend_from_slice(d)).await {
+                    Ok(true) => {}
+                    Ok(false) => panic!("a cut stream ended quietly"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(out, b"hellowor");
+            assert!(!err.connect);
+            assert!(err.to_string().contains("before the body's end"), "{err}");
+        });
+    }
+
+    #[test]
+    fn nothing_listening_is_a_connect_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let err = runtime()
+            .block_on(open(&url, &[], b"", Duration::from_secs(5)))
+            .err()
+            .unwrap();
+        assert!(err.connect, "{err}");
+    }
+
+    fn test_tls() -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                &include_bytes!("../../tests/data/tls/ca.der")[..],
+            ))
+            .unwrap();
+        Arc::new(client_config(roots))
+    }
+
+    #[test]
+    fn a_stream_over_tls_is_read_whole_and_a_stranger_s_certificate_is_refused() {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from(&include_bytes!("../../tests/data/tls/leaf.der")[..]);
+        let key = PrivateKeyDer::try_from(&include_bytes!("../../tests/data/tls/leaf.key.der")[..])
+            .unwrap()
+            .clone_key();
+        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        answer.extend_from_slice(&chunked(&pieces()));
+        runtime().block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let server = tokio::spawn(async move {
+                // localhost, the refused stranger, 127.0.0.1.
+                for _ in 0..3 {
+                    let (tcp, _) = listener.accept().await.unwrap();
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        continue;
+                    };
+                    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+                    let mut req = vec![0u8; 4096];
+                    let _ = tls.read(&mut req).await.unwrap();
+                    tls.write_all(&answer).await.unwrap();
+                    tls.shutdown().await.unwrap();
+                }
+            });
+            for host in ["localhost", "127.0.0.1"] {
+                let url = Url::parse(&format!("https://{host}:{port}/v1/messages")).unwrap();
+                let (head, mut body) =
+                    open_with(&url, &[], b"{}", Duration::from_secs(5), test_tls)
+                        .await
+                        .unwrap();
+                assert_eq!(head.status, 200);
+                assert_eq!(read_all(&mut body).await.unwrap(), pieces().concat());
+                if host == "localhost" {
+                    // The web PKI roots do not know the test CA.
+                    let refused = open(&url, &[], b"{}", Duration::from_secs(5)).await;
+                    let err = refused.err().unwrap();
+                    assert!(err.connect && err.to_string().contains("TLS"), "{err}");
+                }
+            }
+            server.await.unwrap();
+        });
+    }
 }
