@@ -343,8 +343,9 @@ class Bench:
                 label = f"`llmpipe {mode}{' --no-log' if extra else ''}` ({provider})"
                 items.append((key, label, self.llmpipe(mode, *extra, "-m", model, "--max-tokens", "4096", PROMPT)))
             # The floors: a minimal Rust client reading the same two replies (no parsing),
-            # and the HTTP client llmpipe is built on (reqwest, llmpipe's features and
-            # runtime), reading the stream as llmpipe does, frame by frame.
+            # and reqwest (llmpipe's features and runtime), which carries llmpipe's replies
+            # and until 2026-11-29 carried its streams too, reading a stream frame by frame
+            # as llmpipe did: what reading streams off the socket (src/provider/h1.rs) saves.
             for mode in ("complete", "stream"):
                 req = self.dry_run_request(provider, port, mode == "stream")
                 items.append((f"{k}.{mode}.raw", f"raw Rust client, {mode} ({provider})",
@@ -369,10 +370,10 @@ class Bench:
                 floor = ""
                 if self.ok(k + ".complete.nolog"):
                     # llmpipe's complete plus what reading the stream costs reqwest alone: the
-                    # best llmpipe's stream could do on this HTTP stack if parsing were free.
+                    # best a stream read through reqwest could do, were parsing free.
                     c = self.rows[k + ".complete.nolog"]["wall"]
-                    floor = f"; `complete` + that difference would be {(c + rq_s - rq_c) / c:.2f}× `complete`"
-                self.ratio(f"the same ratio for reqwest alone ({provider}); streaming adds {(rq_s - rq_c) * 1000:.2f} ms to it{floor}",
+                    floor = f"; a stream read through it could at best be {(c + rq_s - rq_c) / c:.2f}× `complete`"
+                self.ratio(f"the same ratio for reqwest alone ({provider}), which no longer reads llmpipe's streams; streaming adds {(rq_s - rq_c) * 1000:.2f} ms to it{floor}",
                            rq_s / rq_c, None, False)
             if self.ok(k + ".complete.log") and self.ok(k + ".complete.nolog"):
                 log, nolog = self.rows[k + ".complete.log"]["wall"], self.rows[k + ".complete.nolog"]["wall"]

@@ -1,27 +1,32 @@
-//! A small HTTP/1.1 client for one thing: a streamed (SSE) response, read as it arrives.
+//! A small HTTP/1.1 client for one thing: a streamed (SSE) response over plain http, read
+//! as it arrives.
 //!
 //! reqwest (hyper) hands a chunked body over one HTTP chunk at a time, each after a round
 //! trip to its connection task; servers send every SSE event as a chunk of its own, so a
-//! 2,000-token stream costs some 2,000 round trips (about 3,000 instructions each, over
-//! twice what llmpipe spends parsing the events). This client reads the socket itself and
-//! hands over, per read, the body data of every chunk that read completed: one call per
-//! network read, no copy, no task.
+//! 2,000-token stream costs some 2,000 round trips (about 3,000 instructions each, more
+//! than llmpipe spends parsing the events). This client reads the socket itself and hands
+//! over, per read, the body data of every chunk that read completed: one call per network
+//! read, no copy, no task.
 //!
-//! It covers what an API stream needs and no more: one request on a fresh connection
-//! (plain TCP or TLS with the same web PKI roots reqwest uses, ALPN `http/1.1`), a
-//! response head parsed by `httparse`, and a body framed by `Transfer-Encoding: chunked`,
-//! `Content-Length` or the connection's close (RFC 9112 6.3). A body that ends before its
-//! framing says it does is an error, never a quiet end. Anything else (a proxy, a URL
-//! with a user name, another scheme, a header value HTTP cannot carry) is left to
-//! reqwest: see [`usable`].
+//! Only plain-http streams come here: local model servers, gateways, test and bench
+//! servers, where events arrive as fast as the CPU takes them and a connection costs
+//! microseconds. An https stream (the APIs themselves) stays with reqwest: across a real
+//! network an event's ~1 µs of CPU is lost in the network's time, while reqwest's reused
+//! connections (a tool loop's turns, a run's items) and HTTP/2 save whole round trips.
+//!
+//! It covers what such a stream needs and no more: one POST on a fresh connection, the
+//! response head parsed by `httparse` (1xx skipped), and a body framed by
+//! `Transfer-Encoding: chunked`, `Content-Length` or the connection's close (RFC 9112 6.3).
+//! A body that ends before its framing says it does is an error, never a quiet end.
+//! Anything else (https, a proxy, a URL with a user name, a header value HTTP cannot carry)
+//! is left to reqwest: see [`usable`].
 
 use std::io;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The most a response head may take (hyper's default is in the same range).
@@ -45,10 +50,10 @@ const PROXY_VARS: [&str; 6] = [
 ];
 
 /// Whether this client can carry a request to `url` with `headers` exactly as reqwest
-/// would: http or https, no user name or password in the URL (reqwest turns those into a
+/// would: plain http, no user name or password in the URL (reqwest turns those into a
 /// header), no proxy configured, every header a valid HTTP field.
 pub fn usable(url: &Url, headers: &[(&str, String)]) -> bool {
-    matches!(url.scheme(), "http" | "https")
+    url.scheme() == "http"
         && url.host().is_some()
         && url.username().is_empty()
         && url.password().is_none()
@@ -111,33 +116,6 @@ impl std::error::Error for WireError {
 
 type WireResult<T> = std::result::Result<T, WireError>;
 
-/// The connection: plain or TLS.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl Io {
-    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        match self {
-            Io::Plain(s) => s.read_buf(buf).await,
-            Io::Tls(s) => s.read_buf(buf).await,
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Io::Plain(s) => write_flushed(s, bytes).await,
-            Io::Tls(s) => write_flushed(s.as_mut(), bytes).await,
-        }
-    }
-}
-
-async fn write_flushed<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
-    w.write_all(bytes).await?;
-    w.flush().await
-}
-
 /// A response's head: its status and headers.
 pub struct Head {
     pub status: u16,
@@ -168,7 +146,7 @@ enum Chunk {
 
 /// A response body, read as it arrives.
 pub struct Body {
-    io: Io,
+    io: TcpStream,
     frames: Frames,
 }
 
@@ -181,26 +159,15 @@ struct Frames {
 }
 
 /// Sends `body` to `url` (POST) with `headers` on a new connection and reads the answer's
-/// head. `connect_timeout` bounds the connection (TCP and TLS); the caller bounds the
-/// whole. The body is left for [`Body::read`].
+/// head. `connect_timeout` bounds the connection; the caller bounds the whole. The body is
+/// left for [`Body::read`].
 pub async fn open(
     url: &Url,
     headers: &[(&str, String)],
     body: &[u8],
     connect_timeout: Duration,
 ) -> WireResult<(Head, Body)> {
-    open_with(url, headers, body, connect_timeout, tls_config).await
-}
-
-/// [`open`] with the TLS settings from `tls` (made only for an https URL).
-async fn open_with(
-    url: &Url,
-    headers: &[(&str, String)],
-    body: &[u8],
-    connect_timeout: Duration,
-    tls: fn() -> Arc<rustls::ClientConfig>,
-) -> WireResult<(Head, Body)> {
-    let io = tokio::time::timeout(connect_timeout, connect(url, tls))
+    let io = tokio::time::timeout(connect_timeout, connect(url))
         .await
         .map_err(|_| {
             WireError::connect(
@@ -211,7 +178,7 @@ async fn open_with(
     send(io, url, headers, body).await
 }
 
-async fn connect(url: &Url, tls: fn() -> Arc<rustls::ClientConfig>) -> WireResult<Io> {
+async fn connect(url: &Url) -> WireResult<TcpStream> {
     let port = url.port_or_known_default().unwrap_or(80);
     let host = url
         .host_str()
@@ -224,50 +191,11 @@ async fn connect(url: &Url, tls: fn() -> Arc<rustls::ClientConfig>) -> WireResul
     .map_err(|e| WireError::connect("tcp connect error", e))?;
     // As reqwest does: a request's last bytes go out at once.
     let _ = tcp.set_nodelay(true);
-    if url.scheme() != "https" {
-        return Ok(Io::Plain(tcp));
-    }
-    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-        .map_err(|e| {
-            WireError::connect(
-                "invalid TLS server name",
-                io::Error::new(io::ErrorKind::InvalidInput, e),
-            )
-        })?;
-    let tls = tokio_rustls::TlsConnector::from(tls())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| WireError::connect("TLS handshake failed", e))?;
-    Ok(Io::Tls(Box::new(tls)))
-}
-
-/// The TLS settings, made once: the web PKI roots (webpki-roots, as reqwest's
-/// `rustls-tls` uses), ring, TLS 1.2 and 1.3, ALPN `http/1.1` only.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(client_config(roots))
-        })
-        .clone()
-}
-
-fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
+    Ok(tcp)
 }
 
 async fn send(
-    mut io: Io,
+    mut io: TcpStream,
     url: &Url,
     headers: &[(&str, String)],
     body: &[u8],
@@ -429,18 +357,11 @@ impl Body {
                 return Ok(true);
             }
             frames.make_room();
-            let n = match self.io.read_buf(&mut frames.buf).await {
-                Ok(n) => n,
-                // A TLS peer that closes without close_notify: the end for a body that
-                // ends with the connection, a break for any other.
-                Err(e)
-                    if e.kind() == io::ErrorKind::UnexpectedEof
-                        && frames.framing == Framing::Close =>
-                {
-                    0
-                }
-                Err(e) => return Err(WireError::io("error reading the body", e)),
-            };
+            let n = self
+                .io
+                .read_buf(&mut frames.buf)
+                .await
+                .map_err(|e| WireError::io("error reading the body", e))?;
             if n == 0 {
                 frames.closed()?;
                 return Ok(false);
@@ -875,70 +796,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.connect, "{err}");
-    }
-
-    fn test_tls() -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from(
-                &include_bytes!("../../tests/data/tls/ca.der")[..],
-            ))
-            .unwrap();
-        Arc::new(client_config(roots))
-    }
-
-    #[test]
-    fn a_stream_over_tls_is_read_whole_and_a_stranger_s_certificate_is_refused() {
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let cert = CertificateDer::from(&include_bytes!("../../tests/data/tls/leaf.der")[..]);
-        let key = PrivateKeyDer::try_from(&include_bytes!("../../tests/data/tls/leaf.key.der")[..])
-            .unwrap()
-            .clone_key();
-        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-        server.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-        let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-        answer.extend_from_slice(&chunked(&pieces()));
-        runtime().block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let server = tokio::spawn(async move {
-                // localhost, the refused stranger, 127.0.0.1.
-                for _ in 0..3 {
-                    let (tcp, _) = listener.accept().await.unwrap();
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        continue;
-                    };
-                    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-                    let mut req = vec![0u8; 4096];
-                    let _ = tls.read(&mut req).await.unwrap();
-                    tls.write_all(&answer).await.unwrap();
-                    tls.shutdown().await.unwrap();
-                }
-            });
-            for host in ["localhost", "127.0.0.1"] {
-                let url = Url::parse(&format!("https://{host}:{port}/v1/messages")).unwrap();
-                let (head, mut body) =
-                    open_with(&url, &[], b"{}", Duration::from_secs(5), test_tls)
-                        .await
-                        .unwrap();
-                assert_eq!(head.status, 200);
-                assert_eq!(read_all(&mut body).await.unwrap(), pieces().concat());
-                if host == "localhost" {
-                    // The web PKI roots do not know the test CA.
-                    let refused = open(&url, &[], b"{}", Duration::from_secs(5)).await;
-                    let err = refused.err().unwrap();
-                    assert!(err.connect && err.to_string().contains("TLS"), "{err}");
-                }
-            }
-            server.await.unwrap();
-        });
     }
 }

@@ -2,9 +2,9 @@
 //! features, on a current-thread runtime as llmpipe runs it), its body read and dropped.
 //! With `--stream true` the body is read as llmpipe reads a stream: frame by frame, by a
 //! task of its own that hands every frame over a channel, the reader taking all that has
-//! arrived at once. Nothing is parsed. This is the floor under llmpipe's `complete` and
-//! `stream` on the same HTTP stack: what the ratio of the two would be if parsing, output
-//! and everything else cost nothing.
+//! arrived at once. Nothing is parsed. This was the floor under llmpipe's `stream` while
+//! reqwest read its streams; they are now read off the socket (src/provider/h1.rs), and
+//! this shows what that saves.
 
 use futures_util::StreamExt;
 
