@@ -353,36 +353,46 @@ fn move_one(conn: &Connection, path: &Path, mine: bool) -> Result<(), String> {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut records = Vec::new();
-    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        match serde_json::from_slice::<Record>(line) {
-            Ok(r) => records.push(r),
-            Err(e) => output::warn(&format!(
-                "a line of the call log's spool {} is not a record and is skipped: {e}",
-                path.display()
-            )),
-        }
-    }
-    (|| -> rusqlite::Result<()> {
-        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        let done = tx
-            .query_row(
-                "SELECT 1 FROM spools_moved WHERE name = ?1",
-                [&name],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if !done {
-            for r in &records {
-                insert(&tx, r)?;
+    // Read a line at a time inside the transaction: a long run's spool can hold many MB,
+    // and reading it whole (or parsing it into a list first) made memory grow with it.
+    let read_err = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let sql_err = |e: rusqlite::Error| format!("cannot move the spool into the call log: {e}");
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    let done = tx
+        .query_row(
+            "SELECT 1 FROM spools_moved WHERE name = ?1",
+            [&name],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(sql_err)?
+        .is_some();
+    if !done {
+        use std::io::BufRead as _;
+        let mut reader = std::io::BufReader::with_capacity(64 << 10, &file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+                break;
             }
-            tx.execute("INSERT INTO spools_moved (name) VALUES (?1)", [&name])?;
+            let record = line.strip_suffix(b"\n").unwrap_or(&line);
+            if record.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(record) {
+                Ok(r) => insert(&tx, &r).map_err(sql_err)?,
+                Err(e) => output::warn(&format!(
+                    "a line of the call log's spool {} is not a record and is skipped: {e}",
+                    path.display()
+                )),
+            }
         }
-        tx.commit()
-    })()
-    .map_err(|e| format!("cannot move the spool into the call log: {e}"))?;
+        tx.execute("INSERT INTO spools_moved (name) VALUES (?1)", [&name])
+            .map_err(sql_err)?;
+    }
+    tx.commit().map_err(sql_err)?;
     // Deleted only once its rows are committed; a crash before this line leaves a file
     // whose name the database already lists as moved.
     let _ = std::fs::remove_file(path);
