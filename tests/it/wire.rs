@@ -506,3 +506,110 @@ fn ipv6_loopback_base_url() {
         "{req}"
     );
 }
+
+/// Every way a body can stop short of its framing's end (or of the provider's end
+/// event) is exit 5 with the text that arrived kept, never a quiet success.
+#[test]
+fn framing_faults_are_exit_5_never_a_quiet_success() {
+    let ev = hello();
+    let sse = |framing: &str| {
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{framing}\r\n").into_bytes()
+    };
+    let cat = |parts: &[&[u8]]| parts.concat();
+    let body = ev.concat();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "close-delimited, closed before [DONE]",
+            cat(&[
+                b"HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+                &ev[..3].concat(),
+            ]),
+            "Hello",
+        ),
+        (
+            "Content-Length longer than the body",
+            cat(&[
+                &sse(&format!("content-length: {}\r\n", body.len() + 50)),
+                &body[..body.len() - 20],
+            ]),
+            "Hello",
+        ),
+        (
+            "closed in the head",
+            b"HTTP/1.1 200 OK\r\ncontent-ty".to_vec(),
+            "",
+        ),
+        (
+            "closed in a chunk's data",
+            cat(&[SSE_HEAD, &chunked(&ev[..2]), &chunk(&ev[2])[..20]]),
+            "Hel",
+        ),
+        (
+            "closed in a chunk-size line",
+            cat(&[SSE_HEAD, &chunked(&ev[..2]), b"1"]),
+            "Hel",
+        ),
+        (
+            "a chunk's data without its CRLF",
+            cat(&[
+                SSE_HEAD,
+                &chunked(&ev[..2]),
+                &chunk(&ev[2])[..chunk(&ev[2]).len() - 2],
+                &chunked(&ev[3..]),
+            ]),
+            "Hel",
+        ),
+        (
+            "a negative chunk size",
+            cat(&[SSE_HEAD, &chunked(&ev[..2]), b"-5\r\nhello\r\n"]),
+            "Hel",
+        ),
+        (
+            "LF-only chunk-size line",
+            cat(&[
+                SSE_HEAD,
+                &chunked(&ev[..2]),
+                format!("{:x}\n", ev[2].len()).as_bytes(),
+                &ev[2],
+                b"\r\n",
+            ]),
+            "Hel",
+        ),
+        (
+            "the zero chunk before [DONE]",
+            cat(&[SSE_HEAD, &chunked(&ev[..3]), b"0\r\n\r\n"]),
+            "Hello",
+        ),
+        (
+            "204 No Content",
+            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            "",
+        ),
+    ];
+    for (what, bytes, printed) in cases {
+        let dir = tmp();
+        let raw = Raw::start(move |_, conn| write(conn, &bytes));
+        let out = run(stream(dir.path(), &raw).args(["--retries", "0", "x"]));
+        assert_eq!(out.code, 5, "{what}: {out:?}");
+        assert!(out.stdout.starts_with(printed), "{what}: {out:?}");
+        assert!(!out.stderr.contains(OPENAI_KEY));
+        if !printed.is_empty() {
+            assert!(out.stderr.contains("partial"), "{what}: {out:?}");
+        }
+    }
+}
+
+/// A redirect is never followed (the next host would get the key): exit 3.
+#[test]
+fn a_redirect_is_not_followed() {
+    let dir = tmp();
+    let raw = Raw::start(|_, conn| {
+        write(
+            conn,
+            b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://elsewhere.invalid/\r\ntransfer-encoding: chunked\r\n\r\n3\r\nbye\r\n0\r\n\r\n",
+        );
+    });
+    let out = run(stream(dir.path(), &raw).args(["x"])).expect(3);
+    assert!(out.stderr.contains("redirect"), "{}", out.stderr);
+    assert_eq!(raw.requests().len(), 1);
+}
