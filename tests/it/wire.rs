@@ -484,6 +484,27 @@ fn user_info_in_the_base_url_still_streams() {
     );
 }
 
+/// The same end-then-broken-framing stream through reqwest (a URL with a user name): its
+/// reader hands over a whole batch of chunks and then the fault; the stream had ended.
+#[test]
+fn stream_end_then_broken_framing_through_reqwest_is_a_success() {
+    let dir = tmp();
+    let raw = Raw::start(|_, conn| {
+        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        bytes.extend(chunked(&events(mock::anthropic_stream(&["Hel", "lo"]))));
+        bytes.extend_from_slice(b"zz\r\n");
+        write(conn, &bytes);
+        thread::sleep(Duration::from_millis(300));
+    });
+    let with_user = raw.url.replacen("http://", "http://user:pw@", 1);
+    let mut cmd = base(dir.path());
+    cmd.env("ANTHROPIC_BASE_URL", &with_user)
+        .env("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        .args(["stream", "-m", "claude-haiku-4-5", "--retries", "0", "x"]);
+    let out = run(&mut cmd).expect(0);
+    assert_eq!(out.stdout, "Hello\n");
+}
+
 /// An IPv6 literal base URL: connected to, and named in Host with its brackets.
 #[test]
 fn ipv6_loopback_base_url() {
