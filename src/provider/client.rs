@@ -587,7 +587,9 @@ impl Client {
             if let Some(e) = decoder.failed.take() {
                 return Err(with_rid(e));
             }
-            if let Some(e) = broken {
+            // A fault after the provider's end event (in the same read) changes nothing:
+            // the stream is complete.
+            if let Some(e) = broken.filter(|_| !decoder.parser.is_done()) {
                 return Err(with_rid(broken_stream(kind, &*e)));
             }
             if ended || decoder.parser.is_done() {

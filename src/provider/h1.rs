@@ -220,9 +220,10 @@ async fn send(
     }
     out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
     out.extend_from_slice(body);
-    io.write_all(&out)
-        .await
-        .map_err(|e| WireError::io("error sending the request", e))?;
+    // A server may answer before it has read the whole request (a front proxy's 413) and
+    // close, which breaks the upload: its answer, if it came, is what counts (as with
+    // reqwest), else the failed upload.
+    let unsent = io.write_all(&out).await.err();
     drop(out);
 
     let mut buf = Vec::with_capacity(READ_SIZE);
@@ -234,15 +235,19 @@ async fn send(
             )));
         }
         reserve(&mut buf);
-        let n = io
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| WireError::io("error reading the response head", e))?;
+        let n = match io.read_buf(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                let read = WireError::io("error reading the response head", e);
+                return Err(unsent_or(unsent, read));
+            }
+        };
         if n == 0 {
-            return Err(WireError::io(
+            let eof = WireError::io(
                 "connection closed before a complete response head",
                 io::Error::from(io::ErrorKind::UnexpectedEof),
-            ));
+            );
+            return Err(unsent_or(unsent, eof));
         }
         // Informational answers (1xx, such as 103 Early Hints) come before the real one.
         while let Some((len, head)) = parse_head(&buf)? {
@@ -266,6 +271,15 @@ async fn send(
             };
             return Ok((head, body));
         }
+    }
+}
+
+/// The error of a request whose answer could not be read: the failed upload if it failed
+/// (the reason there is no answer), else the read's own.
+fn unsent_or(unsent: Option<io::Error>, read: WireError) -> WireError {
+    match unsent {
+        Some(e) => WireError::io("error sending the request", e),
+        None => read,
     }
 }
 
@@ -481,15 +495,21 @@ fn chunk_size(line: &[u8]) -> WireResult<u64> {
         .position(|b| !b.is_ascii_hexdigit())
         .unwrap_or(line.len());
     let (digits, rest) = line.split_at(digits_end);
-    if digits.is_empty() || digits.len() > 15 {
+    if digits.is_empty() {
         return Err(bad());
     }
     let rest = rest.trim_ascii_start();
     if !(rest.is_empty() || rest.starts_with(b";")) {
         return Err(bad());
     }
-    let digits = std::str::from_utf8(digits).map_err(|_| bad())?;
-    u64::from_str_radix(digits, 16).map_err(|_| bad())
+    // Any number of digits (leading zeros included), as long as the value fits.
+    digits
+        .iter()
+        .try_fold(0u64, |n, &d| {
+            n.checked_mul(16)?
+                .checked_add(u64::from(char::from(d).to_digit(16)?))
+        })
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]

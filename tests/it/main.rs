@@ -31,6 +31,7 @@ mod structured;
 mod tokens;
 mod tools;
 mod validation;
+mod wire;
 
 use std::path::Path;
 
