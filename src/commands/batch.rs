@@ -315,6 +315,8 @@ async fn submit(
         None => None,
     };
     let (mut items, mut requests, mut worst) = (0usize, 0usize, 0.0f64);
+    // Lines that cannot become a request, and the first of them.
+    let (mut invalid, mut first_invalid) = (0usize, None::<(usize, Error)>);
     while let Some(line) = rx.recv().await {
         items += 1;
         let index = line.index;
@@ -330,6 +332,10 @@ async fn submit(
         let req = match item.request(&call, &job) {
             Ok(req) => req,
             Err(e) => {
+                invalid += 1;
+                if first_invalid.is_none() {
+                    first_invalid = Some((index, e.clone()));
+                }
                 let line = each_line::item_line(index, &item.input, &Err(e));
                 match &jobs {
                     Some(j) => j.insert_item(&id, index, Some(&item.input), Some(&line))?,
@@ -388,6 +394,11 @@ async fn submit(
         return Err(Error::usage("the input has no items (no non-empty lines)"));
     }
     let jobs = jobs.expect("recorded unless a dry run");
+    if requests == 0
+        && let Some((index, first)) = first_invalid
+    {
+        return Err(nothing_to_submit(&jobs, &id, items, invalid, index, first));
+    }
     jobs.set_batches(&id, &[], items as u64)?;
     jobs.commit()?;
     *waiting.borrow_mut() = Some(format!("submitting {id}"));
@@ -1518,6 +1529,49 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             Err(e)
         }
     }
+}
+
+/// No line of the input became a request, and some were invalid: nothing is submitted
+/// and no job recorded. Every line's outcome goes to stdout as the line a live
+/// `--each-line` run writes (an error line per invalid item, in input order), and the run
+/// exits as `--each-line` does, with the first failed item's code (2 for bad input).
+fn nothing_to_submit(
+    jobs: &Jobs,
+    id: &str,
+    items: usize,
+    invalid: usize,
+    index: usize,
+    first: Error,
+) -> Error {
+    let written = (|| -> rusqlite::Result<()> {
+        let mut st = jobs.conn.prepare(
+            "SELECT line FROM batch_items WHERE job = ?1 AND line IS NOT NULL ORDER BY idx",
+        )?;
+        let mut rows = st.query([id])?;
+        while let Some(r) = rows.next()? {
+            output::out_line(&r.get::<_, String>(0)?);
+        }
+        Ok(())
+    })();
+    if let Err(e) = written
+        .map_err(|e| Error::internal(format!("the job's items: {e}")))
+        .and_then(|()| jobs.delete(id))
+        .and_then(|()| jobs.commit())
+    {
+        return e;
+    }
+    let mut e = Error::new(
+        first.kind,
+        format!(
+            "nothing was submitted: {invalid} invalid line(s) of {items}, and no line to send (the first, index {index}: {})",
+            first.message
+        ),
+    )
+    .with_hint(
+        "each line's error is on stdout, as the error line a live --each-line run writes: fix the input, then submit again",
+    );
+    e.stdout_written = true;
+    e
 }
 
 /// `{"index":…,"error":…}` with the input put in after `index`.

@@ -145,3 +145,64 @@ fn an_openai_style_error_event_with_an_http_code_maps_by_that_code() {
         out.stderr
     );
 }
+
+// ---- 2. batch submit with no valid line ----
+
+#[test]
+fn batch_submit_with_no_valid_line_sends_nothing_and_exits_2() {
+    let dir = tmp();
+    let fake = crate::batch_mock::BatchApi::start(crate::batch_mock::Config::default());
+    let input = "not json\n[1, 2]\n{\"input\": \"cut\n";
+    for json in [false, true] {
+        let mut cmd = openai(dir.path(), &fake.mock);
+        cmd.args([
+            "batch",
+            "submit",
+            "-m",
+            "gpt-4o-mini",
+            "--line-format",
+            "jsonl",
+        ]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = run(cmd.write_stdin(input)).expect(2);
+        // every line's error is on stdout, as the error line a live run writes
+        let lines = out.lines();
+        assert_eq!(lines.len(), 3, "{}", out.stdout);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i);
+            assert_eq!(l["error"]["type"], "usage", "{l}");
+        }
+        assert!(
+            out.stderr.contains("3 invalid") && out.stderr.contains("nothing was submitted"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("stdout"), "{}", out.stderr);
+    }
+    assert_eq!(fake.mock.hits(), 0, "nothing is sent");
+    // and no job was recorded
+    let out = run(openai(dir.path(), &fake.mock).args(["batch", "list", "--json"])).expect(0);
+    assert!(!out.stdout.contains("lpb_"), "{}", out.stdout);
+}
+
+#[test]
+fn batch_submit_with_some_valid_lines_still_submits_them() {
+    let dir = tmp();
+    let fake = crate::batch_mock::BatchApi::start(crate::batch_mock::Config::default());
+    let out = run(openai(dir.path(), &fake.mock)
+        .args([
+            "batch",
+            "submit",
+            "--json",
+            "-m",
+            "gpt-4o-mini",
+            "--line-format",
+            "jsonl",
+        ])
+        .write_stdin("not json\n{\"input\": \"fine\"}\n"))
+    .expect(0);
+    assert_eq!(out.json()["items"], 2);
+    assert_eq!(fake.batches()[0].requests.len(), 1);
+}
