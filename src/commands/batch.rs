@@ -1175,6 +1175,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         .filter(|t| !t.is_empty());
     // Lines whose custom_id llmpipe did not write, and lines that are not the API's JSON.
     let (foreign, unreadable) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
+    // Provider batches whose results could not be downloaded, with why: their items become
+    // error lines, and the other batches' results are written all the same.
+    let mut unread: HashMap<usize, Error> = HashMap::new();
     for (part, state) in states.iter().enumerate() {
         conn.execute_batch("BEGIN").map_err(sql)?;
         let mut insert = conn
@@ -1247,9 +1250,17 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     .map_err(sql)?;
                 Ok(())
             };
-            api.client
+            let got = api
+                .client
                 .download(&api.target, &call, state.created_unix, &mut on_line)
-                .await?;
+                .await;
+            if let Err(e) = got {
+                if !unreadable_file(&e) {
+                    return Err(e);
+                }
+                unread.insert(part, e);
+                break;
+            }
         }
         drop(insert);
         conn.execute_batch("COMMIT").map_err(sql)?;
@@ -1271,7 +1282,16 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let missing: Vec<Missing> = states
         .iter()
         .enumerate()
-        .map(|(part, s)| Missing::of(subject, part, s, jobs))
+        .map(|(part, s)| match unread.get(&part) {
+            Some(e) => Ok(Missing::Other(
+                e.kind,
+                format!(
+                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results` again to fetch them",
+                    s.id, e.message
+                ),
+            )),
+            None => Missing::of(subject, part, s, jobs),
+        })
         .collect::<Result<_>>()?;
 
     // Exact counts, now that every result was read.
@@ -1306,6 +1326,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             }
         }
         for (part, (s, c)) in states.iter().zip(exact.iter_mut()).enumerate() {
+            if unread.contains_key(&part) {
+                continue; // not known until its results are read
+            }
             // An item sent in this batch that no line named is an error line too.
             if let Some(j) = local {
                 let sent: i64 = conn
@@ -1462,6 +1485,8 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             );
         }
     }
+    // A batch whose results were not all read is logged once they are, whole.
+    spend.retain(|part, _| !unread.contains_key(part));
     log_spend(subject, states, &spend, &options, api, jobs)?;
     if let Some(e) = stopped {
         return Err(e);
@@ -1508,6 +1533,31 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
              its items are error lines: fix the input, then redo only them with \
              `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)",
         );
+        e.stdout_written = true;
+        return Err(e);
+    }
+    // Then a provider batch whose results could not be downloaded: its error's code, and
+    // the advice to read the results again (its items may have run and been billed).
+    if let Some((_, first)) = unread.iter().min_by_key(|(part, _)| **part) {
+        let mut parts: Vec<usize> = unread.keys().copied().collect();
+        parts.sort_unstable();
+        let names: Vec<&str> = parts.iter().map(|p| states[*p].id.as_str()).collect();
+        let mut e = Error::new(
+            first.kind,
+            format!(
+                "{} of {items} item(s) failed; the results of {} batch(es) {} could not be downloaded ({}): their items are error lines",
+                tally.failed,
+                kind.name(),
+                names.join(", "),
+                first.message
+            ),
+        )
+        .with_provider(kind.name())
+        .with_hint(format!(
+            "every other result is written above; run `llmpipe batch results {}` again later to fetch the missing ones (do not resubmit them: they may have run and been billed)",
+            subject.id()
+        ));
+        e.status = first.status;
         e.stdout_written = true;
         return Err(e);
     }
@@ -1572,6 +1622,16 @@ fn nothing_to_submit(
     );
     e.stdout_written = true;
     e
+}
+
+/// Whether a failed download is the provider's answer about that one file (an HTTP error
+/// after retries, a timeout, a cut connection), so the other batches' results can still be
+/// written; a missing key, the local database or an interrupt stop everything.
+fn unreadable_file(e: &Error) -> bool {
+    matches!(
+        e.kind,
+        Kind::Rejected | Kind::Unavailable | Kind::Timeout | Kind::RateLimited
+    )
 }
 
 /// `{"index":…,"error":…}` with the input put in after `index`.

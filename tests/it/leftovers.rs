@@ -206,3 +206,90 @@ fn batch_submit_with_some_valid_lines_still_submits_them() {
     assert_eq!(out.json()["items"], 2);
     assert_eq!(fake.batches()[0].requests.len(), 1);
 }
+
+// ---- 3. a provider batch whose results cannot be downloaded ----
+
+#[test]
+fn batch_results_write_the_other_batches_when_one_results_file_fails() {
+    use crate::batch_mock::{BatchApi, Config};
+    for anthropic_api in [false, true] {
+        let dir = tmp();
+        let fake = BatchApi::start(Config::default());
+        let cmd = || {
+            if anthropic_api {
+                crate::anthropic(dir.path(), &fake.mock)
+            } else {
+                openai(dir.path(), &fake.mock)
+            }
+        };
+        let model = if anthropic_api {
+            "claude-sonnet-4-5"
+        } else {
+            "gpt-4o-mini"
+        };
+        let sub = run(cmd()
+            .args([
+                "batch",
+                "submit",
+                "--json",
+                "--batch-size",
+                "2",
+                "-m",
+                model,
+            ])
+            .write_stdin("a\nb\nc\nd\ne\n"))
+        .expect(0);
+        let id = sub.json()["id"].as_str().unwrap().to_string();
+        let batches = fake.batches();
+        assert_eq!(batches.len(), 3);
+        // the middle batch's results file answers 500, every time
+        let path = if anthropic_api {
+            format!("/results-store/{}.jsonl", batches[1].id)
+        } else {
+            format!("/v1/files/file-out-{}/content", batches[1].id)
+        };
+        fake.state.lock().unwrap().broken.push((path, 500));
+        let out = run(cmd().args(["batch", "results", "--retries", "1", &id])).expect(5);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 5, "{}", out.stdout);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i);
+            if i == 2 || i == 3 {
+                assert_eq!(l["error"]["type"], "unavailable", "{l}");
+                let m = l["error"]["message"].as_str().unwrap();
+                assert!(m.contains(&batches[1].id) && m.contains("download"), "{m}");
+            } else {
+                assert_eq!(
+                    l["text"],
+                    format!("echo: {}", ["a", "b", "c", "d", "e"][i]),
+                    "{l}"
+                );
+            }
+        }
+        assert!(
+            out.stderr.contains(&batches[1].id) && out.stderr.contains("batch results"),
+            "{}",
+            out.stderr
+        );
+        // the status does not take the unread batch's items for errored ones
+        let st = run(cmd().args(["batch", "status", "--json", &id])).expect(0);
+        assert_eq!(st.json()["counts"]["errored"], 0, "{}", st.stdout);
+        // once the file can be read, the same command writes everything
+        fake.state.lock().unwrap().broken.clear();
+        let out = run(cmd().args(["batch", "results", &id])).expect(0);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 5);
+        assert!(
+            lines.iter().all(|l| l.get("error").is_none()),
+            "{}",
+            out.stdout
+        );
+        let total: f64 = lines.iter().map(|l| l["cost_usd"].as_f64().unwrap()).sum();
+        // and each provider batch's spend is in the log once, the unread one whole
+        let logs = run(cmd().args(["logs", "cost", "--json"])).expect(0);
+        let v = logs.json();
+        assert_eq!(v["total"]["calls"], 3, "{v}");
+        let logged = v["total"]["cost_usd"].as_f64().unwrap();
+        assert!((logged - total).abs() < 1e-9, "{v} vs {total}");
+    }
+}
