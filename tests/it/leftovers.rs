@@ -293,3 +293,111 @@ fn batch_results_write_the_other_batches_when_one_results_file_fails() {
         assert!((logged - total).abs() < 1e-9, "{v} vs {total}");
     }
 }
+
+// ---- 4. a price file placed by hand ----
+
+/// The price file `models update` writes, written by hand instead.
+fn place_price_file(dir: &std::path::Path, text: &str) {
+    let file = dir.join(".local/share/llmpipe/prices.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}
+
+/// The bundled data with gpt-4o's `key` price set to `value`.
+fn data_with_gpt4o(key: &str, value: serde_json::Value) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/genai-prices.json");
+    let mut data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for p in data.as_array_mut().unwrap() {
+        for m in p["models"].as_array_mut().unwrap() {
+            if m["id"] == "gpt-4o" {
+                m["prices"][key] = value.clone();
+            }
+        }
+    }
+    data.to_string()
+}
+
+/// gpt-4o in the bundled data: 2.5 in, 10 out per million tokens.
+fn estimate_gpt4o(dir: &std::path::Path) -> crate::Out {
+    run(crate::base(dir).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-4o",
+        "--max-tokens",
+        "1000",
+        "hello",
+    ]))
+}
+
+#[test]
+fn a_hand_placed_price_file_with_absurd_prices_is_not_used() {
+    use serde_json::json;
+    for (key, value) in [
+        ("input_mtok", json!(-2.5)),
+        ("output_mtok", json!(-10)),
+        ("input_mtok", json!(1e308)),
+        ("output_mtok", json!(1e300)),
+        ("input_mtok", json!("NaN")),
+        (
+            "input_mtok",
+            json!({"base": 2.5, "tiers": [{"start": 1, "price": -1}]}),
+        ),
+    ] {
+        let dir = tmp();
+        place_price_file(dir.path(), &data_with_gpt4o(key, value.clone()));
+        let out = estimate_gpt4o(dir.path()).expect(0);
+        let v = out.json();
+        assert_eq!(v["output_cost_usd"], 0.01, "{key} = {value}: {v}");
+        let input = v["input_cost_usd"].as_f64().unwrap();
+        assert!(input > 0.0 && input < 1e-3, "{key} = {value}: {v}");
+        assert!(
+            out.stderr.contains("warning") && out.stderr.contains("bundled"),
+            "{key} = {value}: {}",
+            out.stderr
+        );
+        // `models update` refuses such data as well (a local file: exit 2, as for any
+        // unusable one)
+        let file = dir.path().join("mirror.json");
+        std::fs::write(&file, data_with_gpt4o(key, value.clone())).unwrap();
+        let out = run(crate::base(dir.path()).args([
+            "models",
+            "update",
+            "--from",
+            file.to_str().unwrap(),
+        ]))
+        .expect(2);
+        assert!(
+            out.stderr.contains("not usable genai-prices data"),
+            "{key} = {value}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_hand_placed_price_file_of_the_wrong_shape_falls_back_to_the_bundled_prices() {
+    for text in [
+        "garbage",
+        "",
+        "null",
+        "{\"openai\": []}",
+        "[]",
+        "[1, 2]",
+        r#"[{"id":"openai","models":{"a":1}},{"id":"anthropic","models":[{"id":"x"}]}]"#,
+        r#"[{"id":"openai","models":[{"id":"gpt-4o","match":{"equals":"gpt-4o"},"prices":[]}]},{"id":"anthropic","models":[{"id":"x"}]}]"#,
+        r#"[{"id":"openai","models":[{"id":"gpt-4o","match":{"regex":"("},"prices":{"input_mtok":1,"output_mtok":1}}]},{"id":"anthropic","models":[{"id":"x"}]}]"#,
+    ] {
+        let dir = tmp();
+        place_price_file(dir.path(), text);
+        let out = estimate_gpt4o(dir.path()).expect(0);
+        assert_eq!(
+            out.json()["output_cost_usd"],
+            0.01,
+            "{text}: {}",
+            out.stdout
+        );
+        assert!(out.stderr.contains("bundled"), "{text}: {}", out.stderr);
+    }
+}
