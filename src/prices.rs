@@ -550,8 +550,78 @@ pub fn compact(data: &[u8]) -> Result<Vec<u8>, String> {
 /// Decodes the whole data as the calculator does (every rule, price and date checked) and
 /// checks that both providers are there with models.
 pub fn validate(data: &[u8]) -> Result<Calculator, String> {
-    parse(Box::leak(data.to_vec().into_boxed_slice()))?;
+    let providers = parse(Box::leak(data.to_vec().into_boxed_slice()))?;
+    for p in &providers {
+        for m in p.models() {
+            if let Some(why) = absurd_price(m.raw.get()) {
+                return Err(format!("{} model {}: {why}", p.id, m.id));
+            }
+        }
+    }
     Calculator::from_json(data).map_err(|e| e.to_string())
+}
+
+/// The highest rate taken as a price (USD per million tokens, or per thousand requests or
+/// searches): far above any real one, so that only a broken or hand-edited file trips it.
+const MAX_RATE: f64 = 1_000_000.0;
+
+/// Why a model's prices cannot be right, if they cannot: a rate that is negative, not
+/// finite or absurdly large ([`MAX_RATE`]). Such data is refused by `models update`, and a
+/// file placed by hand that has one is not used for that model ([`find`] prices it from
+/// the bundled data, with a warning), so a price is never silently wrong. Tier thresholds,
+/// constraints and conditions are not rates; data that is not JSON is left to the parser.
+fn absurd_price(raw: &str) -> Option<String> {
+    fn walk(v: &serde_json::Value, key: &str, in_prices: bool) -> Option<String> {
+        match v {
+            serde_json::Value::Number(n) if in_prices => {
+                let rate = n.as_f64().unwrap_or(f64::NAN);
+                (!(rate.is_finite() && (0.0..=MAX_RATE).contains(&rate)))
+                    .then(|| format!("{key} is {n}, not a price"))
+            }
+            serde_json::Value::Object(o) => o.iter().find_map(|(k, x)| {
+                if in_prices && matches!(k.as_str(), "start" | "constraint" | "when") {
+                    return None;
+                }
+                let key = if in_prices { k.as_str() } else { key };
+                walk(x, key, in_prices || k == "prices")
+            }),
+            serde_json::Value::Array(a) => a.iter().find_map(|x| walk(x, key, in_prices)),
+            _ => None,
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    walk(&v, "prices", false)
+}
+
+/// A model picked from a file that is not the bundled data, checked before its price is
+/// used: an absurd one marks the provider's data damaged (so [`find`] falls back to the
+/// bundled data) and is said once.
+fn sane(db: &Db, p: &Provider, m: &RawModel) -> bool {
+    if db.origin == Origin::Bundled {
+        return true;
+    }
+    let Some(why) = absurd_price(m.raw.get()) else {
+        return true;
+    };
+    p.damaged.store(true, Ordering::Relaxed);
+    warn_once(format!(
+        "the price data ({}) has an absurd price for {} ({why}): it is not used",
+        db.origin.describe(),
+        m.id
+    ));
+    false
+}
+
+/// A warning about the price data, said once however often the same name is looked up.
+fn warn_once(message: String) {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.contains(&message) {
+        crate::output::warn(&message);
+        said.push(message);
+    }
 }
 
 /// A database price: the model as the database matches it, at the time of the call.
@@ -610,7 +680,7 @@ pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPri
                 .iter()
                 .any(|p| p.damaged.load(Ordering::Relaxed)))
     {
-        crate::output::warn(&format!(
+        warn_once(format!(
             "the downloaded price data ({}) is damaged: {name} is priced from the bundled data ({BUNDLED_VERSION}); run `llmpipe models update` again",
             db.origin.describe()
         ));
@@ -650,6 +720,7 @@ fn find_in(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPric
     };
     let date = date_of(None);
     let price = match picked {
+        Some(Some(m)) if !sane(db, p, m) => return None,
         Some(Some(m)) => match fast_cost(m.raw.get(), &PROBE, &date, false) {
             Some((i, o)) => {
                 // A model the database lists without token prices (an audio or image
@@ -682,6 +753,12 @@ fn slow_find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPr
     let found = calc
         .calculate(&PriceRequest::new(name, &probe).with_provider_id(provider))
         .ok()?;
+    if let Some(p) = db.providers.iter().find(|p| p.id == provider)
+        && let Some(m) = p.models().iter().find(|m| m.id == found.model_id)
+        && !sane(db, p, m)
+    {
+        return None;
+    }
     if found.total_price <= 0.0 || found.provider_id != provider {
         return None;
     }
@@ -1294,5 +1371,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Only rates count, and only absurd ones: the bundled data has none (so a real file
+    /// never trips the check), and a negative, non-finite or huge rate anywhere under
+    /// `prices` (tiers and batch variants included) does.
+    #[test]
+    fn absurd_prices_are_found_and_the_bundled_data_has_none() {
+        let db = bundled();
+        for p in &db.providers {
+            for m in p.models() {
+                assert_eq!(absurd_price(m.raw.get()), None, "{}", m.id);
+            }
+        }
+        let ok = r#"{"id":"m","prices":[{"constraint":{"start_date":"2025-01-01"},"prices":{"input_mtok":{"base":1,"tiers":[{"start":200000000,"price":2}]},"output_mtok":0}}],"price_variants":[{"when":{"processing":"batch"},"prices":{"input_mtok":0.5}}],"context_window":100000000}"#;
+        assert_eq!(absurd_price(ok), None);
+        for (bad, why) in [
+            (r#"{"prices":{"input_mtok":-1}}"#, "input_mtok is -1"),
+            (r#"{"prices":{"output_mtok":1e300}}"#, "output_mtok is 1e"),
+            (
+                r#"{"prices":{"input_mtok":{"base":1,"tiers":[{"start":5,"price":-2}]}}}"#,
+                "price is -2",
+            ),
+            (
+                r#"{"prices":[{"prices":{"input_mtok":1}},{"prices":{"cache_read_mtok":-0.1}}]}"#,
+                "cache_read_mtok is -0.1",
+            ),
+            (
+                r#"{"prices":{},"price_variants":[{"when":{"processing":"batch"},"prices":{"output_mtok":-5}}]}"#,
+                "output_mtok is -5",
+            ),
+        ] {
+            let got = absurd_price(bad).unwrap_or_else(|| panic!("{bad}"));
+            assert!(got.starts_with(why), "{bad}: {got}");
+        }
+        assert!(validate(br#"[{"id":"openai","models":[{"id":"a","match":{"equals":"a"},"prices":{"input_mtok":-1}}]},{"id":"anthropic","models":[{"id":"b","match":{"equals":"b"},"prices":{"input_mtok":1}}]}]"#)
+            .unwrap_err()
+            .contains("openai model a: input_mtok is -1"));
     }
 }

@@ -315,6 +315,8 @@ async fn submit(
         None => None,
     };
     let (mut items, mut requests, mut worst) = (0usize, 0usize, 0.0f64);
+    // Lines that cannot become a request, and the first of them.
+    let (mut invalid, mut first_invalid) = (0usize, None::<(usize, Error)>);
     while let Some(line) = rx.recv().await {
         items += 1;
         let index = line.index;
@@ -330,6 +332,10 @@ async fn submit(
         let req = match item.request(&call, &job) {
             Ok(req) => req,
             Err(e) => {
+                invalid += 1;
+                if first_invalid.is_none() {
+                    first_invalid = Some((index, e.clone()));
+                }
                 let line = each_line::item_line(index, &item.input, &Err(e));
                 match &jobs {
                     Some(j) => j.insert_item(&id, index, Some(&item.input), Some(&line))?,
@@ -388,6 +394,11 @@ async fn submit(
         return Err(Error::usage("the input has no items (no non-empty lines)"));
     }
     let jobs = jobs.expect("recorded unless a dry run");
+    if requests == 0
+        && let Some((index, first)) = first_invalid
+    {
+        return Err(nothing_to_submit(&jobs, &id, items, invalid, index, first));
+    }
     jobs.set_batches(&id, &[], items as u64)?;
     jobs.commit()?;
     *waiting.borrow_mut() = Some(format!("submitting {id}"));
@@ -1164,6 +1175,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         .filter(|t| !t.is_empty());
     // Lines whose custom_id llmpipe did not write, and lines that are not the API's JSON.
     let (foreign, unreadable) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
+    // Provider batches whose results could not be downloaded, with why: their items become
+    // error lines, and the other batches' results are written all the same.
+    let mut unread: HashMap<usize, Error> = HashMap::new();
     for (part, state) in states.iter().enumerate() {
         conn.execute_batch("BEGIN").map_err(sql)?;
         let mut insert = conn
@@ -1236,9 +1250,17 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
                     .map_err(sql)?;
                 Ok(())
             };
-            api.client
+            let got = api
+                .client
                 .download(&api.target, &call, state.created_unix, &mut on_line)
-                .await?;
+                .await;
+            if let Err(e) = got {
+                if !unreadable_file(&e) {
+                    return Err(e);
+                }
+                unread.insert(part, e);
+                break;
+            }
         }
         drop(insert);
         conn.execute_batch("COMMIT").map_err(sql)?;
@@ -1260,7 +1282,16 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let missing: Vec<Missing> = states
         .iter()
         .enumerate()
-        .map(|(part, s)| Missing::of(subject, part, s, jobs))
+        .map(|(part, s)| match unread.get(&part) {
+            Some(e) => Ok(Missing::Other(
+                e.kind,
+                format!(
+                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results` again to fetch them",
+                    s.id, e.message
+                ),
+            )),
+            None => Missing::of(subject, part, s, jobs),
+        })
         .collect::<Result<_>>()?;
 
     // Exact counts, now that every result was read.
@@ -1295,6 +1326,9 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             }
         }
         for (part, (s, c)) in states.iter().zip(exact.iter_mut()).enumerate() {
+            if unread.contains_key(&part) {
+                continue; // not known until its results are read
+            }
             // An item sent in this batch that no line named is an error line too.
             if let Some(j) = local {
                 let sent: i64 = conn
@@ -1451,6 +1485,8 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             );
         }
     }
+    // A batch whose results were not all read is logged once they are, whole.
+    spend.retain(|part, _| !unread.contains_key(part));
     log_spend(subject, states, &spend, &options, api, jobs)?;
     if let Some(e) = stopped {
         return Err(e);
@@ -1500,6 +1536,31 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         e.stdout_written = true;
         return Err(e);
     }
+    // Then a provider batch whose results could not be downloaded: its error's code, and
+    // the advice to read the results again (its items may have run and been billed).
+    if let Some((_, first)) = unread.iter().min_by_key(|(part, _)| **part) {
+        let mut parts: Vec<usize> = unread.keys().copied().collect();
+        parts.sort_unstable();
+        let names: Vec<&str> = parts.iter().map(|p| states[*p].id.as_str()).collect();
+        let mut e = Error::new(
+            first.kind,
+            format!(
+                "{} of {items} item(s) failed; the results of {} batch(es) {} could not be downloaded ({}): their items are error lines",
+                tally.failed,
+                kind.name(),
+                names.join(", "),
+                first.message
+            ),
+        )
+        .with_provider(kind.name())
+        .with_hint(format!(
+            "every other result is written above; run `llmpipe batch results {}` again later to fetch the missing ones (do not resubmit them: they may have run and been billed)",
+            subject.id()
+        ));
+        e.status = first.status;
+        e.stdout_written = true;
+        return Err(e);
+    }
     match tally.first {
         None => Ok(()),
         Some((index, code, message)) => {
@@ -1518,6 +1579,59 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             Err(e)
         }
     }
+}
+
+/// No line of the input became a request, and some were invalid: nothing is submitted
+/// and no job recorded. Every line's outcome goes to stdout as the line a live
+/// `--each-line` run writes (an error line per invalid item, in input order), and the run
+/// exits as `--each-line` does, with the first failed item's code (2 for bad input).
+fn nothing_to_submit(
+    jobs: &Jobs,
+    id: &str,
+    items: usize,
+    invalid: usize,
+    index: usize,
+    first: Error,
+) -> Error {
+    let written = (|| -> rusqlite::Result<()> {
+        let mut st = jobs.conn.prepare(
+            "SELECT line FROM batch_items WHERE job = ?1 AND line IS NOT NULL ORDER BY idx",
+        )?;
+        let mut rows = st.query([id])?;
+        while let Some(r) = rows.next()? {
+            output::out_line(&r.get::<_, String>(0)?);
+        }
+        Ok(())
+    })();
+    if let Err(e) = written
+        .map_err(|e| Error::internal(format!("the job's items: {e}")))
+        .and_then(|()| jobs.delete(id))
+        .and_then(|()| jobs.commit())
+    {
+        return e;
+    }
+    let mut e = Error::new(
+        first.kind,
+        format!(
+            "nothing was submitted: {invalid} invalid line(s) of {items}, and no line to send (the first, index {index}: {})",
+            first.message
+        ),
+    )
+    .with_hint(
+        "each line's error is on stdout, as the error line a live --each-line run writes: fix the input, then submit again",
+    );
+    e.stdout_written = true;
+    e
+}
+
+/// Whether a failed download is the provider's answer about that one file (an HTTP error
+/// after retries, a timeout, a cut connection), so the other batches' results can still be
+/// written; a missing key, the local database or an interrupt stop everything.
+fn unreadable_file(e: &Error) -> bool {
+    matches!(
+        e.kind,
+        Kind::Rejected | Kind::Unavailable | Kind::Timeout | Kind::RateLimited
+    )
 }
 
 /// `{"index":…,"error":…}` with the input put in after `index`.

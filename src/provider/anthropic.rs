@@ -12,7 +12,7 @@ use super::{
 use crate::chat::{
     FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
 };
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 const KIND: ProviderKind = ProviderKind::Anthropic;
 /// The API version the official SDK pins.
@@ -513,15 +513,7 @@ fn stream_error(v: &Value) -> Error {
         .get("message")
         .and_then(Value::as_str)
         .unwrap_or("no message");
-    let kind = match ty {
-        "rate_limit_error" => Kind::RateLimited,
-        "authentication_error" | "permission_error" => Kind::Auth,
-        "invalid_request_error" | "not_found_error" | "request_too_large" => Kind::Rejected,
-        _ => Kind::Unavailable, // overloaded_error, api_error, unknown
-    };
-    Error::new(kind, format!("anthropic stream error {ty}: {message}"))
-        .with_provider(KIND.name())
-        .retryable(matches!(kind, Kind::RateLimited | Kind::Unavailable))
+    super::stream_error(KIND, ty, "", message)
 }
 
 #[derive(Default)]
@@ -826,6 +818,7 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
 
     fn feed(s: &mut StreamState, event: &str, data: &str) -> Result<String> {
         let mut out = String::new();

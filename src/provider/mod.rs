@@ -365,6 +365,41 @@ pub fn parse_error(
     err
 }
 
+/// An error the server reported inside a stream, after its 200 (Anthropic's `event: error`,
+/// OpenAI's `{"error": …}`, vLLM's `{"object":"error", …}`): classified as the HTTP answer
+/// it stands for would be, by [`retry::classify_status`], from the HTTP status the payload
+/// carries (`"code": 400`, `"code": "429"`) or else from its type. Once text was printed
+/// the client makes any failure final (exit 5, output partial).
+fn stream_error(kind: ProviderKind, ty: &str, code: &str, message: &str) -> Error {
+    let quota = code == "insufficient_quota" || ty == "insufficient_quota";
+    let status = match code.trim().parse::<u16>() {
+        Ok(s) if (400..600).contains(&s) => s,
+        _ if quota || code == "rate_limit_exceeded" => 429,
+        _ => match ty {
+            "rate_limit_error"
+            | "rate_limit_exceeded"
+            | "tokens"
+            | "requests"
+            | "RateLimitError" => 429,
+            "authentication_error" | "AuthenticationError" => 401,
+            "permission_error" | "PermissionDeniedError" => 403,
+            "invalid_request_error" | "BadRequestError" => 400,
+            "not_found_error" | "NotFoundError" => 404,
+            "request_too_large" => 413,
+            "UnprocessableEntityError" => 422,
+            "overloaded_error" => 529,
+            _ => 500, // api_error, server_error, and anything unknown
+        },
+    };
+    // Gateways (LiteLLM) send `"type": "None"`.
+    let label = match ty {
+        "" | "None" | "null" => "error",
+        t => t,
+    };
+    let detail = format!("{} stream error {label}: {message}", kind.name());
+    retry::classify_status(status, quota, detail).with_provider(kind.name())
+}
+
 /// Redirects are never followed: the next host would receive the key (reqwest keeps
 /// `x-api-key` across origins). A 3xx is a configuration error (exit 3), as with the
 /// official SDKs, which do not follow redirects either.

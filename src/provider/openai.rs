@@ -12,7 +12,7 @@ use super::{
 use crate::chat::{
     FinishReason, Format, ImageSource, Part, Request, Response, Role, ToolCall, ToolChoice, Usage,
 };
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 const KIND: ProviderKind = ProviderKind::OpenAi;
 
@@ -420,29 +420,25 @@ pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<Strin
     Some((s("type"), message, s("code")))
 }
 
-/// Maps an in-stream `{"error": …}` payload onto our categories by its type/code.
+/// Maps an in-stream error onto our categories by its HTTP code or type: OpenAI's (and
+/// LiteLLM's, OpenRouter's) `{"error": {…}}`, or vLLM's `{"object": "error", …}` with the
+/// fields at the top level.
 fn stream_error(v: &Value) -> Error {
-    let e = &v["error"];
-    let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-    let (ty, code) = (s("type"), s("code"));
+    let e = match v.get("error") {
+        Some(e) if !e.is_null() => e,
+        _ => v,
+    };
+    let s = |k: &str| match e.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
     let message = e
         .get("message")
         .and_then(Value::as_str)
         .or(e.as_str())
         .unwrap_or("no message");
-    let kind = if code == "insufficient_quota" || ty == "insufficient_quota" {
-        Kind::Quota
-    } else if code == "rate_limit_exceeded" || ty == "rate_limit_error" || ty == "tokens" {
-        Kind::RateLimited
-    } else if ty == "invalid_request_error" {
-        Kind::Rejected
-    } else {
-        Kind::Unavailable
-    };
-    let label = if ty.is_empty() { "error" } else { ty };
-    Error::new(kind, format!("openai stream error {label}: {message}"))
-        .with_provider(KIND.name())
-        .retryable(matches!(kind, Kind::RateLimited | Kind::Unavailable))
+    super::stream_error(KIND, &s("type"), &s("code"), message)
 }
 
 #[derive(Default)]
@@ -473,6 +469,14 @@ struct Chunk<'a> {
     choices: Option<Vec<ChunkChoice<'a>>>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    /// `"object": "error"`: vLLM's mid-stream error, its fields at the top level.
+    #[serde(default, rename = "object", deserialize_with = "error_object")]
+    error_object: bool,
+}
+
+/// Whether `object` is the string `"error"`; any other value says nothing (as before).
+fn error_object<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    Ok(Value::deserialize(d)?.as_str() == Some("error"))
 }
 
 #[derive(Deserialize)]
@@ -507,14 +511,22 @@ fn fast_chunk(data: &str) -> Option<(Chunk<'_>, Option<std::ops::Range<usize>>)>
         model: None,
         choices: None,
         usage: None,
+        error_object: false,
     };
     let mut text_at = None;
-    s.members(&["model", "choices", "error", "usage"], |s, k| {
+    s.members(&["model", "choices", "error", "usage", "object"], |s, k| {
         if s.null()? {
             return Some(());
         }
         match k {
             0 => chunk.model = Some(s.string()?),
+            // vLLM's `"object": "error"` is not the hot path; any other value is skipped.
+            4 if s.peek()? == b'"' => {
+                if s.string()? == "error" {
+                    return None;
+                }
+            }
+            4 => s.skip()?,
             1 => {
                 let mut choices = Vec::with_capacity(1);
                 s.array(|s| {
@@ -606,14 +618,16 @@ impl StreamState {
         let (chunk, text_at) = match fast_chunk(data) {
             Some(read) => read,
             None => match serde_json::from_str::<Chunk>(data) {
-                Ok(chunk) if chunk.error.is_none() => (chunk, None),
+                Ok(chunk) if chunk.error.is_none() && !chunk.error_object => (chunk, None),
                 Ok(_) => {
                     let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
                     return Err(stream_error(&v));
                 }
                 Err(shape) => {
                     let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
-                    if v.get("error").is_some_and(|e| !e.is_null()) {
+                    if v.get("error").is_some_and(|e| !e.is_null())
+                        || v.get("object").and_then(Value::as_str) == Some("error")
+                    {
                         return Err(stream_error(&v));
                     }
                     return Err(bad_body(KIND, shape));
@@ -721,6 +735,7 @@ impl StreamState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::error::Kind;
 
     #[test]
     fn parses_full_response_with_details() {
@@ -952,5 +967,55 @@ pub(crate) mod tests {
         let mut s = StreamState::default();
         feed(&mut s, r#"{"choices":[{"delta":{"content":"x"}}]}"#).unwrap();
         assert_eq!(s.finish().unwrap_err().kind, Kind::Unavailable);
+    }
+
+    /// vLLM's `{"object":"error",…}` is never read as an empty chunk (by the scanner or by
+    /// serde_json), and an error's HTTP code or type decides its kind.
+    #[test]
+    fn compatible_servers_error_events() {
+        let vllm = r#"{"object":"error","message":"too long","type":"BadRequestError","param":null,"code":400}"#;
+        assert!(fast_chunk(vllm).is_none());
+        let cases = [
+            (vllm, Kind::Rejected, false),
+            (
+                r#"{"object":"error","message":"x","type":"InternalServerError","code":500}"#,
+                Kind::Unavailable,
+                true,
+            ),
+            (
+                r#"{"id":"x","object":"error","choices":"?","message":"x","type":"RateLimitError"}"#,
+                Kind::RateLimited,
+                true,
+            ),
+            (
+                r#"{"error":{"message":"x","type":"None","code":"429"}}"#,
+                Kind::RateLimited,
+                true,
+            ),
+            (r#"{"error":{"message":"x","code":401}}"#, Kind::Auth, false),
+            (
+                r#"{"error":{"message":"x","type":"insufficient_quota","code":"insufficient_quota"}}"#,
+                Kind::Quota,
+                false,
+            ),
+            (r#"{"error":{"message":"x"}}"#, Kind::Unavailable, true),
+        ];
+        for (ev, kind, retryable) in cases {
+            let e = feed(&mut StreamState::default(), ev).unwrap_err();
+            assert_eq!((e.kind, e.retryable), (kind, retryable), "{ev}");
+            assert!(
+                e.message.starts_with("openai stream error "),
+                "{}",
+                e.message
+            );
+        }
+        // `object` of another value is no error, whatever its type.
+        for ok in [
+            r#"{"object":"chat.completion.chunk","choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"object":7,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"object":{"a":"error"},"choices":[{"delta":{"content":"x"}}]}"#,
+        ] {
+            assert_eq!(feed(&mut StreamState::default(), ok).unwrap(), "x", "{ok}");
+        }
     }
 }

@@ -78,6 +78,8 @@ pub struct State {
     pub files: HashMap<String, (String, Vec<u8>)>,
     pub batches: Vec<Batch>,
     seq: usize,
+    /// Paths (a results file's) answered with this status instead, every time.
+    pub broken: Vec<(String, u16)>,
 }
 
 pub struct BatchApi {
@@ -185,6 +187,13 @@ fn anthropic_error(status: u16, ty: &str, message: &str) -> Reply {
 fn handle(st: &mut State, req: &Recorded, base: &str) -> Reply {
     let path = req.path.split('?').next().unwrap_or("").to_string();
     let m = method(req);
+    if let Some(&(_, status)) = st.broken.iter().find(|(p, _)| *p == path) {
+        return if path.starts_with("/results-store/") {
+            anthropic_error(status, "api_error", "Internal server error")
+        } else {
+            openai_error(status, "The server had an error", None)
+        };
+    }
     if path.starts_with("/v1/messages/batches") || path.starts_with("/results-store/") {
         if req.header("x-api-key").is_none() || req.header("anthropic-version").is_none() {
             return anthropic_error(401, "authentication_error", "invalid x-api-key");

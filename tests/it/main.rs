@@ -15,6 +15,7 @@ mod eval;
 mod fixes;
 mod hygiene;
 mod input;
+mod leftovers;
 mod memory;
 mod money;
 mod prices;
