@@ -401,7 +401,12 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
 /// `(type, message, code)` from `{"error":{"message","type","param","code"}}`.
 pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<String>)> {
     let v: Value = serde_json::from_slice(body).ok()?;
-    let e = v.get("error")?;
+    // vLLM puts the fields at the top level: `{"object": "error", "message": …}`.
+    let e = match v.get("error") {
+        Some(e) => e,
+        None if v.get("object").and_then(Value::as_str) == Some("error") => &v,
+        None => return None,
+    };
     // Some compatible servers send `{"error": "text"}`.
     if let Some(s) = e.as_str() {
         return Some((None, s.to_string(), None));
@@ -967,6 +972,21 @@ pub(crate) mod tests {
         let mut s = StreamState::default();
         feed(&mut s, r#"{"choices":[{"delta":{"content":"x"}}]}"#).unwrap();
         assert_eq!(s.finish().unwrap_err().kind, Kind::Unavailable);
+    }
+
+    /// vLLM's error body (`{"object":"error",…}`, fields at the top level) is read for its
+    /// message and type, as OpenAI's `{"error":{…}}` is.
+    #[test]
+    fn vllm_error_bodies_are_read() {
+        let vllm = br#"{"object":"error","message":"This model's maximum context length is 4096 tokens","type":"BadRequestError","param":null,"code":400}"#;
+        let (kind, message, _) = error_fields(vllm).unwrap();
+        assert_eq!(kind.as_deref(), Some("BadRequestError"));
+        assert_eq!(
+            message,
+            "This model's maximum context length is 4096 tokens"
+        );
+        assert!(error_fields(br#"{"object":"list","message":"x"}"#).is_none());
+        assert!(error_fields(br#"{"message":"x"}"#).is_none());
     }
 
     /// vLLM's `{"object":"error",…}` is never read as an empty chunk (by the scanner or by
