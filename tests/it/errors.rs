@@ -296,3 +296,25 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         assert!(stderr.is_empty(), "{command}: {stderr}");
     }
 }
+
+/// vLLM answers an HTTP error with its fields at the top level; its message is shown, for a
+/// reply and a stream alike, with the exit code of the status.
+#[test]
+fn a_vllm_error_body_shows_its_message() {
+    let dir = tmp();
+    let body = json!({"object": "error", "message": "This model's maximum context length is 4096 tokens", "type": "BadRequestError", "param": null, "code": 400});
+    for command in ["complete", "stream"] {
+        let mock = Mock::start(vec![mock::full(
+            400,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )]);
+        let out = run(openai(dir.path(), &mock).args([command, "x"])).expect(4);
+        assert!(
+            out.stderr
+                .contains("openai 400 BadRequestError: This model's maximum context length"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+}
