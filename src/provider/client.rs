@@ -302,12 +302,13 @@ impl Client {
         printed: &mut bool,
     ) -> Result<Response> {
         match sink {
-            Some(s) => self.stream_once(target, http, &mut **s, printed).await,
-            None if collect => {
-                let mut discard = |_: &Deltas| Ok(());
-                let mut never = false;
-                self.stream_once(target, http, &mut discard, &mut never)
+            Some(s) => {
+                self.stream_once(target, http, Some(&mut **s), printed)
                     .await
+            }
+            None if collect => {
+                let mut never = false;
+                self.stream_once(target, http, None, &mut never).await
             }
             None => self.complete_once(target, http).await,
         }
@@ -371,8 +372,8 @@ impl Client {
         }
     }
 
-    /// A completion request: through reqwest, or for a stream that [`h1`] can carry, off
-    /// the socket.
+    /// A completion request: through reqwest, or for a printed stream that [`h1`] can
+    /// carry, off the socket.
     fn request(&self, target: &Target, http: &HttpRequest, stream: bool) -> Outgoing {
         let body = http.body.to_string();
         show_request(target, http, body.len());
@@ -497,16 +498,22 @@ impl Client {
         Ok(response)
     }
 
+    /// One streamed attempt. With a sink the text goes there as it arrives, and a
+    /// plain-http stream is read off the socket ([`h1`]); without one (a reply that must be
+    /// streamed, collected) the stream goes through reqwest, whose pooled connections serve
+    /// the many such requests of an `--each-line` run.
     async fn stream_once(
         &self,
         target: &Target,
         http: &HttpRequest,
-        sink: &mut dyn FnMut(&Deltas) -> Result<()>,
+        sink: Option<Sink<'_>>,
         printed: &mut bool,
     ) -> Result<Response> {
         let kind = target.kind;
         let first_deadline = deadline(self.timeout);
-        let request = self.request(target, http, true);
+        let request = self.request(target, http, sink.is_some());
+        let mut discard = |_: &Deltas| Ok(());
+        let sink = sink.unwrap_or(&mut discard);
         let (resp, headers) = self
             .open(
                 Peer::Api(kind),
