@@ -22,6 +22,7 @@
 //! is left to reqwest: see [`usable`].
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -184,14 +185,76 @@ async fn connect(url: &Url) -> WireResult<TcpStream> {
         .host_str()
         .ok_or_else(|| WireError::protocol("the URL has no host"))?;
     // An IPv6 literal comes bracketed ("[::1]"); a name is looked up.
-    let tcp = match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        Ok(ip) => TcpStream::connect((ip, port)).await,
-        Err(_) => TcpStream::connect((host, port)).await,
-    }
-    .map_err(|e| WireError::connect("tcp connect error", e))?;
+    let addrs: Vec<SocketAddr> = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| WireError::connect("dns error", e))?
+            .collect(),
+    };
+    let tcp = race(interleave(addrs), TcpStream::connect)
+        .await
+        .map_err(|e| WireError::connect("tcp connect error", e))?;
     // As reqwest does: a request's last bytes go out at once.
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
+}
+
+/// How long an attempt to connect runs alone before the next address is tried beside it
+/// (RFC 8305's "connection attempt delay"; hyper-util, under reqwest, waits 300 ms).
+const NEXT_ADDRESS_AFTER: Duration = Duration::from_millis(250);
+
+/// The addresses in the order to try them: the two families taking turns, starting with the
+/// first's (RFC 8305 4), so a family that is broken here costs one delay, not all of them.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let first_v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
+    let (mut same, mut other): (Vec<_>, Vec<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
+    let mut out = Vec::with_capacity(same.len() + other.len());
+    same.reverse();
+    other.reverse();
+    loop {
+        match (same.pop(), other.pop()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// Connects to the first of `addrs` that answers: each attempt gets [`NEXT_ADDRESS_AFTER`]
+/// alone before the next starts beside it (at once when it fails), and the first to connect
+/// wins (Happy Eyeballs, RFC 8305), so an address that silently drops packets does not use
+/// up the connect timeout. With every attempt failed, the last error.
+async fn race<C, F, T>(addrs: Vec<SocketAddr>, connect: C) -> io::Result<T>
+where
+    C: Fn(SocketAddr) -> F,
+    F: std::future::Future<Output = io::Result<T>>,
+{
+    use futures_util::StreamExt;
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut next = addrs.into_iter();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
+    loop {
+        let started = match next.next() {
+            Some(addr) => {
+                pending.push(connect(addr));
+                true
+            }
+            None => false,
+        };
+        if pending.is_empty() {
+            return Err(last);
+        }
+        // A success ends the race; a failure or the delay starts the next address.
+        tokio::select! {
+            done = pending.next() => match done {
+                Some(Ok(conn)) => return Ok(conn),
+                Some(Err(e)) => last = e,
+                None => {}
+            },
+            () = tokio::time::sleep(NEXT_ADDRESS_AFTER), if started => {}
+        }
+    }
 }
 
 async fn send(
@@ -802,6 +865,48 @@ mod tests {
             assert!(!err.connect);
             assert!(err.to_string().contains("before the body's end"), "{err}");
         });
+    }
+
+    #[test]
+    fn the_families_take_turns() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let (v6a, v6b, v4a, v4b) = (a("[::1]:1"), a("[::2]:1"), a("10.0.0.1:1"), a("10.0.0.2:1"));
+        assert_eq!(
+            interleave(vec![v6a, v6b, v4a, v4b]),
+            vec![v6a, v4a, v6b, v4b]
+        );
+        assert_eq!(interleave(vec![v4a, v6a, v4b]), vec![v4a, v6a, v4b]);
+        assert_eq!(interleave(vec![v4a, v4b]), vec![v4a, v4b]);
+        assert!(interleave(vec![]).is_empty());
+    }
+
+    /// An address that never answers costs [`NEXT_ADDRESS_AFTER`], not the connect
+    /// timeout; one that fails costs nothing; with all failed, the last error.
+    #[test]
+    fn the_first_address_to_answer_wins() {
+        let addrs: Vec<SocketAddr> = (1..=3)
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .collect();
+        let rt = runtime();
+        let started = std::time::Instant::now();
+        let won = rt.block_on(race(addrs.clone(), |a| async move {
+            match a.port() {
+                1 => std::future::pending().await,
+                2 => Err(io::Error::from(io::ErrorKind::ConnectionRefused)),
+                _ => Ok(a.port()),
+            }
+        }));
+        assert_eq!(won.unwrap(), 3);
+        let took = started.elapsed();
+        assert!(
+            took >= NEXT_ADDRESS_AFTER && took < NEXT_ADDRESS_AFTER * 3,
+            "{took:?}"
+        );
+        let lost = rt.block_on(race(addrs, |a| async move {
+            Err::<(), _>(io::Error::other(format!("refused {}", a.port())))
+        }));
+        assert_eq!(lost.unwrap_err().to_string(), "refused 3");
+        assert!(rt.block_on(race(vec![], |_| async { Ok(()) })).is_err());
     }
 
     #[test]
