@@ -389,6 +389,16 @@ async fn submit(
         {
             return Err(no_line_to_send(items, invalid, index, first));
         }
+        if requests == 0
+            && items > 0
+            && let Some(path) = &args.resume
+        {
+            output::err_line(&format!(
+                "llmpipe: dry run: {}; nothing was sent",
+                every_item_done(path, items)
+            ));
+            return Ok(());
+        }
         output::err_line(&format!(
             "llmpipe: dry run: {requests} request(s) for {} {}; nothing was sent",
             target.kind.name(),
@@ -404,6 +414,18 @@ async fn submit(
         && let Some((index, first)) = first_invalid
     {
         return Err(nothing_to_submit(&jobs, &id, items, invalid, index, first));
+    }
+    if requests == 0
+        && let Some(path) = &args.resume
+    {
+        // Every item was copied from the --resume file: the complete output is that
+        // file's lines, as a live `--each-line --resume` run writes them.
+        write_items_and_forget(&jobs, &id)?;
+        output::err_line(&format!(
+            "llmpipe: {}; no job was recorded and nothing was sent; the complete output is on stdout",
+            every_item_done(path, items)
+        ));
+        return Ok(());
     }
     jobs.set_batches(&id, &[], items as u64)?;
     jobs.commit()?;
@@ -1648,6 +1670,14 @@ fn unreadable_file(e: &Error) -> bool {
     matches!(
         e.kind,
         Kind::Rejected | Kind::Unavailable | Kind::Timeout | Kind::RateLimited
+    )
+}
+
+/// Why nothing is submitted when `--resume FILE` already holds a result for every item.
+fn every_item_done(resume: &std::path::Path, items: usize) -> String {
+    format!(
+        "nothing to submit: every item ({items}) already has a result in {}",
+        resume.display()
     )
 }
 

@@ -1,7 +1,22 @@
-//! `batch submit` edges: a dry run of input with no valid line.
+//! `batch submit` edges: a dry run of input with no valid line, a resume where every item
+//! is already done.
+
+use std::time::Duration;
 
 use crate::batch_mock::{BatchApi, Config};
+use crate::mock::{self, Mock};
 use crate::{Out, openai, run, tmp};
+
+/// An OpenAI server that answers `echo: <user text>`.
+fn echo_server() -> Mock {
+    Mock::start(vec![mock::dynamic(|req, _| {
+        let text = mock::last_user_text(req);
+        (
+            mock::openai_completion(&format!("echo: {text}")),
+            Duration::ZERO,
+        )
+    })])
+}
 
 fn submit(dir: &std::path::Path, fake: &BatchApi, extra: &[&str], stdin: &str) -> Out {
     run(openai(dir, &fake.mock)
@@ -62,4 +77,96 @@ fn batch_dry_run_with_some_valid_lines_still_exits_0() {
     assert_eq!(lines[0]["error"]["type"], "usage");
     assert!(out.stderr.contains("1 request(s)"), "{}", out.stderr);
     assert_eq!(fake.mock.hits(), 0);
+}
+
+// ---- 2. batch submit --resume where every item already has a result ----
+
+/// The output of a live `--each-line` run of `input`, written to `earlier.jsonl`.
+fn earlier_run(dir: &std::path::Path, input: &str) -> (std::path::PathBuf, String) {
+    let live = echo_server();
+    let out = run(openai(dir, &live)
+        .args(["complete", "--each-line", "-m", "gpt-4o-mini"])
+        .write_stdin(input.to_string()))
+    .expect(0);
+    let path = dir.join("earlier.jsonl");
+    std::fs::write(&path, &out.stdout).unwrap();
+    (path, out.stdout)
+}
+
+#[test]
+fn batch_resume_with_every_item_done_records_nothing_and_writes_the_output() {
+    let input = "one\ntwo\n\nthree\n";
+    for extra in [&[][..], &["--json"], &["--wait"]] {
+        let dir = tmp();
+        let (earlier, lines) = earlier_run(dir.path(), input);
+        let fake = BatchApi::start(Config::default());
+        let out = submit(
+            dir.path(),
+            &fake,
+            &[extra, &["--resume", earlier.to_str().unwrap()]].concat(),
+            input,
+        )
+        .expect(0);
+        assert_eq!(fake.mock.hits(), 0, "nothing is sent");
+        no_job_recorded(dir.path(), &fake);
+        // the complete ordered output, as a live --each-line --resume run writes it
+        assert_eq!(out.stdout, lines, "{extra:?}");
+        assert!(
+            out.stderr.contains("nothing to submit")
+                && out.stderr.contains("already has a result")
+                && out.stderr.contains("earlier.jsonl"),
+            "{}",
+            out.stderr
+        );
+        // the same as a live run: it copies the file and sends nothing
+        let live = echo_server();
+        let again = run(openai(dir.path(), &live)
+            .args(["complete", "--each-line", "-m", "gpt-4o-mini", "--resume"])
+            .arg(&earlier)
+            .write_stdin(input.to_string()))
+        .expect(0);
+        assert_eq!(again.stdout, out.stdout);
+        assert_eq!(live.hits(), 0);
+    }
+}
+
+#[test]
+fn batch_dry_run_resume_with_every_item_done_says_so() {
+    let input = "one\ntwo\n";
+    let dir = tmp();
+    let (earlier, _) = earlier_run(dir.path(), input);
+    let fake = BatchApi::start(Config::default());
+    let out = submit(
+        dir.path(),
+        &fake,
+        &["--dry-run", "--resume", earlier.to_str().unwrap()],
+        input,
+    )
+    .expect(0);
+    assert_eq!(fake.mock.hits(), 0);
+    no_job_recorded(dir.path(), &fake);
+    assert!(
+        out.stderr.contains("nothing to submit")
+            && out.stderr.contains("already has a result")
+            && out.stderr.contains("earlier.jsonl"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn batch_resume_with_some_items_left_still_submits_them() {
+    let input = "one\ntwo\nthree\n";
+    let dir = tmp();
+    let (earlier, _) = earlier_run(dir.path(), "one\ntwo\n");
+    let fake = BatchApi::start(Config::default());
+    let out = submit(
+        dir.path(),
+        &fake,
+        &["--json", "--resume", earlier.to_str().unwrap()],
+        input,
+    )
+    .expect(0);
+    assert_eq!(out.json()["items"], 3);
+    assert_eq!(fake.batches()[0].requests.len(), 1);
 }
