@@ -1,5 +1,5 @@
 //! `batch submit` edges: a dry run of input with no valid line, a resume where every item
-//! is already done.
+//! is already done, and 1-based line numbers in the messages about the input's lines.
 
 use std::time::Duration;
 
@@ -169,4 +169,95 @@ fn batch_resume_with_some_items_left_still_submits_them() {
     .expect(0);
     assert_eq!(out.json()["items"], 3);
     assert_eq!(fake.batches()[0].requests.len(), 1);
+}
+
+// ---- 3. messages name the input's lines 1-based, as editors count ----
+
+/// Items 1 and 2 are invalid; with the blank line, they are lines 3 and 4 of the input.
+const JSONL: &str = "{\"input\": \"fine\"}\n\nnot json\n[1, 2]\n";
+
+fn check_line_numbers(out: &Out, source: &str) {
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    // the JSON index stays 0-based
+    assert_eq!(lines[1]["index"], 1);
+    assert_eq!(lines[2]["index"], 2);
+    let m1 = lines[1]["error"]["message"].as_str().unwrap();
+    let m2 = lines[2]["error"]["message"].as_str().unwrap();
+    assert!(
+        m1.contains(&format!("line 3 of {source} is not JSON")),
+        "{m1}"
+    );
+    assert!(
+        m2.contains(&format!("line 4 of {source} is not a JSON object")),
+        "{m2}"
+    );
+}
+
+#[test]
+fn live_jsonl_errors_name_the_input_line_1_based() {
+    let dir = tmp();
+    let live = echo_server();
+    let out = run(openai(dir.path(), &live)
+        .args(["complete", "--each-line", "--line-format", "jsonl"])
+        .args(["-m", "gpt-4o-mini"])
+        .write_stdin(JSONL))
+    .expect(2);
+    check_line_numbers(&out, "stdin");
+    assert!(out.stderr.contains("line 3 of stdin"), "{}", out.stderr);
+    // from a file: its name and its own line numbers
+    std::fs::write(dir.path().join("data.jsonl"), JSONL).unwrap();
+    let out = run(openai(dir.path(), &live)
+        .args(["complete", "--each-line", "--line-format", "jsonl"])
+        .args(["-m", "gpt-4o-mini", "-f", "data.jsonl"]))
+    .expect(2);
+    check_line_numbers(&out, "data.jsonl");
+}
+
+#[test]
+fn batch_jsonl_errors_name_the_input_line_1_based() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    // the dry run writes the error lines at once
+    let out = submit(
+        dir.path(),
+        &fake,
+        &["--line-format", "jsonl", "--dry-run"],
+        JSONL,
+    )
+    .expect(0);
+    let lines: Vec<_> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.get("error").is_some())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3 of stdin is not JSON"),
+        "{}",
+        lines[0]
+    );
+    // the real job writes them with its results
+    let sub = submit(
+        dir.path(),
+        &fake,
+        &["--line-format", "jsonl", "--json"],
+        JSONL,
+    )
+    .expect(0);
+    let id = sub.json()["id"].as_str().unwrap().to_string();
+    let res = run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(2);
+    check_line_numbers(&res, "stdin");
+    // and with no valid line, the message of the run names the first one
+    let out = submit(
+        dir.path(),
+        &fake,
+        &["--line-format", "jsonl"],
+        "\nnot json\n",
+    )
+    .expect(2);
+    assert!(out.stderr.contains("line 2 of stdin"), "{}", out.stderr);
 }
