@@ -383,6 +383,22 @@ async fn submit(
         .with_hint("raise --max-cost, lower --max-tokens, or submit fewer items"));
     }
     if args.dry_run {
+        // A dry run ends as the real run would when there is nothing to send.
+        if requests == 0
+            && let Some((index, first)) = first_invalid
+        {
+            return Err(no_line_to_send(items, invalid, index, first));
+        }
+        if requests == 0
+            && items > 0
+            && let Some(path) = &args.resume
+        {
+            output::err_line(&format!(
+                "llmpipe: dry run: {}; nothing was sent",
+                every_item_done(path, items)
+            ));
+            return Ok(());
+        }
         output::err_line(&format!(
             "llmpipe: dry run: {requests} request(s) for {} {}; nothing was sent",
             target.kind.name(),
@@ -398,6 +414,18 @@ async fn submit(
         && let Some((index, first)) = first_invalid
     {
         return Err(nothing_to_submit(&jobs, &id, items, invalid, index, first));
+    }
+    if requests == 0
+        && let Some(path) = &args.resume
+    {
+        // Every item was copied from the --resume file: the complete output is that
+        // file's lines, as a live `--each-line --resume` run writes them.
+        write_items_and_forget(&jobs, &id)?;
+        output::err_line(&format!(
+            "llmpipe: {}; no job was recorded and nothing was sent; the complete output is on stdout",
+            every_item_done(path, items)
+        ));
+        return Ok(());
     }
     jobs.set_batches(&id, &[], items as u64)?;
     jobs.commit()?;
@@ -1593,6 +1621,15 @@ fn nothing_to_submit(
     index: usize,
     first: Error,
 ) -> Error {
+    if let Err(e) = write_items_and_forget(jobs, id) {
+        return e;
+    }
+    no_line_to_send(items, invalid, index, first)
+}
+
+/// Writes the lines the job's items already have (error lines, lines copied from
+/// `--resume`) in input order, then forgets the job: nothing of it was submitted.
+fn write_items_and_forget(jobs: &Jobs, id: &str) -> Result<()> {
     let written = (|| -> rusqlite::Result<()> {
         let mut st = jobs.conn.prepare(
             "SELECT line FROM batch_items WHERE job = ?1 AND line IS NOT NULL ORDER BY idx",
@@ -1603,13 +1640,15 @@ fn nothing_to_submit(
         }
         Ok(())
     })();
-    if let Err(e) = written
+    written
         .map_err(|e| Error::internal(format!("the job's items: {e}")))
         .and_then(|()| jobs.delete(id))
         .and_then(|()| jobs.commit())
-    {
-        return e;
-    }
+}
+
+/// Why nothing is submitted when no line became a request and some were invalid (the
+/// same for a dry run).
+fn no_line_to_send(items: usize, invalid: usize, index: usize, first: Error) -> Error {
     let mut e = Error::new(
         first.kind,
         format!(
@@ -1631,6 +1670,14 @@ fn unreadable_file(e: &Error) -> bool {
     matches!(
         e.kind,
         Kind::Rejected | Kind::Unavailable | Kind::Timeout | Kind::RateLimited
+    )
+}
+
+/// Why nothing is submitted when `--resume FILE` already holds a result for every item.
+fn every_item_done(resume: &std::path::Path, items: usize) -> String {
+    format!(
+        "nothing to submit: every item ({items}) already has a result in {}",
+        resume.display()
     )
 }
 

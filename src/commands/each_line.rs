@@ -34,6 +34,10 @@ pub(super) const GRACE: Duration = Duration::from_secs(2);
 pub(super) struct Line {
     pub(super) index: usize,
     pub(super) text: std::result::Result<String, Error>,
+    /// Where it is, for messages: its 1-based line number in its source (blank lines
+    /// count, as editors and `sed -n Np` count), and the source (a file's name, `stdin`).
+    pub(super) line_no: usize,
+    pub(super) source: std::sync::Arc<str>,
 }
 
 type Pending<'a> = Pin<Box<dyn Future<Output = (usize, Value, Result<CallResult>)> + 'a>>;
@@ -436,7 +440,15 @@ impl Item {
 }
 
 pub(super) fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
-    let raw = match line.text {
+    let Line {
+        text,
+        line_no,
+        source,
+        ..
+    } = line;
+    // The item's place in the user's input, 1-based (`index` is not a line number).
+    let at = || format!("line {line_no} of {source}");
+    let raw = match text {
         Ok(raw) => raw,
         Err(e) => {
             return Item {
@@ -473,15 +485,15 @@ pub(super) fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
             }
             Ok(_) => Item {
                 content: Err(Error::usage(format!(
-                    "line {} is not a JSON object (--line-format jsonl)",
-                    line.index
+                    "{} is not a JSON object (--line-format jsonl)",
+                    at()
                 ))),
                 input: Value::String(raw),
             },
             Err(e) => Item {
                 content: Err(Error::usage(format!(
-                    "line {} is not JSON (--line-format jsonl): {e}",
-                    line.index
+                    "{} is not JSON (--line-format jsonl): {e}",
+                    at()
                 ))),
                 input: Value::String(raw),
             },
@@ -492,22 +504,32 @@ pub(super) fn parse_item(line: Line, format: LineFormat, prefix: &str) -> Item {
 /// Reads -f files, then stdin, line by line; every non-blank line is an item.
 pub(super) fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc::Sender<Line>) {
     let mut index = 0;
-    let mut send = |text: std::result::Result<String, Error>| {
-        let ok = tx.blocking_send(Line { index, text }).is_ok();
-        index += 1;
-        ok
-    };
-    let mut sources: Vec<(String, Box<dyn Read>)> = Vec::new();
+    let mut send =
+        |text: std::result::Result<String, Error>, line_no: usize, source: &std::sync::Arc<str>| {
+            let source = source.clone();
+            let ok = tx
+                .blocking_send(Line {
+                    index,
+                    text,
+                    line_no,
+                    source,
+                })
+                .is_ok();
+            index += 1;
+            ok
+        };
+    let mut sources: Vec<(std::sync::Arc<str>, Box<dyn Read>)> = Vec::new();
     for path in files {
+        let name: std::sync::Arc<str> = path.display().to_string().into();
         match std::fs::File::open(&path) {
-            Ok(f) => sources.push((path.display().to_string(), Box::new(f))),
+            Ok(f) => sources.push((name, Box::new(f))),
             Err(e) => {
                 let msg = format!(
                     "cannot read {}: {}",
                     path.display(),
                     crate::input::io_reason(&e)
                 );
-                if !send(Err(Error::usage(msg))) {
+                if !send(Err(Error::usage(msg)), 0, &name) {
                     return;
                 }
             }
@@ -520,21 +542,29 @@ pub(super) fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc
         let mut reader = BufReader::with_capacity(64 * 1024, source);
         let mut buf = Vec::new();
         let mut offset = 0usize;
+        let mut line_no = 0usize;
         loop {
             buf.clear();
+            line_no += 1;
             let limit = crate::input::MAX_INPUT_BYTES;
             let n = match reader.by_ref().take(limit + 1).read_until(b'\n', &mut buf) {
                 Ok(0) => break,
                 Ok(n) if n as u64 > limit => {
                     let what = format!("a line of {name}");
-                    send(Err(Error::usage(crate::input::too_large_message(
-                        &what, limit,
-                    ))));
+                    send(
+                        Err(Error::usage(crate::input::too_large_message(&what, limit))),
+                        line_no,
+                        &name,
+                    );
                     break;
                 }
                 Ok(n) => n,
                 Err(e) => {
-                    send(Err(Error::usage(format!("cannot read {name}: {e}"))));
+                    send(
+                        Err(Error::usage(format!("cannot read {name}: {e}"))),
+                        line_no,
+                        &name,
+                    );
                     break;
                 }
             };
@@ -550,7 +580,7 @@ pub(super) fn read_lines(files: Vec<PathBuf>, stdin: bool, tx: tokio::sync::mpsc
                     start + e.valid_up_to()
                 ))),
             };
-            if !send(text) {
+            if !send(text, line_no, &name) {
                 return;
             }
         }

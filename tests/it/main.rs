@@ -4,6 +4,7 @@ mod mock;
 
 mod batch;
 mod batch_api;
+mod batch_edges;
 mod batch_mock;
 mod bounds;
 mod completions;
