@@ -382,6 +382,9 @@ async fn submit(
         )
         .with_hint("raise --max-cost, lower --max-tokens, or submit fewer items"));
     }
+    if items == 0 {
+        return Err(super::each_line::empty_input());
+    }
     if args.dry_run {
         // A dry run ends as the real run would when there is nothing to send.
         if requests == 0
@@ -405,9 +408,6 @@ async fn submit(
             target.model
         ));
         return Ok(());
-    }
-    if items == 0 {
-        return Err(Error::usage("the input has no items (no non-empty lines)"));
     }
     let jobs = jobs.expect("recorded unless a dry run");
     if requests == 0

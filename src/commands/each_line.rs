@@ -212,6 +212,13 @@ pub async fn run(args: &RequestArgs, call: &Call, job: &Job) -> Result<()> {
     if let Some(r) = resume.as_mut() {
         r.check_end(next_read)?;
     }
+    if next_read == 0 {
+        // The SPEC's empty input: a usage error, as for one request (and `batch submit`).
+        if let Some(bar) = progress.bar.take() {
+            bar.finish_and_clear();
+        }
+        return Err(empty_input());
+    }
     progress.finish(next_read);
     match progress.first_failure.take() {
         None => Ok(()),
@@ -782,6 +789,12 @@ impl Resume {
         e.stdout_written = true;
         e
     }
+}
+
+/// The SPEC's empty input for a run of many: no item at all.
+pub fn empty_input() -> Error {
+    Error::usage("the input has no items (no non-empty lines)")
+        .with_hint("give one item per line, on stdin or with -f FILE")
 }
 
 /// Counts for the progress bar (on a terminal) and the summary line (always).

@@ -261,3 +261,33 @@ fn batch_jsonl_errors_name_the_input_line_1_based() {
     .expect(2);
     assert!(out.stderr.contains("line 2 of stdin"), "{}", out.stderr);
 }
+
+/// The SPEC's empty input is a usage error for a run of many items too: a live
+/// `--each-line` run, a batch submit and its dry run alike (blank lines are no items).
+#[test]
+fn empty_input_is_a_usage_error_for_a_run_of_many() {
+    let dir = tmp();
+    let mock = echo_server();
+    for stdin in ["", "\n\n", "  \n"] {
+        let out = run(openai(dir.path(), &mock)
+            .args(["complete", "--each-line", "--json"])
+            .write_stdin(stdin))
+        .expect(2);
+        assert!(
+            out.stderr.contains("the input has no items"),
+            "{}",
+            out.stderr
+        );
+        let fake = BatchApi::start(Config::default());
+        for extra in [&["--dry-run"][..], &[]] {
+            let out = submit(dir.path(), &fake, extra, stdin).expect(2);
+            assert!(
+                out.stderr.contains("the input has no items"),
+                "{}",
+                out.stderr
+            );
+        }
+        no_job_recorded(dir.path(), &fake);
+    }
+    assert!(mock.requests().is_empty());
+}
