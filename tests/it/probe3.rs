@@ -71,3 +71,64 @@ fn an_in_stream_404_falls_back_as_an_http_404_does() {
     assert_eq!(last["error"]["type"], "rejected");
     assert_eq!(last["error"]["status"], 400, "the payload's own HTTP code");
 }
+
+/// A job of five items split into three provider batches (2 + 2 + 1), submitted.
+fn three_batch_job(dir: &std::path::Path, fake: &crate::batch_mock::BatchApi) -> String {
+    let sub = run(openai(dir, &fake.mock)
+        .args([
+            "batch",
+            "submit",
+            "--json",
+            "--batch-size",
+            "2",
+            "-m",
+            "gpt-4o-mini",
+        ])
+        .write_stdin("a\nb\nc\nd\ne\n"))
+    .expect(0);
+    sub.json()["id"].as_str().unwrap().to_string()
+}
+
+/// A provider batch id with no local record whose results file cannot be downloaded: its
+/// items are not known here, so no line is written for them. With `--json` stdout still
+/// gets the error object (`| jq` never reads nothing), and nothing claims error lines
+/// that are not there.
+#[test]
+fn a_bare_batch_id_whose_results_cannot_be_downloaded_reports_the_error() {
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    three_batch_job(dir.path(), &fake);
+    let b = fake.batches();
+    let path = format!("/v1/files/file-out-{}/content", b[0].id);
+    fake.state.lock().unwrap().broken.push((path, 500));
+    // another machine: only the provider's id
+    let elsewhere = tmp();
+    let out = run(openai(elsewhere.path(), &fake.mock).args([
+        "batch",
+        "results",
+        "--json",
+        "--retries",
+        "0",
+        &b[0].id,
+    ]))
+    .expect(5);
+    let v = out.json();
+    assert_eq!(v["error"]["type"], "unavailable", "{}", out.stdout);
+    assert_eq!(v["error"]["exit_code"], 5);
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains(&b[0].id) && m.contains("downloaded"), "{m}");
+    assert!(!m.contains("error lines"), "{m}");
+    assert!(
+        out.stderr
+            .contains(&format!("llmpipe batch results {}", b[0].id))
+            && !out.stderr.contains("written above"),
+        "{}",
+        out.stderr
+    );
+    // once it can be read, the same command writes its lines
+    fake.state.lock().unwrap().broken.clear();
+    let out =
+        run(openai(elsewhere.path(), &fake.mock).args(["batch", "results", &b[0].id])).expect(0);
+    assert_eq!(out.lines().len(), 2, "{}", out.stdout);
+}
