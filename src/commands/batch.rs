@@ -1286,8 +1286,11 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             Some(e) => Ok(Missing::Other(
                 e.kind,
                 format!(
-                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results` again to fetch them",
-                    s.id, e.message
+                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results {}` again to fetch them",
+                    s.id,
+                    e.message,
+                    // named: without it, the latest job is read, which may be another
+                    subject.id()
                 ),
             )),
             None => Missing::of(subject, part, s, jobs),

@@ -132,3 +132,29 @@ fn a_bare_batch_id_whose_results_cannot_be_downloaded_reports_the_error() {
         run(openai(elsewhere.path(), &fake.mock).args(["batch", "results", &b[0].id])).expect(0);
     assert_eq!(out.lines().len(), 2, "{}", out.stdout);
 }
+
+/// The error line of an item whose batch's results could not be downloaded names the job
+/// to read again: `llmpipe batch results` alone reads the latest job, which is another
+/// one once a later job was submitted.
+#[test]
+fn an_unread_items_error_line_names_its_job() {
+    use crate::batch_mock::{BatchApi, Config};
+    let dir = tmp();
+    let fake = BatchApi::start(Config::default());
+    let first = three_batch_job(dir.path(), &fake);
+    let b = fake.batches();
+    let path = format!("/v1/files/file-out-{}/content", b[2].id);
+    fake.state.lock().unwrap().broken.push((path, 500));
+    let later = three_batch_job(dir.path(), &fake);
+    assert_ne!(first, later);
+    let out =
+        run(openai(dir.path(), &fake.mock).args(["batch", "results", "--retries", "0", &first]))
+            .expect(5);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 5, "{}", out.stdout);
+    let m = lines[4]["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains(&format!("`llmpipe batch results {first}`")),
+        "{m}"
+    );
+}
