@@ -158,3 +158,65 @@ fn an_unread_items_error_line_names_its_job() {
         "{m}"
     );
 }
+
+/// A model that only a hand-placed price file lists, with an absurd rate: it is not priced
+/// from that file, and the bundled data has no price for it either. The warnings say so
+/// (never that it was priced from the bundled data), `cost_usd` is null and `--max-cost`
+/// refuses it.
+#[test]
+fn a_model_only_a_hand_placed_file_lists_with_an_absurd_rate_is_unpriced_and_said_so() {
+    let dir = tmp();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/genai-prices.json");
+    let mut data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for p in data.as_array_mut().unwrap() {
+        if p["id"] == "openai" {
+            p["models"].as_array_mut().unwrap().insert(
+                0,
+                serde_json::json!({"id": "gpt-local-9", "match": {"equals": "gpt-local-9"},
+                                   "prices": {"input_mtok": 1, "output_mtok": -4}}),
+            );
+        }
+    }
+    let file = dir.path().join(".local/share/llmpipe/prices.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, data.to_string()).unwrap();
+    let out = run(crate::base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-local-9",
+        "--max-tokens",
+        "10",
+        "hello",
+    ]))
+    .expect(2);
+    assert!(
+        out.stderr.contains("absurd price for gpt-local-9")
+            && out.stderr.contains("no price in the bundled data")
+            && !out.stderr.contains("is priced from the bundled data"),
+        "{}",
+        out.stderr
+    );
+    // a server that reports the model as asked (a local one)
+    let body = serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1730000000,
+        "model": "gpt-local-9",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29}
+    });
+    let mock = Mock::start(vec![mock::full(200, &[], body.to_string())]);
+    let out = run(openai(dir.path(), &mock).args(["complete", "--json", "-m", "gpt-local-9", "x"]))
+        .expect(0);
+    assert_eq!(
+        out.json()["cost_usd"],
+        serde_json::Value::Null,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("is priced from the bundled data"),
+        "{}",
+        out.stderr
+    );
+}
