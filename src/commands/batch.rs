@@ -1549,11 +1549,11 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         // them has a line (and with --json, when no line was written, the error object is).
         let (theirs, others) = match subject {
             Subject::Local(_) => (
-                "their items are error lines",
+                "their items not read are error lines",
                 "every other result is written above; ",
             ),
             Subject::Bare { .. } => (
-                "no line is written for their items (a provider batch id has no local record of them)",
+                "their items not read have no line (a provider batch id has no local record of them)",
                 "",
             ),
         };
