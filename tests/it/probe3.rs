@@ -220,3 +220,52 @@ fn a_model_only_a_hand_placed_file_lists_with_an_absurd_rate_is_unpriced_and_sai
         out.stderr
     );
 }
+
+/// A price in llmpipe.toml above 1,000,000 USD per million tokens (the limit the price data
+/// has) is refused where it is read (exit 3, naming the file), instead of making every cost
+/// infinite and so reported as `null`, as if the model had no price.
+#[test]
+fn a_config_price_above_the_limit_is_refused() {
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "[prices.\"gpt-local\"]\ninput = 1e308\noutput = 1.0\n",
+    )
+    .unwrap();
+    let out = run(crate::base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-local",
+        "--max-tokens",
+        "10",
+        "hello",
+    ]))
+    .expect(3);
+    assert!(
+        out.stderr.contains("llmpipe.toml") && out.stderr.contains("1000000"),
+        "{}",
+        out.stderr
+    );
+    // the limit itself is a price
+    std::fs::write(
+        dir.path().join("llmpipe.toml"),
+        "[prices.\"gpt-local\"]\ninput = 1000000\noutput = 1.0\n",
+    )
+    .unwrap();
+    let out = run(crate::base(dir.path()).args([
+        "estimate-cost",
+        "--json",
+        "-m",
+        "gpt-local",
+        "--max-tokens",
+        "10",
+        "hello",
+    ]))
+    .expect(0);
+    assert!(
+        out.json()["input_cost_usd"].as_f64().unwrap() > 1.0,
+        "{}",
+        out.stdout
+    );
+}
