@@ -193,14 +193,16 @@ mod check {
     use std::path::PathBuf;
 
     /// A price must be finite and not negative: `nan`, `inf` or `-1` would disable
-    /// `--max-cost` (every comparison with NaN is false).
+    /// `--max-cost` (every comparison with NaN is false). Nor may it be above 1,000,000
+    /// USD per million tokens, the limit the price data has too: a rate like `1e308` makes
+    /// every cost infinite, reported as `null` as if the model had no price.
     pub fn price<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         let v = f64::deserialize(d)?;
-        if v.is_finite() && v >= 0.0 {
+        if v.is_finite() && (0.0..=1_000_000.0).contains(&v) {
             Ok(v)
         } else {
             Err(D::Error::custom(format!(
-                "a price must be a finite number of dollars per million tokens, 0 or more, not {v}"
+                "a price must be a finite number of dollars per million tokens, from 0 to 1000000, not {v}"
             )))
         }
     }

@@ -680,10 +680,6 @@ pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPri
                 .iter()
                 .any(|p| p.damaged.load(Ordering::Relaxed)))
     {
-        warn_once(format!(
-            "the downloaded price data ({}) is damaged: {name} is priced from the bundled data ({BUNDLED_VERSION}); run `llmpipe models update` again",
-            db.origin.describe()
-        ));
         static BUNDLED_DB: OnceLock<Db> = OnceLock::new();
         let bundled = BUNDLED_DB.get_or_init(|| {
             Db::new(
@@ -691,7 +687,17 @@ pub fn find(db: &'static Db, provider: &'static str, name: &str) -> Option<DbPri
                 Origin::Bundled,
             )
         });
-        return find_in(bundled, provider, name);
+        let priced = find_in(bundled, provider, name);
+        // A model only the downloaded file lists has no bundled price: said as it is.
+        let instead = match priced {
+            Some(_) => "is priced from the bundled data",
+            None => "has no price in the bundled data either",
+        };
+        warn_once(format!(
+            "the downloaded price data ({}) is damaged: {name} {instead} ({BUNDLED_VERSION}); run `llmpipe models update` again",
+            db.origin.describe()
+        ));
+        return priced;
     }
     found
 }

@@ -1314,8 +1314,11 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             Some(e) => Ok(Missing::Other(
                 e.kind,
                 format!(
-                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results` again to fetch them",
-                    s.id, e.message
+                    "the results of the batch {} could not be downloaded ({}): run `llmpipe batch results {}` again to fetch them",
+                    s.id,
+                    e.message,
+                    // named: without it, the latest job is read, which may be another
+                    subject.id()
                 ),
             )),
             None => Missing::of(subject, part, s, jobs),
@@ -1570,10 +1573,22 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         let mut parts: Vec<usize> = unread.keys().copied().collect();
         parts.sort_unstable();
         let names: Vec<&str> = parts.iter().map(|p| states[*p].id.as_str()).collect();
+        // A provider batch id with no local record: its items are not known, so none of
+        // them has a line (and with --json, when no line was written, the error object is).
+        let (theirs, others) = match subject {
+            Subject::Local(_) => (
+                "their items not read are error lines",
+                "every other result is written above; ",
+            ),
+            Subject::Bare { .. } => (
+                "their items not read have no line (a provider batch id has no local record of them)",
+                "",
+            ),
+        };
         let mut e = Error::new(
             first.kind,
             format!(
-                "{} of {items} item(s) failed; the results of {} batch(es) {} could not be downloaded ({}): their items are error lines",
+                "{} of {items} item(s) failed; the results of {} batch(es) {} could not be downloaded ({}): {theirs}",
                 tally.failed,
                 kind.name(),
                 names.join(", "),
@@ -1582,11 +1597,11 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
         )
         .with_provider(kind.name())
         .with_hint(format!(
-            "every other result is written above; run `llmpipe batch results {}` again later to fetch the missing ones (do not resubmit them: they may have run and been billed)",
+            "{others}run `llmpipe batch results {}` again later to fetch the missing ones (do not resubmit them: they may have run and been billed)",
             subject.id()
         ));
         e.status = first.status;
-        e.stdout_written = true;
+        e.stdout_written = items > 0;
         return Err(e);
     }
     match tally.first {

@@ -372,8 +372,14 @@ pub fn parse_error(
 /// the client makes any failure final (exit 5, output partial).
 fn stream_error(kind: ProviderKind, ty: &str, code: &str, message: &str) -> Error {
     let quota = code == "insufficient_quota" || ty == "insufficient_quota";
-    let status = match code.trim().parse::<u16>() {
-        Ok(s) if (400..600).contains(&s) => s,
+    // The HTTP status the payload itself carries (vLLM, LiteLLM, OpenRouter put it in `code`).
+    let carried = code
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (400..600).contains(s));
+    let status = match carried {
+        Some(s) => s,
         _ if quota || code == "rate_limit_exceeded" => 429,
         _ => match ty {
             "rate_limit_error"
@@ -397,7 +403,12 @@ fn stream_error(kind: ProviderKind, ty: &str, code: &str, message: &str) -> Erro
         t => t,
     };
     let detail = format!("{} stream error {label}: {message}", kind.name());
-    retry::classify_status(status, quota, detail).with_provider(kind.name())
+    let mut err = retry::classify_status(status, quota, detail).with_provider(kind.name());
+    // A status the payload carries is the error's status, as an HTTP answer's is: a 404
+    // (the model is not there) falls back to the next `--fallback` model as an HTTP 404
+    // does. A status only inferred from the type is not reported (there was none: a 200).
+    err.status = carried;
+    err
 }
 
 /// Redirects are never followed: the next host would receive the key (reqwest keeps

@@ -21,6 +21,7 @@ mod memory;
 mod money;
 mod prices;
 mod probe;
+mod probe3;
 mod probe_batch;
 mod probe_fixes;
 mod probe_prices;
