@@ -1559,11 +1559,20 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
             ),
         )
         .with_provider(kind.name())
-        .with_hint(
+        .with_hint(if unread.is_empty() {
             "nothing in a failed batch was run or billed, and every other result is written above; \
              its items are error lines: fix the input, then redo only them with \
-             `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)",
-        );
+             `llmpipe batch submit --resume RESULTS.jsonl` (or a live `--each-line --resume`)"
+                .to_owned()
+        } else {
+            // A resume now would send the unread batches' items again, and pay twice.
+            format!(
+                "nothing in a failed batch was run or billed, but the results of another batch \
+                 could not be downloaded: run `llmpipe batch results {}` again until they are \
+                 read, then redo the failed items with `llmpipe batch submit --resume` on that output",
+                subject.id()
+            )
+        });
         e.stdout_written = true;
         return Err(e);
     }

@@ -291,3 +291,44 @@ fn empty_input_is_a_usage_error_for_a_run_of_many() {
     }
     assert!(mock.requests().is_empty());
 }
+
+/// A refused batch beside one whose results could not be downloaded: exit 4 for the refusal,
+/// but the hint no longer says to resubmit yet (that would send the unread items again and
+/// pay twice): read the results again first.
+#[test]
+fn a_refused_batch_beside_an_unread_one_says_read_the_results_first() {
+    let dir = tmp();
+    let fake = BatchApi::start(Config {
+        fail_batch: Some(0),
+        ..Config::default()
+    });
+    let sub = submit(
+        dir.path(),
+        &fake,
+        &["--json", "--batch-size", "2"],
+        "a\nb\nc\nd\ne\n",
+    )
+    .expect(0);
+    let id = sub.json()["id"].as_str().unwrap().to_string();
+    let batches = fake.batches();
+    assert_eq!(batches.len(), 3);
+    let path = format!("/v1/files/file-out-{}/content", batches[1].id);
+    fake.state.lock().unwrap().broken.push((path, 500));
+    let out = run(openai(dir.path(), &fake.mock).args(["batch", "results", "--retries", "0", &id]))
+        .expect(4);
+    assert!(
+        out.stderr
+            .contains(&format!("llmpipe batch results {id}` again"))
+            && out.stderr.contains("could not be downloaded"),
+        "{}",
+        out.stderr
+    );
+    // Once every result is read, the refusal's hint is the usual one.
+    fake.state.lock().unwrap().broken.clear();
+    let out = run(openai(dir.path(), &fake.mock).args(["batch", "results", &id])).expect(4);
+    assert!(
+        out.stderr.contains("batch submit --resume RESULTS.jsonl"),
+        "{}",
+        out.stderr
+    );
+}
