@@ -435,7 +435,13 @@ fn stream_error(v: &Value) -> Error {
     };
     let s = |k: &str| match e.get(k) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
+        // `400.0` from a server that writes every number as a float is the status 400.
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && (0.0..1000.0).contains(&f) => {
+                (f as u64).to_string()
+            }
+            _ => n.to_string(),
+        },
         _ => String::new(),
     };
     let message = e
@@ -1013,6 +1019,11 @@ pub(crate) mod tests {
                 true,
             ),
             (r#"{"error":{"message":"x","code":401}}"#, Kind::Auth, false),
+            (
+                r#"{"error":{"message":"x","code":400.0}}"#,
+                Kind::Rejected,
+                false,
+            ),
             (
                 r#"{"error":{"message":"x","type":"insufficient_quota","code":"insufficient_quota"}}"#,
                 Kind::Quota,
