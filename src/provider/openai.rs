@@ -398,14 +398,18 @@ pub fn parse_response(body: &[u8]) -> Result<Response> {
     })
 }
 
-/// `(type, message, code)` from `{"error":{"message","type","param","code"}}`.
+/// `(type, message, code)` of an error body: `{"error":{"message","type","param","code"}}`,
+/// or vLLM's `{"object":"error","message",…}` with the fields at the top level.
 pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<String>)> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    // vLLM puts the fields at the top level: `{"object": "error", "message": …}`.
+    error_parts(&serde_json::from_slice(body).ok()?)
+}
+
+/// [`error_fields`] of a parsed body or stream event; `None` when it is no error.
+fn error_parts(v: &Value) -> Option<(Option<String>, String, Option<String>)> {
     let e = match v.get("error") {
-        Some(e) => e,
-        None if v.get("object").and_then(Value::as_str) == Some("error") => &v,
-        None => return None,
+        Some(e) if !e.is_null() => e,
+        _ if v.get("object").and_then(Value::as_str) == Some("error") => v,
+        _ => return None,
     };
     // Some compatible servers send `{"error": "text"}`.
     if let Some(s) = e.as_str() {
@@ -422,34 +426,31 @@ pub fn error_fields(body: &[u8]) -> Option<(Option<String>, String, Option<Strin
     if let Some(param) = s("param").filter(|p| named(p) && !message.contains(p.as_str())) {
         message = format!("{param}: {message}");
     }
-    Some((s("type"), message, s("code")))
-}
-
-/// Maps an in-stream error onto our categories by its HTTP code or type: OpenAI's (and
-/// LiteLLM's, OpenRouter's) `{"error": {…}}`, or vLLM's `{"object": "error", …}` with the
-/// fields at the top level.
-fn stream_error(v: &Value) -> Error {
-    let e = match v.get("error") {
-        Some(e) if !e.is_null() => e,
-        _ => v,
-    };
-    let s = |k: &str| match e.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        // `400.0` from a server that writes every number as a float is the status 400.
-        Some(Value::Number(n)) => match n.as_f64() {
+    let code = match e.get("code") {
+        Some(Value::String(c)) => Some(c.clone()),
+        // A status as a number, even as `400.0` from a server that writes every number as
+        // a float.
+        Some(Value::Number(n)) => Some(match n.as_f64() {
             Some(f) if n.is_f64() && f.fract() == 0.0 && (0.0..1000.0).contains(&f) => {
                 (f as u64).to_string()
             }
             _ => n.to_string(),
-        },
-        _ => String::new(),
+        }),
+        _ => None,
     };
-    let message = e
-        .get("message")
-        .and_then(Value::as_str)
-        .or(e.as_str())
-        .unwrap_or("no message");
-    super::stream_error(KIND, &s("type"), &s("code"), message)
+    Some((s("type"), message, code))
+}
+
+/// Maps an in-stream error onto our categories by its HTTP code or type (see
+/// [`error_parts`] for the forms read).
+fn stream_error(v: &Value) -> Error {
+    let (ty, message, code) = error_parts(v).unwrap_or_else(|| (None, "no message".into(), None));
+    super::stream_error(
+        KIND,
+        ty.as_deref().unwrap_or(""),
+        code.as_deref().unwrap_or(""),
+        &message,
+    )
 }
 
 #[derive(Default)]
@@ -636,9 +637,7 @@ impl StreamState {
                 }
                 Err(shape) => {
                     let v: Value = serde_json::from_str(data).map_err(|e| bad_body(KIND, e))?;
-                    if v.get("error").is_some_and(|e| !e.is_null())
-                        || v.get("object").and_then(Value::as_str) == Some("error")
-                    {
+                    if error_parts(&v).is_some() {
                         return Err(stream_error(&v));
                     }
                     return Err(bad_body(KIND, shape));
