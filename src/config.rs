@@ -24,6 +24,16 @@ use crate::models::{self, Flat, Price};
 use crate::prompts::FrontMatter;
 use crate::provider::{MaxTokensField, ProviderKind, Secret, Target, retry};
 
+/// The proxy variables the HTTP client (reqwest) honours; their passwords are secrets.
+pub const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 pub const DEFAULT_MAX_TOKENS: u64 = 1024;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 
@@ -69,17 +79,8 @@ impl Env {
                 crate::secrets::register(&key);
             }
         }
-        for var in [
-            "OPENAI_BASE_URL",
-            "ANTHROPIC_BASE_URL",
-            "LLMPIPE_CACHE_URL",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
+        let urls = ["OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "LLMPIPE_CACHE_URL"];
+        for var in urls.into_iter().chain(PROXY_VARS) {
             if let Some(url) = env.get(var) {
                 for s in crate::secrets::url_secrets(url.trim()) {
                     crate::secrets::register(&s);

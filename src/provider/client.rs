@@ -35,8 +35,11 @@ pub struct Client {
     policy: retry::Policy,
     /// Per attempt: the whole response, or for a stream the first event and each silence.
     timeout: Duration,
-    /// For the connection alone (TCP and TLS).
+    /// For the connection alone.
     connect_timeout: Duration,
+    /// No proxy is configured, so a plain-http stream may go straight to its socket ([`h1`]);
+    /// otherwise reqwest carries it, through the proxy.
+    direct: bool,
     gate: Gate,
     cache: Option<Arc<Cache>>,
 }
@@ -140,6 +143,7 @@ impl Client {
             policy,
             timeout,
             connect_timeout,
+            direct: h1::no_proxy(),
             gate: Gate::default(),
             cache: None,
         })
@@ -377,7 +381,10 @@ impl Client {
     fn request(&self, target: &Target, http: &HttpRequest, stream: bool) -> Outgoing {
         let body = http.body.to_string();
         show_request(target, http, body.len());
-        if stream && let Ok(url) = reqwest::Url::parse(&http.url) {
+        if stream
+            && self.direct
+            && let Ok(url) = reqwest::Url::parse(&http.url)
+        {
             let mut headers = Vec::with_capacity(http.headers.len() + 1);
             headers.push(("user-agent", USER_AGENT.to_owned()));
             for (name, value) in &http.headers {
@@ -389,28 +396,7 @@ impl Client {
         }
         Outgoing::Reqwest(with_headers(self.http.post(&http.url), &http.headers).body(body))
     }
-}
 
-/// What `-v` shows of a completion request, secrets redacted.
-fn show_request(target: &Target, http: &HttpRequest, body_len: usize) {
-    let body = body_len;
-    if output::verbose() {
-        output::debug(&format!(
-            "> POST {} ({}, model {}, {} byte body)",
-            crate::secrets::redact_url(&http.url),
-            target.kind.name(),
-            target.model,
-            body
-        ));
-        if let Some(headers) = http.redacted()["headers"].as_object() {
-            for (k, v) in headers {
-                output::debug(&format!("> {k}: {}", v.as_str().unwrap_or("")));
-            }
-        }
-    }
-}
-
-impl Client {
     /// One non-streamed HTTP exchange, the same for every call that is not a stream: the
     /// request is sent (and shown with `-v`, secrets redacted), then status, headers and a
     /// bounded body are read, all within the timeout (`waiting_for` says for what, in the
@@ -610,8 +596,25 @@ impl Client {
     }
 }
 
-/// What a request is sent with: reqwest, or for a stream that [`h1`] can carry, the
-/// socket itself.
+/// What `-v` shows of a completion request, secrets redacted.
+fn show_request(target: &Target, http: &HttpRequest, body_len: usize) {
+    if output::verbose() {
+        output::debug(&format!(
+            "> POST {} ({}, model {}, {body_len} byte body)",
+            crate::secrets::redact_url(&http.url),
+            target.kind.name(),
+            target.model,
+        ));
+        if let Some(headers) = http.redacted()["headers"].as_object() {
+            for (k, v) in headers {
+                output::debug(&format!("> {k}: {}", v.as_str().unwrap_or("")));
+            }
+        }
+    }
+}
+
+/// What a request is sent with: reqwest, or for a printed stream that [`h1`] can carry,
+/// the socket itself.
 enum Outgoing {
     Reqwest(reqwest::RequestBuilder),
     Wire {

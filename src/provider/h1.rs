@@ -39,28 +39,22 @@ const MAX_CHUNK_LINE: usize = 4096;
 /// How much the buffer asks of the socket per read.
 const READ_SIZE: usize = 64 << 10;
 
-/// The proxy variables reqwest honours: with any of them set, reqwest (which applies
-/// them) carries the request.
-const PROXY_VARS: [&str; 6] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
+/// Whether no proxy is configured: with one of [`crate::config::PROXY_VARS`] set, reqwest
+/// (which applies them) carries the request.
+pub fn no_proxy() -> bool {
+    crate::config::PROXY_VARS
+        .iter()
+        .all(|v| std::env::var_os(v).is_none_or(|s| s.is_empty()))
+}
 
 /// Whether this client can carry a request to `url` with `headers` exactly as reqwest
 /// would: plain http, no user name or password in the URL (reqwest turns those into a
-/// header), no proxy configured, every header a valid HTTP field.
+/// header), every header a valid HTTP field. (Proxies: [`no_proxy`].)
 pub fn usable(url: &Url, headers: &[(&str, String)]) -> bool {
     url.scheme() == "http"
         && url.host().is_some()
         && url.username().is_empty()
         && url.password().is_none()
-        && PROXY_VARS
-            .iter()
-            .all(|v| std::env::var_os(v).is_none_or(|s| s.is_empty()))
         && headers.iter().all(|(name, value)| {
             HeaderName::from_bytes(name.as_bytes()).is_ok() && HeaderValue::from_str(value).is_ok()
         })
