@@ -199,11 +199,12 @@ mod check {
     /// every cost infinite, reported as `null` as if the model had no price.
     pub fn price<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         let v = f64::deserialize(d)?;
-        if v.is_finite() && (0.0..=1_000_000.0).contains(&v) {
+        if crate::prices::is_rate(v) {
             Ok(v)
         } else {
             Err(D::Error::custom(format!(
-                "a price must be a finite number of dollars per million tokens, from 0 to 1000000, not {v}"
+                "a price must be a finite number of dollars per million tokens, from 0 to {}, not {v}",
+                crate::prices::MAX_RATE
             )))
         }
     }

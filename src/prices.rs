@@ -563,7 +563,13 @@ pub fn validate(data: &[u8]) -> Result<Calculator, String> {
 
 /// The highest rate taken as a price (USD per million tokens, or per thousand requests or
 /// searches): far above any real one, so that only a broken or hand-edited file trips it.
-const MAX_RATE: f64 = 1_000_000.0;
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// Whether `rate` can be a price: finite, from 0 to [`MAX_RATE`] (the price data's rates and
+/// `llmpipe.toml`'s alike).
+pub fn is_rate(rate: f64) -> bool {
+    rate.is_finite() && (0.0..=MAX_RATE).contains(&rate)
+}
 
 /// Why a model's prices cannot be right, if they cannot: a rate that is negative, not
 /// finite or absurdly large ([`MAX_RATE`]). Such data is refused by `models update`, and a
@@ -573,11 +579,8 @@ const MAX_RATE: f64 = 1_000_000.0;
 fn absurd_price(raw: &str) -> Option<String> {
     fn walk(v: &serde_json::Value, key: &str, in_prices: bool) -> Option<String> {
         match v {
-            serde_json::Value::Number(n) if in_prices => {
-                let rate = n.as_f64().unwrap_or(f64::NAN);
-                (!(rate.is_finite() && (0.0..=MAX_RATE).contains(&rate)))
-                    .then(|| format!("{key} is {n}, not a price"))
-            }
+            serde_json::Value::Number(n) if in_prices => (!is_rate(n.as_f64().unwrap_or(f64::NAN)))
+                .then(|| format!("{key} is {n}, not a price")),
             serde_json::Value::Object(o) => o.iter().find_map(|(k, x)| {
                 if in_prices && matches!(k.as_str(), "start" | "constraint" | "when") {
                     return None;
