@@ -1205,7 +1205,7 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     let (foreign, unreadable) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
     // Provider batches whose results could not be downloaded, with why: their items become
     // error lines, and the other batches' results are written all the same.
-    let mut unread: HashMap<usize, Error> = HashMap::new();
+    let mut unread: std::collections::BTreeMap<usize, Error> = Default::default();
     for (part, state) in states.iter().enumerate() {
         conn.execute_batch("BEGIN").map_err(sql)?;
         let mut insert = conn
@@ -1578,10 +1578,8 @@ async fn write_results(subject: &Subject, states: &[State], api: &Api, jobs: &Jo
     }
     // Then a provider batch whose results could not be downloaded: its error's code, and
     // the advice to read the results again (its items may have run and been billed).
-    if let Some((_, first)) = unread.iter().min_by_key(|(part, _)| **part) {
-        let mut parts: Vec<usize> = unread.keys().copied().collect();
-        parts.sort_unstable();
-        let names: Vec<&str> = parts.iter().map(|p| states[*p].id.as_str()).collect();
+    if let Some(first) = unread.values().next() {
+        let names: Vec<&str> = unread.keys().map(|p| states[*p].id.as_str()).collect();
         // A provider batch id with no local record: its items are not known, so none of
         // them has a line (and with --json, when no line was written, the error object is).
         let (theirs, others) = match subject {
