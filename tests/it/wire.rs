@@ -465,7 +465,7 @@ fn proxy_variable_sends_the_stream_through_the_proxy() {
 fn user_info_in_the_base_url_still_streams() {
     let dir = tmp();
     let raw = Raw::start(|_, conn| {
-        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        let mut bytes = SSE_HEAD.to_vec();
         bytes.extend(chunked(&events(mock::anthropic_stream(&["Hel", "lo"]))));
         bytes.extend_from_slice(b"0\r\n\r\n");
         write(conn, &bytes);
@@ -490,7 +490,7 @@ fn user_info_in_the_base_url_still_streams() {
 fn stream_end_then_broken_framing_through_reqwest_is_a_success() {
     let dir = tmp();
     let raw = Raw::start(|_, conn| {
-        let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        let mut bytes = SSE_HEAD.to_vec();
         bytes.extend(chunked(&events(mock::anthropic_stream(&["Hel", "lo"]))));
         bytes.extend_from_slice(b"zz\r\n");
         write(conn, &bytes);
